@@ -1,0 +1,197 @@
+"""The canonical data model: a table of conversations and a table of turns.
+
+Every loader produces a `Corpus`; every later stage reads only its two tables. Both are
+Arrow-backed pandas frames. `conversation_id` is unique across the whole corpus: it is
+`"{source}:{original_id}"`, so a paired record's real and simulated halves never collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simgap_core.errors import SkippedRecord
+
+ROLES = ("user", "assistant", "system", "tool")
+
+CONVERSATION_SCHEMA = pa.schema(
+    [
+        ("conversation_id", pa.string()),
+        ("source", pa.string()),
+        ("original_id", pa.string()),
+        ("pair_id", pa.string()),
+        ("task", pa.string()),
+        ("intent", pa.string()),
+        ("language", pa.string()),
+        ("file", pa.string()),
+        ("record", pa.string()),
+    ]
+)
+
+TURN_SCHEMA = pa.schema(
+    [
+        ("conversation_id", pa.string()),
+        ("turn", pa.int32()),
+        ("role", pa.string()),
+        ("text", pa.string()),
+    ]
+)
+
+
+@dataclass
+class Conversation:
+    """One conversation as a loader sees it, before it joins the tables.
+
+    `turns` is a list of (role, text) in order; roles are already normalised to `ROLES`.
+    """
+
+    original_id: str
+    source: str
+    turns: list[tuple[str, str]]
+    file: str = ""
+    record: str = ""
+    pair_id: str | None = None
+    task: str | None = None
+    intent: str | None = None
+    language: str | None = None
+
+    @property
+    def conversation_id(self) -> str:
+        return f"{self.source}:{self.original_id}"
+
+
+def _arrow_frame(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+@dataclass
+class Corpus:
+    """Conversations, their turns, and every record that was skipped while loading them."""
+
+    conversations: pd.DataFrame
+    turns: pd.DataFrame
+    skipped: list[SkippedRecord] = field(default_factory=list)
+
+    @classmethod
+    def from_conversations(
+        cls, conversations: Iterable[Conversation], skipped: Sequence[SkippedRecord] = ()
+    ) -> Corpus:
+        conv_cols: dict[str, list] = {name: [] for name in CONVERSATION_SCHEMA.names}
+        turn_cols: dict[str, list] = {name: [] for name in TURN_SCHEMA.names}
+        for conv in conversations:
+            cid = conv.conversation_id
+            for name in CONVERSATION_SCHEMA.names:
+                conv_cols[name].append(cid if name == "conversation_id" else getattr(conv, name))
+            for index, (role, text) in enumerate(conv.turns):
+                turn_cols["conversation_id"].append(cid)
+                turn_cols["turn"].append(index)
+                turn_cols["role"].append(role)
+                turn_cols["text"].append(text)
+        conversations_table = pa.table(conv_cols, schema=CONVERSATION_SCHEMA)
+        turns_table = pa.table(turn_cols, schema=TURN_SCHEMA)
+        return cls(_arrow_frame(conversations_table), _arrow_frame(turns_table), list(skipped))
+
+    @classmethod
+    def empty(cls) -> Corpus:
+        return cls.from_conversations([])
+
+    @classmethod
+    def concat(cls, corpora: Sequence[Corpus]) -> Corpus:
+        """Join corpora; a conversation id seen twice is an error, not a silent overwrite."""
+        if not corpora:
+            return cls.empty()
+        conversations = pd.concat([c.conversations for c in corpora], ignore_index=True)
+        duplicated = conversations["conversation_id"][conversations["conversation_id"].duplicated()]
+        if len(duplicated):
+            raise ValueError(
+                f"{len(duplicated)} conversation ids occur twice, e.g. {duplicated.iloc[0]!r}: "
+                "give each input its own --source name"
+            )
+        turns = pd.concat([c.turns for c in corpora], ignore_index=True)
+        skipped = [s for c in corpora for s in c.skipped]
+        return cls(conversations, turns, skipped)
+
+    def __len__(self) -> int:
+        return len(self.conversations)
+
+    @property
+    def sources(self) -> list[str]:
+        """Source names in order of first appearance."""
+        return list(dict.fromkeys(self.conversations["source"].tolist()))
+
+    def with_source(self, source: str) -> Corpus:
+        """The same conversations under another source name (ids are rebuilt to stay unique)."""
+        conversations = self.conversations.copy()
+        new_ids = source + ":" + conversations["original_id"].astype(str)
+        mapping = dict(zip(conversations["conversation_id"], new_ids, strict=True))
+        conversations["conversation_id"] = new_ids.astype(conversations["conversation_id"].dtype)
+        conversations["source"] = pd.Series(
+            [source] * len(conversations), dtype=conversations["source"].dtype
+        )
+        turns = self.turns.copy()
+        turns["conversation_id"] = (
+            turns["conversation_id"].map(mapping).astype(turns["conversation_id"].dtype)
+        )
+        return Corpus(conversations, turns, list(self.skipped))
+
+    def subset(self, conversation_ids: Iterable[str]) -> Corpus:
+        """The conversations with these ids (in the corpus's order) and their turns."""
+        keep = set(conversation_ids)
+        conversations = self.conversations[self.conversations["conversation_id"].isin(keep)]
+        turns = self.turns[self.turns["conversation_id"].isin(keep)]
+        return Corpus(
+            conversations.reset_index(drop=True), turns.reset_index(drop=True), list(self.skipped)
+        )
+
+    def user_turns(self) -> pd.DataFrame:
+        return self.turns[self.turns["role"] == "user"]
+
+    def summary(self) -> pd.DataFrame:
+        """Per source: conversations, user turns, mean words per user turn."""
+        user = self.user_turns()
+        words = user["text"].astype(str).str.split().str.len()
+        per_conv_source = self.conversations.set_index("conversation_id")["source"]
+        user_source = user["conversation_id"].map(per_conv_source)
+        frame = pd.DataFrame(
+            {
+                "conversations": self.conversations.groupby("source", sort=False).size(),
+                "user_turns": user_source.groupby(user_source.values, sort=False).size(),
+                "mean_words_per_user_turn": words.groupby(user_source.values, sort=False).mean(),
+            }
+        )
+        frame.index.name = "source"
+        frame["user_turns"] = frame["user_turns"].fillna(0).astype(int)
+        frame["mean_words_per_user_turn"] = frame["mean_words_per_user_turn"].fillna(0.0)
+        return frame.loc[self.sources]
+
+    def transcript(self, conversation_id: str) -> list[tuple[str, str]]:
+        """The (role, text) turns of one conversation, in order."""
+        rows = self.turns[self.turns["conversation_id"] == conversation_id].sort_values("turn")
+        return list(zip(rows["role"].tolist(), rows["text"].tolist(), strict=True))
+
+    def save(self, directory: str | Path) -> None:
+        """Write `conversations.parquet` and `turns.parquet` into `directory`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            pa.Table.from_pandas(self.conversations, schema=CONVERSATION_SCHEMA, preserve_index=False),
+            directory / "conversations.parquet",
+        )
+        pq.write_table(
+            pa.Table.from_pandas(self.turns, schema=TURN_SCHEMA, preserve_index=False),
+            directory / "turns.parquet",
+        )
+
+    @classmethod
+    def read(cls, directory: str | Path) -> Corpus:
+        """Read a corpus written by `save`."""
+        directory = Path(directory)
+        return cls(
+            _arrow_frame(pq.read_table(directory / "conversations.parquet")),
+            _arrow_frame(pq.read_table(directory / "turns.parquet")),
+        )

