@@ -1,0 +1,236 @@
+"""The `simgap` command line: load, demo, analyze, compare, report, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simgap_core.errors import SimgapError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(
+    help="How far are simulated users from real ones? Load transcripts, map user behaviour, "
+    "measure the gap.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+
+def _fail(message: str) -> typer.Exit:
+    """Print a one-line error and return the exit to raise (status 2)."""
+    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def load(
+    paths: Annotated[list[Path], typer.Argument(help="Transcript files to load.")],
+    format: Annotated[
+        str | None, typer.Option("--format", "-f", help="Format name; sniffed when omitted.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="Source name for every conversation.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Load transcripts and print a per-source summary, with every skipped record and why."""
+    from simgap_core.loaders import load_file
+    from simgap_core.model import Corpus
+
+    corpora = []
+    failures = []
+    for path in paths:
+        try:
+            corpora.append(load_file(path, format=format, source=source))
+        except SimgapError as error:
+            failures.append(str(error))
+    try:
+        corpus = Corpus.concat(corpora)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    if len(corpus) == 0:
+        raise _fail("; ".join(failures) or "no conversations loaded")
+    summary = corpus.summary()
+    if as_json:
+        document = {
+            "sources": {
+                name: {
+                    "conversations": int(row.conversations),
+                    "user_turns": int(row.user_turns),
+                    "mean_words_per_user_turn": round(float(row.mean_words_per_user_turn), 2),
+                }
+                for name, row in summary.iterrows()
+            },
+            "skipped": [s.to_dict() for s in corpus.skipped],
+            "errors": failures,
+        }
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    table = Table(title="Loaded conversations")
+    for column in ("source", "conversations", "user turns", "mean words / user turn"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for name, row in summary.iterrows():
+        table.add_row(
+            str(name),
+            f"{row.conversations:,}",
+            f"{row.user_turns:,}",
+            f"{row.mean_words_per_user_turn:.1f}",
+        )
+    console.print(table)
+    if corpus.skipped:
+        console.print(f"[yellow]{len(corpus.skipped)} records skipped:[/yellow]")
+        for skipped in corpus.skipped:
+            console.print(f"  {skipped}", markup=False, highlight=False)
+    for failure in failures:
+        errors.print(f"error: {failure}", markup=False, highlight=False)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder to write the demo dataset to.")] = DEMO_DATA,
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 0,
+) -> None:
+    """Write the demo dataset (one real population, three simulators, with ground truth)."""
+    from simgap_core.demo import write_demo
+
+    written = write_demo(out, seed=seed)
+    console.print(f"demo dataset written to {written}")
+
+
+def _parse_sim(value: str) -> tuple[str, Path]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise _fail(f"--sim takes NAME=PATH, got {value!r}")
+    return name, Path(path)
+
+
+@app.command()
+def analyze(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    real: Annotated[
+        list[Path] | None, typer.Option(help="Real-user transcript file (repeatable).")
+    ] = None,
+    sim: Annotated[
+        list[str] | None, typer.Option(help="Simulator as NAME=PATH (repeatable).")
+    ] = None,
+    use_demo: Annotated[
+        bool, typer.Option("--demo", help="Analyze the embedded demo dataset.")
+    ] = False,
+    format: Annotated[str | None, typer.Option("--format", help="Input format.")] = None,
+    facet: Annotated[str, typer.Option(help="Representation of user behaviour.")] = "combined",
+    annotator: Annotated[str, typer.Option(help="heuristic or llm.")] = "heuristic",
+    llm_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint for --annotator llm.")
+    ] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Chat model for --annotator llm.")] = None,
+    model: Annotated[
+        str, typer.Option(help="Sentence-transformers model name or path.")
+    ] = "all-MiniLM-L6-v2",
+    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed for UMAP, k-means and resampling.")] = 42,
+    n_neighbors: Annotated[int, typer.Option(help="UMAP neighbours.")] = 15,
+    min_cluster_size: Annotated[
+        int | None, typer.Option(help="HDBSCAN min_cluster_size (default: from data size).")
+    ] = None,
+    min_samples: Annotated[int | None, typer.Option(help="HDBSCAN min_samples.")] = None,
+    balance: Annotated[
+        bool, typer.Option(help="Fit the map on a per-source balanced sample.")
+    ] = False,
+    k: Annotated[int | None, typer.Option(help="k-means clusters (default n_real/10).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 200,
+    measure: Annotated[bool, typer.Option(help="Compute the metrics stage.")] = True,
+) -> None:
+    """Represent, embed, map, cluster and measure: write a run directory."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from simgap_core.run import AnalysisParams, InputSpec, analyze as run_analysis
+
+    inputs = _analysis_inputs(real or [], sim or [], use_demo, format)
+    params = AnalysisParams(
+        facet=facet, annotator=annotator, llm_base_url=llm_base_url, llm_model=llm_model,
+        embedding_model=model, precision=precision, seed=seed, n_neighbors=n_neighbors,
+        min_cluster_size=min_cluster_size, min_samples=min_samples, balance_sources=balance,
+        k=k, bootstrap=bootstrap, measure=measure,
+    )
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=errors, transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        try:
+            run = run_analysis(inputs, out, params, progress=progress)
+        except SimgapError as error:
+            raise _fail(str(error)) from None
+    document = run.params
+    console.print(
+        f"run written to {run.path}  (recomputed: {', '.join(document['recomputed']) or 'nothing'})"
+    )
+    if (run.path / "metrics.json").is_file():
+        _print_leaderboard(run.metrics())
+
+
+def _analysis_inputs(real: list[Path], sim: list[str], use_demo: bool, format: str | None):
+    from simgap_core.run import InputSpec
+
+    inputs = [InputSpec(path, "real", format) for path in real]
+    inputs += [InputSpec(path, name, format) for name, path in map(_parse_sim, sim)]
+    if use_demo:
+        from simgap_core.demo import DEMO_SOURCES
+
+        inputs += [InputSpec(DEMO_DATA / f"{name}.jsonl", name, "openai") for name in DEMO_SOURCES]
+    if not inputs:
+        raise _fail("nothing to analyze: give --real and --sim NAME=PATH, or --demo")
+    return inputs
+
+
+def _print_leaderboard(metrics: dict) -> None:
+    from simgap_core.leaderboard import leaderboard
+
+    board = leaderboard(metrics)
+    table = Table(title=f"Simulators vs {metrics['reference']} (paper quantization, JS, nats)")
+    for column in board.columns:
+        table.add_column(str(column), justify="left" if column == "simulator" else "right")
+    for row in board.itertuples(index=False):
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+
+
+@app.command()
+def compare(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Print the simulator leaderboard of a run."""
+    from simgap_core.run import Run
+
+    try:
+        metrics = Run(run_dir).metrics()
+    except SimgapError as error:
+        raise _fail(str(error)) from None
+    _print_leaderboard(metrics)
+
+
+def main() -> None:
+    try:
+        app()
+    except SimgapError as error:
+        errors.print(f"error: {error}", markup=False)
+        sys.exit(2)

@@ -1,0 +1,40 @@
+"""Tables read off `metrics.json`: the simulator leaderboard and the pairwise matrix.
+
+The CLI, the dashboard and the report all show these, so they are built once, here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def leaderboard(metrics: dict[str, Any]) -> pd.DataFrame:
+    """One row per simulator, closest to the reference first (paper JS, natural log)."""
+    rows = []
+    for name, entry in metrics["simulators"].items():
+        paper, shared_map = entry["paper"], entry["map"]
+        rows.append(
+            {
+                "simulator": name,
+                "js": paper["js"],
+                "js_lo": paper["js_ci"][0],
+                "js_hi": paper["js_ci"][1],
+                "kl_forward": paper["kl_forward"],
+                "kl_backward": paper["kl_backward"],
+                "map_js": shared_map["js"],
+                "classifier_auc": entry["classifier"]["auc"],
+                "p_value": entry["p_value"],
+            }
+        )
+    board = pd.DataFrame(rows)
+    if board.empty:
+        return board
+    return board.sort_values("js", kind="stable").reset_index(drop=True)
+
+
+def pairwise_matrix(metrics: dict[str, Any]) -> pd.DataFrame:
+    """The pairwise JS matrix between all sources (reference included), labelled."""
+    sources = metrics["pairwise"]["sources"]
+    return pd.DataFrame(metrics["pairwise"]["js"], index=sources, columns=sources)
