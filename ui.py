@@ -19,8 +19,9 @@ def show_transcript(turns: Sequence[tuple[str, str]], *, max_chars: int = 4000) 
         st.info("This conversation has no turns.")
         return
     for role, text in turns:
-        with st.chat_message(role if role in ("user", "assistant") else "ai",
-                             avatar=ROLE_AVATARS.get(role, "💬")):
+        with st.chat_message(
+            role if role in ("user", "assistant") else "ai", avatar=ROLE_AVATARS.get(role, "💬")
+        ):
             if role not in ("user", "assistant"):
                 st.caption(role)
             shown = text if len(text) <= max_chars else text[:max_chars]

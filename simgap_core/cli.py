@@ -47,17 +47,22 @@ def load(
         str | None, typer.Option("--source", "-s", help="Source name for every conversation.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(help="Table column mapping THEIRS=OURS, e.g. --column speaker=role."),
+    ] = None,
 ) -> None:
     """Load transcripts and print a per-source summary, with every skipped record and why."""
     from simgap_core.loaders import load_file
     from simgap_core.model import Corpus
 
+    column_map = dict(_parse_pair(value, "--column", "THEIRS=OURS") for value in column or [])
     corpora = []
     failures = []
     for path in paths:
         try:
-            corpora.append(load_file(path, format=format, source=source))
-        except SimgapError as error:
+            corpora.append(load_file(path, format=format, source=source, column_map=column_map))
+        except (SimgapError, ValueError) as error:
             failures.append(str(error))
     try:
         corpus = Corpus.concat(corpora)
@@ -112,10 +117,15 @@ def demo(
     console.print(f"demo dataset written to {written}")
 
 
+def _parse_pair(value: str, option: str, shape: str) -> tuple[str, str]:
+    left, sep, right = value.partition("=")
+    if not sep or not left or not right:
+        raise _fail(f"{option} takes {shape}, got {value!r}")
+    return left, right
+
+
 def _parse_sim(value: str) -> tuple[str, Path]:
-    name, sep, path = value.partition("=")
-    if not sep or not name or not path:
-        raise _fail(f"--sim takes NAME=PATH, got {value!r}")
+    name, path = _parse_pair(value, "--sim", "NAME=PATH")
     return name, Path(path)
 
 
@@ -158,18 +168,33 @@ def analyze(
     """Represent, embed, map, cluster and measure: write a run directory."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from simgap_core.run import AnalysisParams, InputSpec, analyze as run_analysis
+    from simgap_core.run import AnalysisParams
+    from simgap_core.run import analyze as run_analysis
 
     inputs = _analysis_inputs(real or [], sim or [], use_demo, format)
     params = AnalysisParams(
-        facet=facet, annotator=annotator, llm_base_url=llm_base_url, llm_model=llm_model,
-        embedding_model=model, precision=precision, seed=seed, n_neighbors=n_neighbors,
-        min_cluster_size=min_cluster_size, min_samples=min_samples, balance_sources=balance,
-        k=k, bootstrap=bootstrap, measure=measure,
+        facet=facet,
+        annotator=annotator,
+        llm_base_url=llm_base_url,
+        llm_model=llm_model,
+        embedding_model=model,
+        precision=precision,
+        seed=seed,
+        n_neighbors=n_neighbors,
+        min_cluster_size=min_cluster_size,
+        min_samples=min_samples,
+        balance_sources=balance,
+        k=k,
+        bootstrap=bootstrap,
+        measure=measure,
     )
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=errors, transient=False,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=False,
     ) as bar:
         tasks: dict[str, int] = {}
 

@@ -52,6 +52,10 @@ class UnknownFormatError(InputError):
     """The format could not be sniffed, or the named format does not exist."""
 
 
+class FileTooLargeError(InputError):
+    """The file is larger than the limit for a file that must be read whole."""
+
+
 class NoConversationsError(InputError):
     """The file parsed, but not one of its records gave a usable conversation."""
 

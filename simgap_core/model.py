@@ -179,7 +179,9 @@ class Corpus:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         pq.write_table(
-            pa.Table.from_pandas(self.conversations, schema=CONVERSATION_SCHEMA, preserve_index=False),
+            pa.Table.from_pandas(
+                self.conversations, schema=CONVERSATION_SCHEMA, preserve_index=False
+            ),
             directory / "conversations.parquet",
         )
         pq.write_table(

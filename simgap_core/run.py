@@ -270,8 +270,12 @@ def analyze(
     report = progress or (lambda stage, done, total: None)
 
     input_records = [
-        {"path": str(spec.path), "source": spec.source, "format": spec.format,
-         "sha256": file_sha256(Path(spec.path)) if Path(spec.path).is_file() else None}
+        {
+            "path": str(spec.path),
+            "source": spec.source,
+            "format": spec.format,
+            "sha256": file_sha256(Path(spec.path)) if Path(spec.path).is_file() else None,
+        }
         for spec in inputs
     ]
 
@@ -299,24 +303,46 @@ def analyze(
 
     representations = _represent_stage(run, stages, corpus, corpus_key, params, report)
     embed_key = _fingerprint(
-        "embed", stages.current["represent"], params.embedding_model, params.precision,
+        "embed",
+        stages.current["represent"],
+        params.embedding_model,
+        params.precision,
         None if embedder is None else type(embedder).__name__,
     )
     embeddings = _embed_stage(run, stages, representations, embed_key, params, report, embedder)
     projection_key = _fingerprint(
-        "project", embed_key, params.n_neighbors, params.min_dist, params.cluster_dims,
-        params.seed, params.balance_sources,
+        "project",
+        embed_key,
+        params.n_neighbors,
+        params.min_dist,
+        params.cluster_dims,
+        params.seed,
+        params.balance_sources,
     )
-    projection = _project_stage(run, stages, representations, embeddings, projection_key, params,
-                                report)
+    projection = _project_stage(
+        run, stages, representations, embeddings, projection_key, params, report
+    )
     cluster_key = _fingerprint(
-        "cluster", projection_key, params.min_cluster_size, params.min_samples,
+        "cluster",
+        projection_key,
+        params.min_cluster_size,
+        params.min_samples,
         params.cluster_method,
     )
     clusters = _cluster_stage(run, stages, projection, cluster_key, params, report)
     if params.measure:
-        _measure_stage(run, stages, corpus, representations, embeddings, clusters, embed_key,
-                       cluster_key, params, report)
+        _measure_stage(
+            run,
+            stages,
+            corpus,
+            representations,
+            embeddings,
+            clusters,
+            embed_key,
+            cluster_key,
+            params,
+            report,
+        )
 
     _write_params(run, params, input_records, corpus, stages)
     return run
@@ -328,8 +354,11 @@ def _represent_stage(run, stages, corpus, corpus_key, params, report) -> pd.Data
     needs_annotator = params.facet not in BASELINE_FACETS
     annotator = _make_annotator(params) if needs_annotator else None
     describe_key = _fingerprint(
-        "describe", corpus_key, annotator.name if annotator else None,
-        annotator.version if annotator else None, params.llm_model if needs_annotator else None,
+        "describe",
+        corpus_key,
+        annotator.name if annotator else None,
+        annotator.version if annotator else None,
+        params.llm_model if needs_annotator else None,
     )
     descriptions = None
     if needs_annotator:
@@ -354,10 +383,12 @@ def _represent_stage(run, stages, corpus, corpus_key, params, report) -> pd.Data
     report("represent", 0, len(corpus))
     if descriptions is not None:
         annotated = set(descriptions["conversation_id"])
-        corpus = corpus.subset(cid for cid in corpus.conversations["conversation_id"]
-                               if cid in annotated)
-    representations = represent(corpus, params.facet, annotator=annotator,
-                                descriptions=descriptions)
+        corpus = corpus.subset(
+            cid for cid in corpus.conversations["conversation_id"] if cid in annotated
+        )
+    representations = represent(
+        corpus, params.facet, annotator=annotator, descriptions=descriptions
+    )
     representations.to_parquet(run.path / "representations.parquet", index=False)
     report("represent", len(corpus), len(corpus))
     stages.done("represent", started)
@@ -374,7 +405,8 @@ def _embed_stage(run, stages, representations, embed_key, params, report, embedd
         from simgap_core.embed import Embedder
 
         embedder = Embedder(
-            params.embedding_model, precision=params.precision,
+            params.embedding_model,
+            precision=params.precision,
             progress=lambda done, total: report("embed", done, total),
         )
     embeddings = np.asarray(embedder.encode(representations["text"].tolist()), dtype=np.float32)
@@ -447,14 +479,35 @@ def _cluster_stage(run, stages, projection, key, params, report) -> pd.DataFrame
     return clusters
 
 
-def _measure_stage(run, stages, corpus, representations, embeddings, clusters, embed_key,
-                   cluster_key, params, report) -> None:
+def _measure_stage(
+    run,
+    stages,
+    corpus,
+    representations,
+    embeddings,
+    clusters,
+    embed_key,
+    cluster_key,
+    params,
+    report,
+) -> None:
     key = _fingerprint(
-        "measure", embed_key, cluster_key, params.reference, params.k, params.bootstrap,
-        params.floor_repeats, params.permutations, params.seed,
+        "measure",
+        embed_key,
+        cluster_key,
+        params.reference,
+        params.k,
+        params.bootstrap,
+        params.floor_repeats,
+        params.permutations,
+        params.seed,
     )
-    artifacts = ["metrics.json", "paper_histograms.csv", "clusters_summary.csv",
-                 "misalignment.parquet"]
+    artifacts = [
+        "metrics.json",
+        "paper_histograms.csv",
+        "clusters_summary.csv",
+        "misalignment.parquet",
+    ]
     started = time.perf_counter()
     if stages.fresh("measure", key, artifacts):
         return
@@ -462,7 +515,8 @@ def _measure_stage(run, stages, corpus, representations, embeddings, clusters, e
 
     report("measure", 0, 1)
     user_text = (
-        corpus.user_turns().groupby("conversation_id", sort=False)["text"]
+        corpus.user_turns()
+        .groupby("conversation_id", sort=False)["text"]
         .agg(lambda texts: "\n".join(texts.astype(str)))
     )
     result = measure(
