@@ -259,3 +259,5 @@ def main() -> None:
     except SimgapError as error:
         errors.print(f"error: {error}", markup=False)
         sys.exit(2)
+if __name__ == "__main__":
+    main()
