@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export TOKENIZERS_PARALLELISM := false
+# faiss's OpenMP threads spin while idle unless told not to; on 2 cores that starves the rest.
+export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: run test lint demo bench clean
 

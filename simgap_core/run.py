@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -331,17 +332,28 @@ def analyze(
     )
     clusters = _cluster_stage(run, stages, projection, cluster_key, params, report)
     if params.measure:
+        measure_key = _fingerprint(
+            "measure",
+            embed_key,
+            cluster_key,
+            params.reference,
+            params.k,
+            params.bootstrap,
+            params.floor_repeats,
+            params.permutations,
+            params.seed,
+        )
         _measure_stage(
             run,
             stages,
-            corpus,
-            representations,
-            embeddings,
-            clusters,
-            embed_key,
-            cluster_key,
-            params,
-            report,
+            corpus=corpus,
+            representations=representations,
+            embeddings=embeddings,
+            projection=projection,
+            clusters=clusters,
+            key=measure_key,
+            params=params,
+            report=report,
         )
 
     _write_params(run, params, input_records, corpus, stages)
@@ -424,26 +436,30 @@ def _project_stage(run, stages, representations, embeddings, key, params, report
     from simgap_core import mapping
 
     report("project", 0, 2)
+    sources = representations["source"].to_numpy()
+    fit_indices = (
+        mapping.balance_sources(sources, seed=params.seed) if params.balance_sources else None
+    )
     result = mapping.build_map(
         embeddings,
-        sources=representations["source"].to_numpy(),
         seed=params.seed,
         n_neighbors=params.n_neighbors,
         min_dist=params.min_dist,
         cluster_dims=params.cluster_dims,
-        balance_sources=params.balance_sources,
+        fit_indices=fit_indices,
     )
+    params.extra["map"] = result.params
     report("project", 2, 2)
     projection = pd.DataFrame(
         {
             "conversation_id": representations["conversation_id"].to_numpy(),
-            "source": representations["source"].to_numpy(),
-            "x": result.coords_2d[:, 0],
-            "y": result.coords_2d[:, 1],
+            "source": sources,
+            "x": result.xy[:, 0],
+            "y": result.xy[:, 1],
         }
     )
-    for dim in range(result.coords_cluster.shape[1]):
-        projection[f"c{dim}"] = result.coords_cluster[:, dim]
+    for dim in range(result.cluster_coords.shape[1]):
+        projection[f"c{dim}"] = result.cluster_coords[:, dim]
     projection.to_parquet(run.path / "projection.parquet", index=False)
     stages.done("project", started)
     return projection
@@ -456,10 +472,9 @@ def _cluster_stage(run, stages, projection, key, params, report) -> pd.DataFrame
     from simgap_core import mapping
 
     report("cluster", 0, 1)
-    coords = projection[[c for c in projection.columns if c.startswith("c") and c[1:].isdigit()]]
     min_cluster_size = params.min_cluster_size or mapping.default_min_cluster_size(len(projection))
     labels = mapping.cluster(
-        coords.to_numpy(dtype=np.float32),
+        _cluster_space(projection),
         min_cluster_size=min_cluster_size,
         min_samples=params.min_samples,
         method=params.cluster_method,
@@ -479,39 +494,72 @@ def _cluster_stage(run, stages, projection, key, params, report) -> pd.DataFrame
     return clusters
 
 
+class _DiskMemo:
+    """Memoize a pure function of arrays and keywords in a folder, keyed by content hash.
+
+    Used for the paper quantization and the classifier test: a rerun with new clustering
+    parameters calls them with the same embeddings, so their (expensive) results are reused.
+    """
+
+    def __init__(self, function: Callable[..., Any], folder: Path) -> None:
+        self.function = function
+        self.folder = folder
+        self.hits = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        digest = hashlib.sha256(self.function.__qualname__.encode())
+        for value in args:
+            array = np.ascontiguousarray(value)
+            digest.update(str((array.dtype, array.shape)).encode())
+            digest.update(array.tobytes())
+        digest.update(json.dumps(kwargs, sort_keys=True, default=str).encode())
+        path = self.folder / f"{self.function.__name__}-{digest.hexdigest()[:24]}.pkl"
+        if path.is_file():
+            self.hits += 1
+            with open(path, "rb") as handle:
+                return pickle.load(handle)
+        result = self.function(*args, **kwargs)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        with open(partial, "wb") as handle:
+            pickle.dump(result, handle)
+        partial.replace(path)
+        return result
+
+
+def _cluster_space(projection: pd.DataFrame) -> np.ndarray:
+    """The clustering coordinates (c0, c1, ...) of the projection, as float32."""
+    columns = [c for c in projection.columns if c.startswith("c") and c[1:].isdigit()]
+    return projection[columns].to_numpy(dtype=np.float32)
+
+
+MEASURE_ARTIFACTS = (
+    "metrics.json",
+    "paper_histograms.csv",
+    "clusters_summary.csv",
+    "misalignment.parquet",
+)
+
+
 def _measure_stage(
-    run,
-    stages,
-    corpus,
-    representations,
-    embeddings,
-    clusters,
-    embed_key,
-    cluster_key,
-    params,
-    report,
+    run: Run,
+    stages: _Stages,
+    *,
+    corpus: Corpus,
+    representations: pd.DataFrame,
+    embeddings: np.ndarray,
+    projection: pd.DataFrame,
+    clusters: pd.DataFrame,
+    key: str,
+    params: AnalysisParams,
+    report: ProgressCallback,
 ) -> None:
-    key = _fingerprint(
-        "measure",
-        embed_key,
-        cluster_key,
-        params.reference,
-        params.k,
-        params.bootstrap,
-        params.floor_repeats,
-        params.permutations,
-        params.seed,
-    )
-    artifacts = [
-        "metrics.json",
-        "paper_histograms.csv",
-        "clusters_summary.csv",
-        "misalignment.parquet",
-    ]
     started = time.perf_counter()
-    if stages.fresh("measure", key, artifacts):
+    if stages.fresh("measure", key, MEASURE_ARTIFACTS):
         return
+    from simgap_core.classifier import classifier_test
     from simgap_core.measure import measure
+    from simgap_core.quantize import quantize
 
     report("measure", 0, 1)
     user_text = (
@@ -519,6 +567,7 @@ def _measure_stage(
         .groupby("conversation_id", sort=False)["text"]
         .agg(lambda texts: "\n".join(texts.astype(str)))
     )
+    memo_folder = run.path / "cache"
     result = measure(
         embeddings,
         representations["source"].tolist(),
@@ -526,14 +575,21 @@ def _measure_stage(
         reference=params.reference,
         representation_texts=representations["text"].tolist(),
         user_texts=representations["conversation_id"].map(user_text).fillna("").tolist(),
+        map_coords=_cluster_space(projection),
         k=params.k,
         bootstrap=params.bootstrap,
         floor_repeats=params.floor_repeats,
         permutations=params.permutations,
         seed=params.seed,
+        quantizer=_DiskMemo(quantize, memo_folder),
+        classifier=_DiskMemo(classifier_test, memo_folder),
     )
     metrics = dict(result.metrics)
-    metrics["representation"] = {"facet": params.facet, "annotator": params.annotator}
+    metrics["representation"] = {
+        "facet": params.facet,
+        "annotator": params.annotator,
+        "embedding_model": params.embedding_model,
+    }
     (run.path / "metrics.json").write_text(json.dumps(metrics, indent=2))
     result.paper_histograms.to_csv(run.path / "paper_histograms.csv", index=False)
     result.clusters_summary.to_csv(run.path / "clusters_summary.csv", index=False)
@@ -541,6 +597,7 @@ def _measure_stage(
     misalignment.insert(0, "conversation_id", representations["conversation_id"].to_numpy())
     misalignment.insert(1, "source", representations["source"].to_numpy())
     misalignment.to_parquet(run.path / "misalignment.parquet", index=False)
+    params.extra["measure_timings_s"] = {k: round(v, 3) for k, v in result.timings.items()}
     report("measure", 1, 1)
     stages.done("measure", started)
 
