@@ -1,0 +1,367 @@
+"""The shared map of a run: exact cosine neighbours, UMAP to 2-d (display) and ~5-d
+(clustering), HDBSCAN on the ~5-d coordinates.
+
+UMAP's numba kernels take tens of seconds to compile in every fresh process. Three things
+bring that down to a couple of seconds once a machine has run simgap once: NUMBA_CACHE_DIR
+points at a writable cache (set here, before numba is imported), UMAP's own kernels are made
+cacheable (umap-learn only caches one of them), and the neighbour search is exact and done
+with matrix products, so pynndescent's NN-descent (the largest compile, and not cached) never
+runs. `warm_up()` pays the
+remaining cost early, e.g. while a dashboard starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+# numba reads NUMBA_CACHE_DIR when it is first imported; umap and numba are imported lazily below.
+os.environ.setdefault(
+    "NUMBA_CACHE_DIR",
+    str(Path(os.environ.get("SIMGAP_CACHE_DIR") or Path.home() / ".cache" / "simgap") / "numba"),
+)
+
+CLUSTER_METHODS = ("eom", "leaf")
+# Similarity block size for the exact neighbour search: 8M floats (32 MB) keeps memory flat at
+# any data size while the matrix product still runs at full speed.
+_BLOCK_ELEMENTS = 1 << 23
+
+
+@dataclass(frozen=True)
+class MapResult:
+    """One shared map: display coordinates, clustering coordinates and the neighbour graph."""
+
+    xy: np.ndarray  # (n, 2) float32, for display
+    cluster_coords: np.ndarray  # (n, cluster_dims) float32, what HDBSCAN clusters
+    knn_indices: np.ndarray  # (n, n_neighbors) int32, each row starts with the point itself
+    knn_distances: np.ndarray  # (n, n_neighbors) float32 cosine distances
+    params: dict[str, Any]
+
+
+def knn(embeddings: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine k nearest neighbours of every row among all rows, the row itself first.
+
+    Rows are L2-normalized, so similarities are dot products, computed block by block. Against
+    pynndescent's NN-descent (what UMAP would use) it is exact where NN-descent's recall drops
+    (0.82 at 20k points in bench/map_stages.py), and it compiles nothing, where NN-descent
+    compiles for 40 s or more in every fresh process; its quadratic cost (~5 s at 20k points
+    on 2 cores) makes NN-descent the better choice beyond a few tens of thousands.
+    Returns (indices int32, cosine distances float32), each of shape (n, n_neighbors).
+    """
+    x = _unit_rows(embeddings)
+    if not 1 <= n_neighbors <= len(x):
+        raise ValueError(
+            f"n_neighbors must be between 1 and the {len(x)} points, got {n_neighbors}"
+        )
+    return _exact_neighbours(x, x, n_neighbors, same=True)
+
+
+def project(
+    embeddings: np.ndarray,
+    *,
+    n_components: int,
+    n_neighbors: int = 15,
+    min_dist: float | None = None,
+    seed: int = 42,
+    knn: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """UMAP (cosine, seeded) of `embeddings` to `n_components` dimensions, float32.
+
+    `min_dist` defaults to 0.1 for a 2-d display map and 0.0 for a clustering space (tight
+    clumps are what a density clusterer wants). `knn` reuses neighbours from `knn()`.
+    """
+    x = _unit_rows(embeddings)
+    if not 2 <= n_neighbors < len(x):
+        raise ValueError(f"n_neighbors must be between 2 and {len(x) - 1}, got {n_neighbors}")
+    if min_dist is None:
+        min_dist = 0.1 if n_components == 2 else 0.0
+    neighbours = knn if knn is not None else _exact_neighbours(x, x, n_neighbors, same=True)
+    reducer = _fit_umap(
+        x,
+        neighbours,
+        n_components=n_components,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        seed=seed,
+    )
+    return np.asarray(reducer.embedding_, dtype=np.float32)
+
+
+def build_map(
+    embeddings: np.ndarray,
+    *,
+    seed: int = 42,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    cluster_dims: int = 5,
+    cluster_min_dist: float = 0.0,
+    fit_indices: np.ndarray | None = None,
+) -> MapResult:
+    """The 2-d display map and the `cluster_dims`-d clustering space of all points.
+
+    Both UMAP fits share one exact neighbour graph. With `fit_indices` (e.g. from
+    `balance_sources`) UMAP is fitted on those points only and every other point is placed
+    with `UMAP.transform`: no source dominates the layout by sheer size, but transform is
+    slower per point than fitting and only approximates where a full fit would put a point.
+    `n_neighbors` is capped at n - 1 for tiny inputs; `params` records what was used.
+    """
+    x = _unit_rows(embeddings)
+    n = len(x)
+    if n < cluster_dims + 2:  # UMAP's spectral start needs n_components + 1 eigenvectors
+        raise ValueError(
+            f"a {cluster_dims}-d map needs at least {cluster_dims + 2} points, got {n}"
+        )
+    k = min(n_neighbors, n - 1)
+    everyone = _exact_neighbours(x, x, k, same=True)
+    if fit_indices is None:
+        fit = np.arange(n)
+        fitted_neighbours = everyone
+    else:
+        fit = np.unique(np.asarray(fit_indices, dtype=np.int64))
+        if len(fit) < max(k + 1, cluster_dims + 2) or fit[0] < 0 or fit[-1] >= n:
+            raise ValueError(
+                f"fit_indices must name at least {max(k + 1, cluster_dims + 2)} distinct points "
+                f"in 0..{n - 1}"
+            )
+        fitted_neighbours = _exact_neighbours(x[fit], x[fit], k, same=True)
+    rest = np.setdiff1d(np.arange(n), fit)
+    coords = []
+    for n_components, dist in ((2, min_dist), (cluster_dims, cluster_min_dist)):
+        reducer = _fit_umap(
+            x[fit],
+            fitted_neighbours,
+            n_components=n_components,
+            n_neighbors=k,
+            min_dist=dist,
+            seed=seed,
+            index=_ExactCosineIndex(x[fit]) if len(rest) else None,
+        )
+        out = np.empty((n, n_components), dtype=np.float32)
+        out[fit] = reducer.embedding_
+        if len(rest):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+                out[rest] = reducer.transform(x[rest])
+        coords.append(out)
+    return MapResult(
+        xy=coords[0],
+        cluster_coords=coords[1],
+        knn_indices=everyone[0],
+        knn_distances=everyone[1],
+        params={
+            "metric": "cosine",
+            "neighbours": "exact",
+            "n_neighbors": k,
+            "min_dist": min_dist,
+            "cluster_dims": cluster_dims,
+            "cluster_min_dist": cluster_min_dist,
+            "seed": seed,
+            "fit_size": len(fit),
+            "transformed": len(rest),
+        },
+    )
+
+
+def balance_sources(
+    sources: np.ndarray | list[str], *, seed: int, max_per_source: int | None = None
+) -> np.ndarray:
+    """Sorted row indices of an equal-size random sample from every source, for `build_map`.
+
+    Each source contributes min(size of the smallest source, max_per_source) rows.
+    """
+    labels = np.asarray(sources)
+    names, counts = np.unique(labels, return_counts=True)
+    if len(names) == 0:
+        raise ValueError("no sources to balance")
+    per_source = (
+        int(counts.min()) if max_per_source is None else min(int(counts.min()), max_per_source)
+    )
+    if per_source < 1:
+        raise ValueError(f"max_per_source must be at least 1, got {max_per_source}")
+    rng = np.random.default_rng(seed)
+    chosen = [
+        rng.choice(np.flatnonzero(labels == name), size=per_source, replace=False) for name in names
+    ]
+    return np.sort(np.concatenate(chosen))
+
+
+def default_min_cluster_size(n: int) -> int:
+    """HDBSCAN's smallest cluster for `n` points: 0.5% of them, at least 10, at most n // 2.
+
+    A behaviour counts as a cluster when it holds 0.5% of the pooled data: with four sources of
+    equal size that is 2% of a single source, small enough to surface a simulator's invented
+    behaviour. Below 10 points density estimates are unstable and a per-cluster share cannot
+    differ significantly between sources anyway. Tiny inputs cap it at half the points.
+    """
+    return max(2, min(max(10, round(0.005 * n)), n // 2))
+
+
+def cluster(
+    coords: np.ndarray,
+    *,
+    min_cluster_size: int | None = None,
+    min_samples: int | None = None,
+    method: str = "eom",
+) -> np.ndarray:
+    """HDBSCAN labels (int64) of `coords`; -1 is noise and stays -1.
+
+    Clusters are numbered by decreasing size, so cluster 0 is the largest.
+    `min_cluster_size` defaults to `default_min_cluster_size(len(coords))`; `min_samples` to
+    HDBSCAN's own default (= min_cluster_size); `method` is "eom" or "leaf".
+    """
+    import hdbscan
+
+    if method not in CLUSTER_METHODS:
+        raise ValueError(f"method must be one of {CLUSTER_METHODS}, got {method!r}")
+    points = np.asarray(coords, dtype=np.float64)
+    size = default_min_cluster_size(len(points)) if min_cluster_size is None else min_cluster_size
+    if size < 2:
+        raise ValueError(f"min_cluster_size must be at least 2, got {size}")
+    if min_samples is not None and min_samples < 1:
+        raise ValueError(f"min_samples must be at least 1, got {min_samples}")
+    raw = hdbscan.HDBSCAN(
+        min_cluster_size=size,
+        min_samples=min_samples,
+        cluster_selection_method=method,
+        # Parallel core distances start joblib worker processes: ~2 s in a fresh process, more
+        # than they save at these sizes (0.6 s at 20k points in 5-d on one core).
+        core_dist_n_jobs=1,
+    ).fit_predict(points)
+    found, counts = np.unique(raw[raw >= 0], return_counts=True)
+    by_size = found[np.lexsort((found, -counts))]
+    relabel = np.full(int(raw.max()) + 2, -1, dtype=np.int64)
+    relabel[by_size + 1] = np.arange(len(by_size))
+    return relabel[raw + 1]
+
+
+def warm_up() -> float:
+    """Compile (first time on a machine) or load (later) UMAP's kernels; returns seconds taken."""
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 16))
+    points = np.repeat(centres, 16, axis=0) + 0.1 * rng.normal(size=(64, 16))
+    build_map(points, n_neighbors=8)
+    return time.perf_counter() - start
+
+
+class _ExactCosineIndex:
+    """The part of a pynndescent index that `UMAP.transform` uses, answered by brute force."""
+
+    _angular_trees = True  # UMAP.transform reads it to pick an NN-descent epsilon; unused here
+
+    def __init__(self, fitted: np.ndarray) -> None:
+        self.fitted = fitted
+
+    def query(
+        self, queries: np.ndarray, k: int, epsilon: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _exact_neighbours(_unit_rows(queries), self.fitted, k, same=False)
+
+
+def _unit_rows(embeddings: np.ndarray) -> np.ndarray:
+    x = np.array(embeddings, dtype=np.float32, order="C")
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"embeddings must be a non-empty 2-d array, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("embeddings contain NaN or infinite values")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("embeddings contain an all-zero row, which has no cosine direction")
+    return x / norms
+
+
+def _exact_neighbours(
+    queries: np.ndarray, base: np.ndarray, k: int, *, same: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    # `same`: queries are base; each row's own entry is forced first, even among duplicates.
+    # torch (already loaded for embedding) multiplies and selects the top k on all cores, about
+    # twice as fast as numpy's argpartition; the final order is canonical whatever its ties.
+    import torch
+
+    base_t = torch.from_numpy(base)
+    rows = max(1, _BLOCK_ELEMENTS // len(base))
+    indices = np.empty((len(queries), k), dtype=np.int32)
+    distances = np.empty((len(queries), k), dtype=np.float32)
+    for start in range(0, len(queries), rows):
+        stop = min(start + rows, len(queries))
+        similarity = torch.from_numpy(queries[start:stop]) @ base_t.T
+        if same:
+            similarity[torch.arange(stop - start), torch.arange(start, stop)] = torch.inf
+        top_similarity, top = (t.numpy() for t in torch.topk(similarity, k, dim=1))
+        order = np.lexsort((top, -top_similarity), axis=1)  # ties broken by index
+        indices[start:stop] = np.take_along_axis(top, order, axis=1)
+        distances[start:stop] = 1.0 - np.take_along_axis(top_similarity, order, axis=1)
+    np.clip(distances, 0.0, 2.0, out=distances)
+    return indices, distances
+
+
+def _fit_umap(
+    x: np.ndarray,
+    neighbours: tuple[np.ndarray, np.ndarray],
+    *,
+    n_components: int,
+    n_neighbors: int,
+    min_dist: float,
+    seed: int,
+    index: _ExactCosineIndex | None = None,
+) -> Any:
+    indices, distances = neighbours
+    if indices.shape != distances.shape or indices.shape[0] != len(x):
+        raise ValueError(
+            f"knn must be two arrays of shape ({len(x)}, k), got {indices.shape} and "
+            f"{distances.shape}"
+        )
+    if indices.shape[1] < n_neighbors:
+        raise ValueError(f"knn has {indices.shape[1]} neighbours per point, need {n_neighbors}")
+    umap = _umap()
+    reducer = umap.UMAP(
+        n_neighbors=n_neighbors,
+        n_components=n_components,
+        min_dist=min_dist,
+        metric="cosine",
+        random_state=seed,
+        transform_seed=seed,
+        n_jobs=1,  # what a seed implies anyway; saying it silences UMAP's warning
+        # Copies: UMAP writes into the neighbour arrays it is given.
+        precomputed_knn=(
+            np.array(indices[:, :n_neighbors], dtype=np.int32, order="C"),
+            np.array(distances[:, :n_neighbors], dtype=np.float32, order="C"),
+            index,
+        ),
+    )
+    with warnings.catch_warnings():
+        # Without an NNDescent index UMAP warns that transform is unavailable; ours provides it.
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+        reducer.fit(x)
+    return reducer
+
+
+@functools.cache
+def _umap() -> ModuleType:
+    import numba
+    from numba.core.dispatcher import Dispatcher
+
+    if not numba.config.CACHE_DIR:  # numba was imported before this module set NUMBA_CACHE_DIR
+        numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+    import umap
+    import umap.distances
+    import umap.layouts
+    import umap.spectral
+    import umap.umap_
+    import umap.utils
+
+    # umap-learn compiles its kernels without cache=True; give them the on-disk cache that
+    # pynndescent's kernels already have, so a fresh process loads instead of compiling.
+    for module in (umap.umap_, umap.layouts, umap.spectral, umap.utils, umap.distances):
+        for kernel in vars(module).values():
+            if isinstance(kernel, Dispatcher) and kernel.py_func.__module__ == module.__name__:
+                kernel.enable_caching()
+    return umap
