@@ -1,4 +1,4 @@
-"""simgap dashboard: `streamlit run app.py` (or `make run`)."""
+"""simgap dashboard: `streamlit run app.py` (or `make run`). Opens on the committed demo run."""
 
 import os
 
@@ -9,9 +9,28 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
+import ui  # noqa: E402
+
 st.set_page_config(page_title="simgap", page_icon="🧭", layout="wide")
 
 pages = [
     st.Page("pages/data.py", title="Data", icon="📂", default=True),
+    st.Page("pages/map.py", title="Map", icon="🗺️"),
+    st.Page("pages/clusters.py", title="Clusters", icon="🧩"),
+    st.Page("pages/simulators.py", title="Simulators", icon="🏁"),
+    st.Page("pages/examples.py", title="Examples", icon="🔍"),
+    st.Page("pages/report.py", title="Report", icon="📤"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+st.session_state[ui.APP_KEY] = True
+st.sidebar.caption(f"Run: {ui.code_span(ui.run_label(ui.current_run_path()))} (chosen on Data)")
+try:
+    page.run()
+except ui.READ_ERRORS as error:
+    # A run directory whose files lack what this version expects (e.g. made by an older simgap)
+    # gets a message naming the problem, never a traceback.
+    st.error(
+        f"This page cannot be shown for run {ui.run_label(ui.current_run_path())}: "
+        f"{type(error).__name__}: {error}. Re-create the run with "
+        f"{ui.code_span(f'simgap analyze --out {ui.current_run_path()}')}."
+    )

@@ -1,16 +1,46 @@
-"""Streamlit building blocks shared by the pages: transcripts as chats, cached loading.
+"""Streamlit building blocks shared by the pages: the chosen run, cached artifacts, transcripts.
 
 Transcript text is always shown as plain text (`st.text`), never as Markdown or HTML: it is
 user content and may hold `<script>` or image links.
+
+Run artifacts are cached per (run path, mtime of params.json): `analyze` writes params.json
+last, so a rerun into the same directory invalidates every cached artifact of that run. Large
+read-only tables use `st.cache_resource` (shared, never copied: pages must not mutate them);
+small ones `st.cache_data`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from simgap_core.errors import SimgapError
+from simgap_core.figures import map_scatter
+from simgap_core.model import Corpus
+from simgap_core.run import Run
+from simgap_core.selection import conversation_overview, filter_points, map_points, source_order
+
+ROOT = Path(__file__).resolve().parent
+DEMO_RUN = ROOT / "data" / "demo_run"
+RUN_KEY = "run_path"
+APP_KEY = "entered_through_app"
+SELECTION_KEY = "map_selection"
+# Set by the Map and Clusters pages before switching to Examples: what to show there.
+EXAMPLES_CLUSTER_KEY = "examples_cluster"
+EXAMPLES_SELECTION_KEY = "examples_selection"
 ROLE_AVATARS = {"user": "🧑", "assistant": "🤖", "system": "⚙️", "tool": "🛠️"}
+# What reading a run directory can raise besides our own errors: missing or unreadable files,
+# malformed JSON/Parquet (ValueError, incl. pyarrow's ArrowInvalid), missing columns.
+READ_ERRORS = (SimgapError, OSError, ValueError, KeyError)
+
+T = TypeVar("T")
 
 
 def show_transcript(turns: Sequence[tuple[str, str]], *, max_chars: int = 4000) -> None:
@@ -28,3 +58,274 @@ def show_transcript(turns: Sequence[tuple[str, str]], *, max_chars: int = 4000) 
             st.text(shown if shown.strip() else "(empty turn)")
             if len(text) > max_chars:
                 st.caption(f"… {len(text) - max_chars:,} more characters not shown")
+
+
+def runs_dir() -> Path:
+    """Where the dashboard writes and looks for runs: $SIMGAP_RUNS_DIR, else ./runs."""
+    configured = os.environ.get("SIMGAP_RUNS_DIR")
+    return Path(configured) if configured else ROOT / "runs"
+
+
+def available_runs() -> list[Path]:
+    """The demo run, then every run directory (one holding params.json) under `runs_dir()`."""
+    found = []
+    directory = runs_dir()
+    if directory.is_dir():
+        found = sorted(p for p in directory.iterdir() if (p / "params.json").is_file())
+    return [DEMO_RUN, *(p for p in found if p.resolve() != DEMO_RUN.resolve())]
+
+
+def run_label(path: Path) -> str:
+    return "demo run (data/demo_run)" if Path(path) == DEMO_RUN else Path(path).name
+
+
+def current_run_path() -> Path:
+    return Path(st.session_state.get(RUN_KEY, str(DEMO_RUN)))
+
+
+def set_current_run(path: Path) -> None:
+    st.session_state[RUN_KEY] = str(path)
+
+
+def _stamp(path: Path) -> int:
+    return (path / "params.json").stat().st_mtime_ns
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _load_params(path: str, stamp: int) -> dict[str, Any]:
+    return Run(path).params
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _load_metrics(path: str, stamp: int) -> dict[str, Any]:
+    return Run(path).metrics()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _load_clusters_summary(path: str, stamp: int) -> pd.DataFrame:
+    return Run(path).clusters_summary()
+
+
+@st.cache_data(show_spinner="Building the HTML report…", max_entries=4)
+def _build_report(path: str, stamp: int) -> bytes:
+    from simgap_core.report import build_report
+
+    return build_report(path).encode("utf-8")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _load_skipped(path: str, stamp: int) -> list[dict[str, str]]:
+    return Run(path).skipped()
+
+
+@st.cache_resource(show_spinner="Loading the map…", max_entries=4)
+def _load_points(path: str, stamp: int) -> pd.DataFrame:
+    run = Run(path)
+    # A run analyzed without the measure stage still has a map, just no misalignment scores.
+    scores = run.misalignment() if (run.path / "misalignment.parquet").is_file() else None
+    return map_points(run.projection(), run.clusters(), scores)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _map_figure(
+    path: str, stamp: int, color_by: str, sources: tuple[str, ...], clusters: tuple[int, ...]
+) -> go.Figure:
+    # Building the figure is most of a map rerun at 20k points (~80 ms); st.plotly_chart copies
+    # the figure before serialising it, so the cached one is never changed.
+    points = filter_points(
+        _load_points(path, stamp), sources=list(sources), clusters=list(clusters) or None
+    )
+    reference = _load_params(path, stamp).get("params", {}).get("reference", "real")
+    return map_scatter(points, color_by=color_by, reference=reference)
+
+
+@st.cache_resource(show_spinner="Loading transcripts…", max_entries=4)
+def _load_corpus(path: str, stamp: int) -> Corpus:
+    return Run(path).corpus()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _load_source_summary(path: str, stamp: int) -> pd.DataFrame:
+    return _load_corpus(path, stamp).summary().reset_index()
+
+
+@st.cache_resource(show_spinner="Indexing transcripts…", max_entries=4)
+def _load_overview(path: str, stamp: int) -> pd.DataFrame:
+    return conversation_overview(_load_corpus(path, stamp))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_turns_by_conversation(path: str, stamp: int) -> dict[str, list[tuple[str, str]]]:
+    # One pass over the turns table, so opening a transcript is a dict lookup at any run size.
+    turns = _load_corpus(path, stamp).turns.sort_values(["conversation_id", "turn"], kind="stable")
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for cid, role, text in zip(
+        turns["conversation_id"].tolist(),
+        turns["role"].tolist(),
+        turns["text"].tolist(),
+        strict=True,
+    ):
+        grouped.setdefault(cid, []).append((role, text))
+    return grouped
+
+
+@dataclass(frozen=True)
+class RunView:
+    """The chosen run as the pages see it: cached artifacts, read errors shown in the page."""
+
+    path: Path
+    stamp: int
+    params: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return run_label(self.path)
+
+    @property
+    def analysis(self) -> dict[str, Any]:
+        return self.params.get("params", {})
+
+    @property
+    def reference(self) -> str:
+        return self.analysis.get("reference", "real")
+
+    @property
+    def sources(self) -> list[str]:
+        return source_order(self.params.get("sources", {}), self.reference)
+
+    @property
+    def simulators(self) -> list[str]:
+        return [s for s in self.sources if s != self.reference]
+
+    def _read(self, what: str, loader: Callable[[str, int], T]) -> T:
+        try:
+            return loader(str(self.path), self.stamp)
+        except READ_ERRORS as error:
+            st.error(f"Could not read {what} of run {self.name} ({self.path}): {error}")
+            st.stop()
+
+    def metrics(self) -> dict[str, Any]:
+        return self._read("metrics.json", _load_metrics)
+
+    def clusters_summary(self) -> pd.DataFrame:
+        return self._read("clusters_summary.csv", _load_clusters_summary)
+
+    def skipped(self) -> list[dict[str, str]]:
+        return self._read("skipped.json", _load_skipped)
+
+    def points(self) -> pd.DataFrame:
+        return self._read("the map (projection.parquet, clusters.parquet)", _load_points)
+
+    def map_figure(
+        self, *, color_by: str, sources: Sequence[str], clusters: Sequence[int]
+    ) -> go.Figure:
+        """The map scatter of the conversations in `sources` and `clusters` (empty: all)."""
+        return self._read(
+            "the map",
+            lambda path, stamp: _map_figure(
+                path, stamp, color_by, tuple(sources), tuple(int(c) for c in clusters)
+            ),
+        )
+
+    def corpus(self) -> Corpus:
+        return self._read("the transcripts (corpus/)", _load_corpus)
+
+    def source_summary(self) -> pd.DataFrame:
+        """Per source: conversations, user turns, mean words per user turn."""
+        return self._read("the transcripts (corpus/)", _load_source_summary)
+
+    def overview(self) -> pd.DataFrame:
+        return self._read("the transcripts (corpus/)", _load_overview)
+
+    def report_html(self) -> bytes:
+        """The self-contained HTML report of the run (built once per run version)."""
+        return self._read("the run (for the HTML report)", _build_report)
+
+    def file_bytes(self, name: str) -> bytes:
+        """A run directory file as stored (for downloads)."""
+        return self._read(name, lambda path, stamp: Run(path).require(name).read_bytes())
+
+    def transcript(self, conversation_id: str) -> list[tuple[str, str]]:
+        return self._read("the transcripts (corpus/)", _load_turns_by_conversation).get(
+            conversation_id, []
+        )
+
+    def simulators_closest_first(self) -> list[str]:
+        """Simulators closest first when metrics exist, else in source order."""
+        ranked = self.metrics().get("leaderboard") or []
+        return [s for s in ranked if s in self.simulators] or self.simulators
+
+    def most_gapped_simulator(self) -> str:
+        """The simulator with the most missed + hallucinated clusters: the most to look at."""
+        entries = self.metrics()["simulators"]
+
+        def gaps(name: str) -> int:
+            counts = entries.get(name, {}).get("clusters", {})
+            return counts.get("missed", 0) + counts.get("hallucinated", 0)
+
+        return max(self.simulators_closest_first(), key=gaps)
+
+
+def representation_text(params: dict[str, Any]) -> str:
+    """One line naming the representation a run's results used (facet, annotator, embedding)."""
+    analysis = params.get("params", {})
+    annotator = analysis.get("annotator", "?")
+    if annotator == "llm" and analysis.get("llm_model"):
+        annotator = f"LLM ({analysis['llm_model']})"
+    precision = analysis.get("extra", {}).get("embedding_precision")
+    model = analysis.get("embedding_model", "?") + (f", {precision}" if precision else "")
+    return f"facet {analysis.get('facet', '?')} · {annotator} annotator · embedding {model}"
+
+
+def code_span(value: object) -> str:
+    """`value` as a Markdown code span: names from a run directory are never interpreted."""
+    return "`" + str(value).replace("`", "'") + "`"
+
+
+def open_run() -> RunView:
+    """The run chosen on the Data page (the demo run by default), or an error and stop.
+
+    Writes the caption every page starts with: run, size and the representation it used.
+    """
+    if APP_KEY not in st.session_state:
+        # Streamlit runs the first script of a server process in its legacy pages/ mode (it sees
+        # a pages/ folder and app.py has not called st.navigation yet): a deep link such as /map
+        # then runs this page without app.py. Switch that mode off, as st.navigation does, and
+        # rerun: app.py runs and opens the requested page.
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    path = current_run_path()
+    if not (path / "params.json").is_file():
+        st.error(
+            f"{path} is not a run directory (it has no params.json). Choose another run on the "
+            f"Data page, or create it with {code_span(f'simgap analyze --out {path}')}."
+        )
+        st.stop()
+    try:
+        stamp = _stamp(path)
+        view = RunView(path, stamp, _load_params(str(path), stamp))
+    except READ_ERRORS as error:
+        st.error(f"Could not read params.json of {path}: {error}")
+        st.stop()
+    total = sum(view.params.get("sources", {}).values())
+    st.caption(
+        f"Run {code_span(view.name)} · {total:,} conversations in {len(view.sources)} sources "
+        f"· representation: {code_span(representation_text(view.params))}"
+    )
+    return view
+
+
+def stored_selection(run: RunView) -> list[str]:
+    """The ids last selected on the map of this run (empty when none or for another run)."""
+    stored = st.session_state.get(SELECTION_KEY) or {}
+    return list(stored.get("ids", [])) if stored.get("run") == str(run.path) else []
+
+
+def store_selection(run: RunView, ids: Sequence[str]) -> None:
+    st.session_state[SELECTION_KEY] = {"run": str(run.path), "ids": list(ids)}
+
+
+def clear_selection() -> None:
+    st.session_state.pop(SELECTION_KEY, None)

@@ -1,43 +1,241 @@
-"""Data: what was loaded, per source, and any conversation readable as a chat."""
+"""Data: choose a run or start a new analysis; what was loaded, per source; skipped records."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+import ui
 from simgap_core.errors import SimgapError
-from simgap_core.model import Corpus
-from ui import show_transcript
+from simgap_core.loaders import FORMATS
+from simgap_core.represent import FACETS
+from simgap_core.run import AnalysisParams, InputSpec
 
-DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "demo"
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
+STAGE_LABELS = {
+    "load": "Loading transcripts",
+    "describe": "Describing user behaviour",
+    "represent": "Building representations",
+    "embed": "Embedding",
+    "project": "Projecting (UMAP)",
+    "cluster": "Clustering (HDBSCAN)",
+    "measure": "Measuring the gap",
+}
+FLASH_KEY = "data_flash"
 
 
-@st.cache_resource(show_spinner="Loading the demo dataset…")
-def load_demo() -> Corpus:
-    from simgap_core.demo import DEMO_SOURCES
-    from simgap_core.loaders import load_paths
+def _parse_disk_inputs(text: str) -> list[InputSpec]:
+    specs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        source, sep, path = line.partition("=")
+        if not sep or not source.strip() or not path.strip():
+            raise SimgapError(f"line {number}: write SOURCE=PATH, got {line!r}")
+        if not Path(path.strip()).expanduser().is_file():
+            raise SimgapError(f"line {number}: {path.strip()} is not a file on this machine")
+        specs.append(InputSpec(Path(path.strip()).expanduser(), source.strip()))
+    return specs
 
-    corpora = [
-        load_paths([DEMO_DATA / f"{name}.jsonl"], format="openai", source=name)
-        for name in DEMO_SOURCES
-    ]
-    return Corpus.concat(corpora)
+
+def _start_analysis(
+    name: str,
+    uploads: list[Any],
+    upload_sources: list[str],
+    disk_text: str,
+    format_name: str | None,
+    params: AnalysisParams,
+) -> None:
+    from simgap_core.run import analyze
+
+    if not RUN_NAME.fullmatch(name):
+        st.error("The run name may hold letters, digits, '.', '_' and '-' (at most 80).")
+        return
+    try:
+        disk = _parse_disk_inputs(disk_text)
+    except SimgapError as error:
+        st.error(f"Files on disk: {error}")
+        return
+    bad = [s for s in upload_sources if not SOURCE_NAME.fullmatch(s)]
+    if bad:
+        st.error(f"Source names may hold letters, digits, '.', '_' and '-': {', '.join(bad)}")
+        return
+    names = [Path(upload.name).name for upload in uploads]
+    if len(set(names)) < len(names):
+        st.error("Two uploaded files have the same name: rename one.")
+        return
+    sources = {spec.source for spec in disk} | set(upload_sources)
+    if params.reference not in sources or len(sources) < 2:
+        st.error(
+            f"Give files for the reference source {params.reference!r} and at least one "
+            f"simulator (sources given: {', '.join(sorted(sources)) or 'none'})."
+        )
+        return
+    out = ui.runs_dir() / name
+    with st.status(f"Analyzing into {out} …", expanded=True) as status:
+        bars: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            label = STAGE_LABELS.get(stage, stage)
+            if stage not in bars:
+                bars[stage] = st.progress(0.0, text=label)
+            fraction = min(done / total, 1.0) if total else 0.0
+            count = f"{done:,} / {total:,}" if total else "working"
+            bars[stage].progress(fraction, text=f"{label}: {count}")
+
+        try:
+            inputs = [InputSpec(spec.path, spec.source, format_name) for spec in disk]
+            if uploads:
+                # Uploads are kept in the run directory: its params.json records their hashes.
+                folder = out / "inputs"
+                folder.mkdir(parents=True, exist_ok=True)
+                for upload, source, filename in zip(uploads, upload_sources, names, strict=True):
+                    (folder / filename).write_bytes(upload.getvalue())
+                    inputs.append(InputSpec(folder / filename, source, format_name))
+            result = analyze(inputs, out, params, progress=progress)
+        except SimgapError as error:
+            status.update(label="The analysis stopped", state="error")
+            st.error(str(error))
+            return
+        # The UI boundary: whatever a third-party stage raises becomes a message, not a traceback.
+        except Exception as error:  # noqa: BLE001
+            status.update(label="The analysis failed", state="error")
+            st.error(f"The analysis failed: {type(error).__name__}: {error}")
+            return
+        status.update(label="Analysis finished", state="complete")
+    ui.set_current_run(result.path)
+    recomputed = ", ".join(result.params.get("recomputed", [])) or "nothing (all stages reused)"
+    st.session_state[FLASH_KEY] = (
+        f"Run {result.path.name} is ready and selected (computed: {recomputed})."
+    )
+    st.rerun()
 
 
 st.title("📂 Data")
-st.caption("The embedded demo dataset: one real population and three simulators.")
 
-try:
-    corpus = load_demo()
-except SimgapError as error:
-    st.error(f"The demo dataset could not be loaded: {error}")
-    st.stop()
+if message := st.session_state.pop(FLASH_KEY, None):
+    st.success(message)
 
-summary = corpus.summary().reset_index()
+runs = ui.available_runs()
+current = ui.current_run_path()
+if current not in runs:
+    runs.append(current)
+chosen = st.selectbox(
+    "Run",
+    runs,
+    index=runs.index(current),
+    format_func=ui.run_label,
+    help=f"The demo run and every run directory under {ui.runs_dir()} "
+    "(set SIMGAP_RUNS_DIR to look elsewhere).",
+    # Keyed by the current run, so a run chosen elsewhere (a finished analysis) is shown here.
+    key=f"data_run_choice:{current}",
+)
+if chosen != current:
+    ui.set_current_run(chosen)
+    st.rerun()
+with st.expander("➕ Start a new analysis", expanded=False):
+    st.caption(
+        "Upload transcript files, or name files on this machine, each with the source its "
+        "conversations belong to (the reference population and one name per simulator). The run "
+        f"is written to {ui.runs_dir()}/<name>; rerunning into the same name reuses every stage "
+        "whose inputs did not change."
+    )
+    name = st.text_input("Run name", value="my-analysis", key="new_run_name")
+    uploads = (
+        st.file_uploader("Transcript files", accept_multiple_files=True, key="new_run_uploads")
+        or []
+    )
+    upload_sources = [
+        st.text_input(
+            f"Source of {upload.name}",
+            value=re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.name).name.split(".")[0]),
+            key=f"new_run_source_{index}_{upload.name}",
+        )
+        for index, upload in enumerate(uploads)
+    ]
+    disk_text = st.text_area(
+        "Files on this machine, one per line as SOURCE=PATH",
+        placeholder="real=/data/real.jsonl\nmy_sim=/data/my_sim.jsonl",
+        key="new_run_disk",
+    )
+    left, middle, right = st.columns(3)
+    format_choice = left.selectbox(
+        "Format", ["sniff from the file", *FORMATS], key="new_run_format"
+    )
+    reference = middle.text_input("Reference source (real users)", value="real", key="new_run_ref")
+    facet = right.selectbox(
+        "Representation (facet)", FACETS, index=FACETS.index("combined"), key="new_run_facet"
+    )
+    left, middle, right = st.columns(3)
+    annotator = left.selectbox("Annotator", ["heuristic", "llm"], key="new_run_annotator")
+    embedding_model = middle.text_input(
+        "Embedding model", value=AnalysisParams().embedding_model, key="new_run_model"
+    )
+    seed = right.number_input("Seed", value=42, step=1, key="new_run_seed")
+    llm_base_url = llm_model = None
+    if annotator == "llm":
+        left, right = st.columns(2)
+        llm_base_url = left.text_input("LLM endpoint (OpenAI-compatible)", key="new_run_llm_url")
+        llm_model = right.text_input("LLM model", key="new_run_llm_model")
+    if st.button("Start analysis", type="primary", key="new_run_start"):
+        _start_analysis(
+            name.strip(),
+            uploads,
+            [s.strip() for s in upload_sources],
+            disk_text,
+            None if format_choice == "sniff from the file" else format_choice,
+            AnalysisParams(
+                reference=reference.strip(),
+                facet=facet,
+                annotator=annotator,
+                llm_base_url=llm_base_url or None,
+                llm_model=llm_model or None,
+                embedding_model=embedding_model.strip(),
+                seed=int(seed),
+            ),
+        )
+
+run = ui.open_run()
+
+has_metrics = (run.path / "metrics.json").is_file()
+if has_metrics:
+    metrics = run.metrics()
+    floor = metrics["noise_floor"]["paper"]["js"]
+    st.subheader("At a glance")
+    columns = st.columns(len(metrics["leaderboard"]) + 1)
+    for column, name in zip(columns, metrics["leaderboard"], strict=False):
+        paper = metrics["simulators"][name]["paper"]
+        column.metric(
+            name,
+            f"JS {paper['js']:.3f}",
+            help=f"Jensen-Shannon divergence to {run.reference} on the paper quantization "
+            f"(k={paper['k']}); 95% interval {paper['js_ci'][0]:.3f} – {paper['js_ci'][1]:.3f}.",
+        )
+    columns[-1].metric(
+        "noise floor (real vs real)",
+        f"JS {floor:.3f}",
+        help="The same JS between random halves of the real conversations: the smallest gap "
+        "this sample size can tell apart.",
+    )
+    st.caption(
+        "Lower is closer to real users. The Simulators page has intervals and the mixture; "
+        "the Map and Clusters pages show where the gaps are."
+    )
+else:
+    st.info(
+        "This run has no metrics.json (analyzed without the measure stage): the Map works, the "
+        f"Clusters and Simulators pages need {ui.code_span(f'simgap analyze --out {run.path}')}."
+    )
+
 st.subheader("Per source")
 st.dataframe(
-    summary,
+    run.source_summary(),
     hide_index=True,
     column_config={
         "source": "source",
@@ -48,15 +246,37 @@ st.dataframe(
         ),
     },
 )
-if corpus.skipped:
-    with st.expander(f"{len(corpus.skipped)} records skipped while loading"):
-        st.dataframe([s.to_dict() for s in corpus.skipped], hide_index=True)
+
+skipped = run.skipped()
+if skipped:
+    with st.expander(f"⚠️ {len(skipped):,} records skipped while loading, with reasons"):
+        st.dataframe(pd.DataFrame(skipped), hide_index=True)
+else:
+    st.caption("No record was skipped while loading.")
+
+with st.expander("Inputs and parameters"):
+    inputs = pd.DataFrame(run.params.get("inputs", []))
+    if not inputs.empty:
+        inputs["sha256"] = inputs["sha256"].str.slice(0, 12)
+        st.dataframe(inputs, hide_index=True)
+    analysis = {k: v for k, v in run.analysis.items() if k != "extra"}
+    st.dataframe(
+        pd.DataFrame({"parameter": list(analysis), "value": [str(v) for v in analysis.values()]}),
+        hide_index=True,
+    )
+    timings = run.params.get("stage_timings_s", {})
+    if timings:
+        st.caption(
+            "Stage times (s): " + ", ".join(f"{stage} {sec:,.1f}" for stage, sec in timings.items())
+        )
 
 st.subheader("Read a conversation")
 left, right = st.columns([1, 3])
 with left:
-    source = st.selectbox("Source", corpus.sources)
-    ids = corpus.conversations.loc[corpus.conversations["source"] == source, "conversation_id"]
-    conversation_id = st.selectbox("Conversation", ids.tolist())
+    source = st.selectbox("Source", run.sources, key="data_source")
+    conversations = run.corpus().conversations
+    ids = conversations.loc[conversations["source"] == source, "conversation_id"]
+    conversation_id = st.selectbox("Conversation", ids.tolist(), key="data_conversation")
 with right:
-    show_transcript(corpus.transcript(conversation_id))
+    if conversation_id:
+        ui.show_transcript(run.transcript(conversation_id))

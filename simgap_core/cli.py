@@ -224,7 +224,12 @@ def _analysis_inputs(real: list[Path], sim: list[str], use_demo: bool, format: s
     if use_demo:
         from simgap_core.demo import DEMO_SOURCES
 
-        inputs += [InputSpec(DEMO_DATA / f"{name}.jsonl", name, "openai") for name in DEMO_SOURCES]
+        # Recorded relative to the working directory when inside it, so a run made from the
+        # project root (like the committed demo run) names its inputs portably.
+        folder = DEMO_DATA
+        if folder.is_relative_to(Path.cwd()):
+            folder = folder.relative_to(Path.cwd())
+        inputs += [InputSpec(folder / f"{name}.jsonl", name, "openai") for name in DEMO_SOURCES]
     if not inputs:
         raise _fail("nothing to analyze: give --real and --sim NAME=PATH, or --demo")
     return inputs
@@ -254,11 +259,56 @@ def compare(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -
     _print_leaderboard(metrics)
 
 
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file to write (default: RUN_DIR/report.html)."),
+    ] = None,
+) -> None:
+    """Write the stakeholder report: one self-contained HTML file that opens offline."""
+    import time
+
+    from simgap_core.report import write_report
+
+    started = time.perf_counter()
+    try:
+        written = write_report(run_dir, out or run_dir / "report.html")
+    except SimgapError as error:
+        raise _fail(str(error)) from None
+    size_mb = written.stat().st_size / 1e6
+    console.print(
+        f"report written to {written}  ({size_mb:.1f} MB, {time.perf_counter() - started:.1f} s)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write the tables to.")],
+) -> None:
+    """Write the leaderboard, per-cluster table and per-conversation assignments (CSV, Parquet)."""
+    from simgap_core.export import export_tables
+
+    try:
+        written = export_tables(run_dir, to)
+    except SimgapError as error:
+        raise _fail(str(error)) from None
+    for path in written:
+        console.print(str(path), markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     try:
         app()
     except SimgapError as error:
         errors.print(f"error: {error}", markup=False)
         sys.exit(2)
+
+
 if __name__ == "__main__":
     main()

@@ -18,10 +18,9 @@ def leaderboard(metrics: dict[str, Any]) -> pd.DataFrame:
     "basic" interval, centred on the bias-corrected `js_corrected`; it can lie below `js`.
     `no_gap_js` is what the plug-in JS averages when the simulator is the same population
     (the permutation null at these sample sizes); `floor_js`, the real-vs-real JS between
-    random halves of the real set.
+    random halves of the real set on that simulator's own quantization.
     """
     rows = []
-    floor = metrics["noise_floor"]["paper"]["js"]
     for name, entry in metrics["simulators"].items():
         paper, shared_map = entry["paper"], entry["map"]
         rows.append(
@@ -32,7 +31,7 @@ def leaderboard(metrics: dict[str, Any]) -> pd.DataFrame:
                 "js_lo": paper["js_ci"][0],
                 "js_hi": paper["js_ci"][1],
                 "no_gap_js": paper.get("null_js", {}).get("mean", float("nan")),
-                "floor_js": floor,
+                "floor_js": paper["noise_floor"]["js"],
                 "kl_forward": paper["kl_forward"],
                 "kl_backward": paper["kl_backward"],
                 "map_js": shared_map["js"],

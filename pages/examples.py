@@ -1,0 +1,137 @@
+"""Examples: real and simulated transcripts side by side, ranked by misalignment."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from simgap_core.selection import cluster_gaps, rank_examples
+
+TOP = 50
+ALL_SIMULATORS = "all simulators"
+SCOPES = ("A cluster", "The map selection")
+
+st.title("🔍 Examples")
+run = ui.open_run()
+points = run.points()
+reference = run.reference
+if "misalignment" not in points:
+    st.error(
+        "This run has no misalignment.parquet, so examples cannot be ranked: run "
+        f"{ui.code_span(f'simgap analyze --out {run.path}')} with the measure stage."
+    )
+    st.stop()
+
+selection = ui.stored_selection(run)
+wanted_cluster = st.session_state.pop(ui.EXAMPLES_CLUSTER_KEY, None)
+if st.session_state.pop(ui.EXAMPLES_SELECTION_KEY, False):
+    st.session_state["examples_scope"] = SCOPES[1]
+elif wanted_cluster is not None:
+    st.session_state["examples_scope"] = SCOPES[0]
+left, middle, right = st.columns(3)
+scope = left.radio(
+    "Examples from",
+    SCOPES,
+    key="examples_scope",
+    captions=("", f"{len(selection):,} conversations selected on the Map page"),
+)
+choices = [*run.simulators_closest_first(), ALL_SIMULATORS]
+simulator_choice = middle.selectbox(
+    "Against",
+    choices,
+    index=choices.index(run.most_gapped_simulator()),
+    key="examples_simulator",
+    help="Preselected: the simulator with the most missed and hallucinated clusters.",
+)
+simulator = None if simulator_choice == ALL_SIMULATORS else simulator_choice
+
+cluster = None
+ids = None
+if scope == SCOPES[0]:
+    summary = run.clusters_summary()
+    gap_simulator = simulator or run.simulators_closest_first()[0]
+    gaps = cluster_gaps(summary, simulator=gap_simulator, reference=reference).set_index("cluster")
+    options = gaps.index.tolist()
+    if wanted_cluster in options:
+        st.session_state["examples_cluster_choice"] = wanted_cluster
+    cluster = right.selectbox(
+        f"Cluster (largest gap vs {gap_simulator} first)",
+        options,
+        format_func=lambda c: (
+            f"{gaps.at[c, 'name']} · {gaps.at[c, 'category']} · {gaps.at[c, 'diff']:+.1%}"
+        ),
+        key="examples_cluster_choice",
+    )
+    if "terms_representation" in gaps:
+        st.caption(f"Behaviour terms: {ui.code_span(gaps.at[cluster, 'terms_representation'])}")
+elif not selection:
+    st.info("No selection yet: draw a box or lasso on the Map page, then come back.")
+    st.stop()
+else:
+    ids = selection
+
+examples = rank_examples(points, reference=reference, simulator=simulator, cluster=cluster, ids=ids)
+settings = run.metrics().get("settings", {})
+neighbours = settings.get("neighbours", 15)
+space = settings.get("neighbour_space", "behaviour embeddings")
+against = simulator or "the simulators (mean)"
+st.caption(
+    f"Misalignment looks at each conversation's {neighbours} nearest neighbours ({space}): a "
+    f"{reference} conversation scores high when its neighbourhood holds fewer {against} "
+    "conversations than expected (behaviour the simulator misses); a simulated one when its "
+    "neighbourhood holds more simulated conversations than expected (behaviour real users do "
+    "not show). 0 = as mixed as the whole data."
+)
+
+overview = run.overview()
+
+
+def ranked_table(rows: pd.DataFrame, key: str) -> None:
+    table = rows.head(TOP).merge(
+        overview[["first_request"]], left_on="conversation_id", right_index=True
+    )
+    columns = ["rank", "conversation_id", "cluster", examples.score_column, "first_request"]
+    if simulator is None:
+        columns.insert(2, "source")
+    st.dataframe(
+        table[columns],
+        hide_index=True,
+        column_config={
+            examples.score_column: st.column_config.NumberColumn("misalignment", format="%.3f"),
+            "first_request": "first request (start)",
+        },
+        height=220,
+        key=key,
+    )
+
+
+def read_one(rows: pd.DataFrame, label: str, key: str) -> None:
+    if rows.empty:
+        st.info(f"No {label} conversation here.")
+        return
+    chosen = st.selectbox(
+        f"Read a {label} conversation",
+        rows.index[:TOP].tolist(),
+        format_func=lambda i: (
+            f"#{rows.at[i, 'rank']} · {rows.at[i, 'conversation_id']} · "
+            f"misalignment {rows.at[i, examples.score_column]:+.3f}"
+        ),
+        key=key,
+    )
+    ui.show_transcript(run.transcript(rows.at[chosen, "conversation_id"]))
+
+
+real_column, simulated_column = st.columns(2)
+with real_column:
+    st.subheader(f"{reference} ({len(examples.real):,})")
+    st.caption(f"Most under-represented in {against} first.")
+    if not examples.real.empty:
+        ranked_table(examples.real, "examples_real_table")
+    read_one(examples.real, reference, "examples_real_read")
+with simulated_column:
+    st.subheader(f"{simulator or 'simulated'} ({len(examples.simulated):,})")
+    st.caption(f"Most over-represented against {reference} first.")
+    if not examples.simulated.empty:
+        ranked_table(examples.simulated, "examples_simulated_table")
+    read_one(examples.simulated, "simulated", "examples_simulated_read")

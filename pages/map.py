@@ -1,0 +1,157 @@
+"""Map: the shared UMAP map of user behaviour; density per source, real-minus-simulated gaps,
+and box/lasso selection of conversations."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from simgap_core import figures
+from simgap_core.selection import (
+    cluster_name,
+    difference_grid,
+    filter_points,
+    grid_edges,
+    selected_ids,
+    share_grid,
+)
+
+VIEWS = ("Points", "Density per source", "Difference (real − simulator)")
+LISTED_COLUMNS = ["conversation_id", "source", "cluster", "misalignment", "first_request"]
+
+st.title("🗺️ Map")
+run = ui.open_run()
+points = run.points()
+reference = run.reference
+
+view_column, option_column = st.columns([2, 3])
+view = view_column.radio("View", VIEWS, horizontal=True, key="map_view")
+with st.expander("Filters", expanded=False):
+    chosen_sources = st.multiselect("Sources", run.sources, default=run.sources, key="map_sources")
+    all_clusters = sorted(points["cluster"].unique().tolist())
+    chosen_clusters = st.multiselect(
+        "Clusters (empty: all)",
+        all_clusters,
+        format_func=cluster_name,
+        key="map_clusters",
+    )
+shown = filter_points(points, sources=chosen_sources, clusters=chosen_clusters or None)
+n_clusters = int((points["cluster"].unique() >= 0).sum())
+noise_share = float((points["cluster"] < 0).mean())
+
+if shown.empty:
+    st.warning("No conversation matches these filters.")
+    st.stop()
+
+if view == VIEWS[0]:
+    color_by = option_column.radio(
+        "Colour by", ("source", "cluster"), horizontal=True, key="map_color"
+    )
+    st.caption(
+        f"Showing {len(shown):,} of {len(points):,} conversations"
+        f"{'' if len(shown) == len(points) else ' (filtered)'}; every one is drawn (WebGL, "
+        f"nothing subsampled). {n_clusters} clusters; {noise_share:.1%} of all conversations are "
+        "HDBSCAN noise. Drag to box-select, or pick the lasso in the toolbar; double-click clears."
+    )
+    event = st.plotly_chart(
+        run.map_figure(color_by=color_by, sources=chosen_sources, clusters=chosen_clusters),
+        key="map_chart",
+        on_select="rerun",
+        selection_mode=("box", "lasso"),
+        config={"displaylogo": False, "scrollZoom": True},
+    )
+    ids = selected_ids(event)
+    if ids:
+        ui.store_selection(run, ids)
+    stored = ui.stored_selection(run)
+
+    st.subheader(f"{len(ids):,} selected conversations" if ids else "Selection")
+    if not ids and stored:
+        st.caption(
+            f"No selection on the map right now; the last one ({len(stored):,} conversations) is "
+            "kept for the Examples page."
+        )
+        if st.button("Forget the last selection", key="map_forget"):
+            ui.clear_selection()
+            st.rerun()
+    elif not ids:
+        st.caption("Draw a box or a lasso on the map to list the conversations inside it.")
+    if ids:
+        selected = points[points["conversation_id"].isin(ids)]
+        counts = selected["source"].value_counts().reindex(run.sources, fill_value=0)
+        totals = points["source"].value_counts().reindex(run.sources, fill_value=0)
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "source": run.sources,
+                    "selected": counts.to_numpy(),
+                    "% of the source": (100 * counts / totals.clip(lower=1)).to_numpy(),
+                }
+            ),
+            hide_index=True,
+            column_config={"% of the source": st.column_config.NumberColumn(format="%.1f")},
+        )
+        listing = selected.merge(
+            run.overview()[["first_request"]], left_on="conversation_id", right_index=True
+        )
+        st.dataframe(
+            listing[[c for c in LISTED_COLUMNS if c in listing]],
+            hide_index=True,
+            column_config={
+                "misalignment": st.column_config.NumberColumn(format="%.3f"),
+                "first_request": "first request (start)",
+            },
+            key="map_listing",
+        )
+        if st.button("Read them side by side on the Examples page", key="map_to_examples"):
+            st.session_state[ui.EXAMPLES_SELECTION_KEY] = True
+            st.switch_page("pages/examples.py")
+else:
+    bins = option_column.slider("Grid cells per side", 10, 120, 30, step=10, key="map_bins")
+    x_edges, y_edges = grid_edges(points, bins=bins)
+    # Shares of each source's whole run, also when filters hide part of it.
+    totals = points["source"].value_counts().to_dict()
+    if view == VIEWS[1]:
+        grids = {
+            source: share_grid(
+                shown, source=source, x_edges=x_edges, y_edges=y_edges, total=totals[source]
+            )
+            for source in run.sources
+            if source in set(shown["source"])
+        }
+        st.caption(
+            "Each panel: the share of that source's conversations in each map cell (shares, "
+            "never raw counts, so sources of different sizes compare). Same colour scale "
+            "everywhere."
+        )
+        st.plotly_chart(figures.density_figure(grids), key="map_density")
+    else:
+        present = [s for s in run.simulators if s in set(shown["source"])]
+        if reference not in set(shown["source"]) or not present:
+            st.warning(f"The difference view needs {reference} and a simulator in the filters.")
+            st.stop()
+        default = run.most_gapped_simulator() if (run.path / "metrics.json").is_file() else None
+        simulator = option_column.selectbox(
+            "Simulator",
+            present,
+            index=present.index(default) if default in present else 0,
+            key="map_simulator",
+        )
+        grid = difference_grid(
+            shown,
+            reference=reference,
+            simulator=simulator,
+            x_edges=x_edges,
+            y_edges=y_edges,
+            totals=totals,
+        )
+        st.caption(
+            f"Per map cell: the share of {reference} conversations minus the share of "
+            f"{simulator}'s. Half the absolute sum over cells is the total variation distance on "
+            f"this grid: {abs(grid.values).sum() / 2:.3f}."
+        )
+        st.plotly_chart(
+            figures.difference_figure(grid, reference=reference, simulator=simulator),
+            key="map_difference",
+        )

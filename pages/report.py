@@ -1,0 +1,89 @@
+"""Report: export the run's results as files to hand on."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui
+from simgap_core import figures
+from simgap_core.leaderboard import pairwise_matrix
+
+st.title("📤 Report")
+run = ui.open_run()
+metrics = run.metrics()
+board = figures.leaderboard_table(metrics)
+stem = run.path.name
+
+closest = board.iloc[0]
+floor = closest["noise_floor"]
+st.markdown(
+    f"Closest simulator to {ui.code_span(run.reference)}: {ui.code_span(closest['simulator'])} "
+    f"(JS {closest['js']:.4f}, 95% interval {closest['js_lo']:.4f} – {closest['js_hi']:.4f}, "
+    f"noise floor {floor:.4f}). The best mixture reaches JS {metrics['mixture']['js']:.4f} "
+    f"(gain {metrics['mixture']['gain']:.4f} over the best single simulator)."
+)
+st.caption(
+    "Every file below is read from (or built from) the run directory, so the CLI, the dashboard "
+    "and the report show the same numbers."
+)
+
+st.subheader("Stakeholder report")
+st.caption(
+    "One self-contained HTML file: summary in plain words, leaderboard with intervals, maps, "
+    "per-cluster shares, pairwise divergences, the mixture, cluster cards with excerpts, and "
+    "provenance. It opens offline (no network request) and escapes all transcript text."
+)
+st.download_button(
+    "⬇️ Download the HTML report",
+    data=run.report_html(),
+    file_name=f"{stem}_report.html",
+    mime="text/html",
+    key="report_html",
+    type="primary",
+)
+
+st.subheader("Tables")
+downloads = [
+    (
+        "metrics.json",
+        "Every metric: leaderboard, intervals, noise floors, pairwise, mixture, settings.",
+        run.file_bytes("metrics.json"),
+        "application/json",
+    ),
+    (
+        "clusters_summary.csv",
+        "Per cluster: each source's share, differences with intervals, q-values, categories, "
+        "top terms.",
+        run.file_bytes("clusters_summary.csv"),
+        "text/csv",
+    ),
+    (
+        "leaderboard.csv",
+        "Per simulator: JS with interval, noise floor, KL both ways, classifier, cluster counts.",
+        board.to_csv(index=False).encode(),
+        "text/csv",
+    ),
+    (
+        "pairwise_js.csv",
+        "JS between every pair of sources.",
+        pairwise_matrix(metrics).to_csv().encode(),
+        "text/csv",
+    ),
+    (
+        "params.json",
+        "Parameters, package versions, seeds and input hashes: what reproduces this run.",
+        run.file_bytes("params.json"),
+        "application/json",
+    ),
+]
+for filename, description, data, mime in downloads:
+    left, right = st.columns([1, 3])
+    left.download_button(
+        filename,
+        data=data,
+        file_name=f"{stem}_{filename}",
+        mime=mime,
+        key=f"report_{filename}",
+        width="stretch",
+    )
+    right.caption(description)

@@ -1,0 +1,542 @@
+"""Plotly figures of a run, shared by the dashboard and the HTML report (no Streamlit here).
+
+Every map trace carries the conversation ids in `customdata`, so a box or lasso selection names
+conversations, whatever trace a point sits in. Numbers are drawn as stored in the run directory:
+an interval is exactly the stored bootstrap interval, never recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from simgap_core.leaderboard import leaderboard
+from simgap_core.selection import NOISE, Grid, cluster_name, source_order
+
+REFERENCE_COLOR = "#1f4e79"
+SIMULATOR_COLORS = (
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+)
+CLUSTER_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+    "#636363",
+)
+NOISE_COLOR = "#c8c8c8"
+CATEGORY_COLORS = {"missed": "#01665e", "hallucinated": "#c51b7d", "captured": "#bdbdbd"}
+# Above this many clusters the map labels only the largest ones (labels would overlap).
+MAX_CLUSTER_LABELS = 60
+
+
+def source_colors(sources: Sequence[str], *, reference: str) -> dict[str, str]:
+    """A stable colour per source: the reference dark blue, simulators in palette order."""
+    others = [s for s in sources if s != reference]
+    colors = {s: SIMULATOR_COLORS[i % len(SIMULATOR_COLORS)] for i, s in enumerate(others)}
+    return {reference: REFERENCE_COLOR, **colors} if reference in sources else colors
+
+
+def _map_layout(figure: go.Figure, *, height: int) -> go.Figure:
+    figure.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        dragmode="select",
+        # Zoom and selection survive reruns as long as the map itself does not change.
+        uirevision="map",
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.01,
+            "x": 0,
+            "itemsizing": "constant",
+            # Legend entries are labels here, not switches (filters live beside the map).
+            "itemclick": False,
+            "itemdoubleclick": False,
+        },
+        plot_bgcolor="white",
+        hovermode="closest",
+    )
+    figure.update_xaxes(title="UMAP 1", showticklabels=False, showgrid=False, zeroline=False)
+    figure.update_yaxes(title="UMAP 2", showticklabels=False, showgrid=False, zeroline=False)
+    return figure
+
+
+def map_scatter(
+    points: pd.DataFrame,
+    *,
+    color_by: str = "source",
+    reference: str = "real",
+    marker_size: float = 5,
+    opacity: float = 0.65,
+    height: int = 640,
+) -> go.Figure:
+    """The shared map in WebGL: one point per conversation, ids in every trace's customdata.
+
+    `color_by="source"`: all points in one trace, coloured by source and drawn in a seeded random
+    order (plus point-less legend entries, reference first). `color_by="cluster"`: one trace for
+    noise and one for all clustered points (a colour per cluster), clusters labelled at their
+    median position.
+    """
+    if color_by not in ("source", "cluster"):
+        raise ValueError(f"color_by must be 'source' or 'cluster', got {color_by!r}")
+    traces = []
+    if color_by == "source":
+        sources = source_order(points["source"], reference)
+        colors = source_colors(sources, reference=reference)
+        # One trace in a seeded random order, so no source is always drawn over the others.
+        rows = points.iloc[np.random.default_rng(0).permutation(len(points))]
+        traces.append(
+            go.Scattergl(
+                x=rows["x"].to_numpy(),
+                y=rows["y"].to_numpy(),
+                customdata=rows["conversation_id"].to_numpy(dtype=object),
+                text=(rows["source"] + " · " + rows["cluster"].map(cluster_name)).to_numpy(
+                    dtype=object
+                ),
+                mode="markers",
+                name="conversations",
+                marker={
+                    "size": marker_size,
+                    "opacity": opacity,
+                    **_categorical_marker(
+                        rows["source"].map({s: i for i, s in enumerate(sources)}).to_numpy(),
+                        [colors[s] for s in sources],
+                    ),
+                },
+                hovertemplate="%{customdata}<br>%{text}<extra></extra>",
+                showlegend=False,
+            )
+        )
+        counts = points["source"].value_counts()
+        # Legend entries only: one null point each (plotly.js leaves a trace with no points out
+        # of the legend; a null point is never drawn, so never selected).
+        traces.extend(
+            go.Scattergl(
+                x=[None],
+                y=[None],
+                customdata=[None],
+                mode="markers",
+                name=f"{source} ({counts.get(source, 0):,})",
+                marker={"size": 9, "color": colors[source]},
+            )
+            for source in sources
+        )
+    else:
+        hover = "%{customdata}<br>%{text}<extra>%{fullData.name}</extra>"
+        noise = points[points["cluster"] == NOISE]
+        clustered = points[points["cluster"] != NOISE]
+        traces.append(
+            go.Scattergl(
+                x=noise["x"].to_numpy(),
+                y=noise["y"].to_numpy(),
+                customdata=noise["conversation_id"].to_numpy(dtype=object),
+                text=noise["source"].to_numpy(dtype=object),
+                mode="markers",
+                name=f"noise ({len(noise):,})",
+                marker={"size": marker_size, "color": NOISE_COLOR, "opacity": opacity},
+                hovertemplate=hover,
+            )
+        )
+        traces.append(
+            go.Scattergl(
+                x=clustered["x"].to_numpy(),
+                y=clustered["y"].to_numpy(),
+                customdata=clustered["conversation_id"].to_numpy(dtype=object),
+                text=(
+                    clustered["cluster"].map(cluster_name) + " · " + clustered["source"]
+                ).to_numpy(dtype=object),
+                mode="markers",
+                name=f"in clusters ({len(clustered):,})",
+                marker={
+                    "size": marker_size,
+                    "opacity": opacity,
+                    **_categorical_marker(
+                        clustered["cluster"].to_numpy() % len(CLUSTER_COLORS), CLUSTER_COLORS
+                    ),
+                },
+                hovertemplate=hover,
+            )
+        )
+    figure = _map_layout(go.Figure(traces), height=height)
+    if color_by == "cluster":
+        _label_clusters(figure, points)
+    return figure
+
+
+def _categorical_marker(codes: np.ndarray, colors: Sequence[str]) -> dict[str, Any]:
+    """Marker colours as integer codes on a stepwise colour scale.
+
+    Plotly validates a per-point array of colour strings element by element (0.15 s per 20k
+    points); numbers on a discrete scale draw the same and validate at numpy speed.
+    """
+    k = len(colors)
+    scale = []
+    for i, color in enumerate(colors):
+        scale += [[i / k, color], [(i + 1) / k, color]]
+    return {
+        # int16 codes: a quarter of int64's bytes on the wire, room for 32k categories.
+        "color": np.asarray(codes, dtype=np.int16),
+        "colorscale": scale,
+        "cmin": -0.5,
+        "cmax": k - 0.5,
+        "showscale": False,
+    }
+
+
+def _label_clusters(figure: go.Figure, points: pd.DataFrame) -> None:
+    clustered = points[points["cluster"] != NOISE]
+    sizes = clustered["cluster"].value_counts()
+    shown = sizes.index[:MAX_CLUSTER_LABELS]
+    centres = clustered[clustered["cluster"].isin(shown)].groupby("cluster")[["x", "y"]].median()
+    # Annotations, not a text trace: they cannot be selected, so a selection holds only points.
+    # Set in one layout update: add_annotation per label costs ~2 ms each.
+    figure.update_layout(
+        annotations=[
+            {
+                "x": row["x"],
+                "y": row["y"],
+                "text": str(cluster),
+                "showarrow": False,
+                "font": {"size": 11, "color": "#111"},
+                "bgcolor": "rgba(255,255,255,0.7)",
+            }
+            for cluster, row in centres.iterrows()
+        ]
+    )
+
+
+def density_figure(grids: Mapping[str, Grid], *, height: int = 420) -> go.Figure:
+    """Small multiples: each source's share of its conversations per map cell, one colour scale."""
+    names = list(grids)
+    top = max(float(g.values.max()) for g in grids.values()) or 1.0
+    figure = make_subplots(
+        rows=1,
+        cols=len(names),
+        subplot_titles=names,
+        shared_yaxes=True,
+        horizontal_spacing=0.02,
+    )
+    for column, name in enumerate(names, start=1):
+        grid = grids[name]
+        figure.add_trace(
+            go.Heatmap(
+                x=grid.x_centers,
+                y=grid.y_centers,
+                z=np.where(grid.values > 0, grid.values, np.nan),
+                zmin=0,
+                zmax=top,
+                colorscale="Viridis",
+                showscale=column == len(names),
+                colorbar={"title": "share", "tickformat": ".1%"},
+                hovertemplate=f"{name}: %{{z:.2%}} of its conversations<extra></extra>",
+            ),
+            row=1,
+            col=column,
+        )
+    figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure
+
+
+def difference_figure(
+    grid: Grid, *, reference: str, simulator: str, height: int = 640
+) -> go.Figure:
+    """Reference share minus simulator share per cell, diverging around 0."""
+    bound = float(np.abs(grid.values).max()) or 1.0
+    values = np.where(grid.values != 0, grid.values, np.nan)
+    figure = go.Figure(
+        go.Heatmap(
+            x=grid.x_centers,
+            y=grid.y_centers,
+            z=values,
+            zmin=-bound,
+            zmid=0,
+            zmax=bound,
+            colorscale="RdBu",
+            colorbar={"title": f"{reference} − {simulator}", "tickformat": "+.1%"},
+            hovertemplate=(f"{reference} share − {simulator} share: %{{z:+.2%}}<extra></extra>"),
+        )
+    )
+    figure.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        plot_bgcolor="white",
+        title={
+            "text": f"Blue: {reference} users are here more than {simulator}. "
+            f"Red: {simulator} is here more than {reference} users.",
+            "font": {"size": 13},
+        },
+    )
+    figure.update_xaxes(title="UMAP 1", showticklabels=False, showgrid=False, zeroline=False)
+    figure.update_yaxes(title="UMAP 2", showticklabels=False, showgrid=False, zeroline=False)
+    return figure
+
+
+def cluster_gap_figure(
+    gaps: pd.DataFrame,
+    *,
+    reference: str,
+    simulator: str,
+    colors: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Per cluster: the two shares side by side, and their difference with its interval.
+
+    `gaps` comes from `selection.cluster_gaps` (largest gap first, drawn at the top). The error
+    bars span exactly diff_low .. diff_high. `colors` (e.g. `source_colors` of the run) keeps
+    each source's map colour; by default the reference is dark blue, the simulator red.
+    """
+    colors = {reference: REFERENCE_COLOR, simulator: SIMULATOR_COLORS[0], **(colors or {})}
+    labels = gaps["name"].tolist()
+    height = max(320, 60 + 22 * len(gaps))
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=(
+            "share of each source's conversations",
+            f"difference ({reference} − {simulator}) with 95% interval",
+        ),
+    )
+    for column, name in (("reference_share", reference), ("simulator_share", simulator)):
+        figure.add_trace(
+            go.Bar(
+                y=labels,
+                x=gaps[column],
+                orientation="h",
+                name=name,
+                marker_color=colors[name],
+                customdata=gaps["cluster"],
+                hovertemplate=f"%{{y}}: {name} %{{x:.1%}}<extra></extra>",
+                legendgroup="shares",
+            ),
+            row=1,
+            col=1,
+        )
+    for category, color in CATEGORY_COLORS.items():
+        rows = gaps[gaps["category"] == category]
+        if rows.empty:
+            continue
+        figure.add_trace(
+            go.Bar(
+                y=rows["name"],
+                x=rows["diff"],
+                orientation="h",
+                name=category,
+                marker_color=color,
+                customdata=rows["cluster"],
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (rows["diff_high"] - rows["diff"]).clip(lower=0).to_numpy(),
+                    "arrayminus": (rows["diff"] - rows["diff_low"]).clip(lower=0).to_numpy(),
+                    "color": "#333",
+                    "thickness": 1.2,
+                    "width": 3,
+                },
+                hovertemplate="%{y}: %{x:+.1%}<extra>" + category + "</extra>",
+                legendgroup="categories",
+            ),
+            row=1,
+            col=2,
+        )
+    figure.update_yaxes(categoryorder="array", categoryarray=labels[::-1], type="category", dtick=1)
+    figure.update_xaxes(tickformat=".0%", row=1, col=1)
+    figure.update_xaxes(tickformat="+.0%", zeroline=True, zerolinecolor="#444", row=1, col=2)
+    figure.update_layout(
+        barmode="group",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "x": 0},
+        bargap=0.25,
+    )
+    return figure
+
+
+def leaderboard_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """`leaderboard(metrics)` plus each simulator's real-vs-real noise floor and cluster counts.
+
+    The floor is the same metric between random halves of the real set on that simulator's own
+    paper quantization: a simulator whose JS sits near it is as close as real users are to
+    themselves at this sample size.
+    """
+    board = leaderboard(dict(metrics))
+    floors, low, high, accuracy, missed, hallucinated = [], [], [], [], [], []
+    for name in board["simulator"]:
+        entry = metrics["simulators"][name]
+        floor = entry["paper"]["noise_floor"]
+        quantiles = floor.get("js_quantiles", {})
+        floors.append(floor["js"])
+        low.append(quantiles.get("0.05", np.nan))
+        high.append(quantiles.get("0.95", np.nan))
+        accuracy.append(entry["classifier"]["accuracy"])
+        missed.append(entry.get("clusters", {}).get("missed", 0))
+        hallucinated.append(entry.get("clusters", {}).get("hallucinated", 0))
+    return board.assign(
+        noise_floor=floors,
+        noise_floor_q05=low,
+        noise_floor_q95=high,
+        classifier_accuracy=accuracy,
+        missed_clusters=missed,
+        hallucinated_clusters=hallucinated,
+    )
+
+
+def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
+    """JS per simulator (closest at the top) with its interval, against its noise floor.
+
+    `board` is `leaderboard_table(metrics)`. The interval line spans js_lo .. js_hi; the grey
+    band spans the floor's 5-95% quantiles with a tick at the floor itself; an open circle marks
+    the plug-in JS minus its bootstrap bias estimate, which the interval is centred on.
+    """
+    names = board["simulator"].tolist()
+    figure = go.Figure()
+    for _, row in board.iterrows():
+        figure.add_trace(
+            go.Scatter(
+                x=[row["noise_floor_q05"], row["noise_floor_q95"]],
+                y=[row["simulator"], row["simulator"]],
+                mode="lines",
+                line={"color": "rgba(150,150,150,0.35)", "width": 14},
+                name="noise floor 5–95%",
+                legendgroup="floor-band",
+                showlegend=row.name == 0,
+                hoverinfo="skip",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=[row["js_lo"], row["js_hi"]],
+                y=[row["simulator"], row["simulator"]],
+                mode="lines",
+                line={"color": "#d62728", "width": 3},
+                name="95% interval (bias-corrected)",
+                legendgroup="interval",
+                showlegend=row.name == 0,
+                hovertemplate="interval %{x:.4f}<extra></extra>",
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=board["noise_floor"],
+            y=names,
+            mode="markers",
+            marker={"symbol": "line-ns-open", "size": 18, "color": "#555", "line": {"width": 2}},
+            name="noise floor (real vs real)",
+            hovertemplate="noise floor %{x:.4f}<extra></extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=board["js_corrected"],
+            y=names,
+            mode="markers",
+            marker={"symbol": "circle-open", "size": 10, "color": "#d62728", "line": {"width": 2}},
+            name="JS minus estimated bias",
+            hovertemplate="bias-corrected %{x:.4f}<extra></extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=board["js"],
+            y=names,
+            mode="markers+text",
+            marker={"size": 11, "color": "#111"},
+            text=[f"{v:.3f}" for v in board["js"]],
+            textposition="top center",
+            name="JS (plug-in)",
+            hovertemplate="%{y}: JS %{x:.4f}<extra></extra>",
+        )
+    )
+    figure.update_yaxes(categoryorder="array", categoryarray=names[::-1], type="category")
+    figure.update_xaxes(title="Jensen-Shannon divergence to real (nats, max ln 2 ≈ 0.693)")
+    figure.update_xaxes(rangemode="tozero")
+    figure.update_layout(
+        height=max(260, 110 + 60 * len(names)),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        plot_bgcolor="white",
+    )
+    figure.update_xaxes(showgrid=True, gridcolor="#eee")
+    return figure
+
+
+def pairwise_figure(matrix: pd.DataFrame) -> go.Figure:
+    """The pairwise JS matrix between all sources, values written in the cells."""
+    labels = [str(s) for s in matrix.index]
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix.to_numpy(),
+            x=labels,
+            y=labels,
+            zmin=0,
+            colorscale="Blues",
+            texttemplate="%{z:.3f}",
+            colorbar={"title": "JS"},
+            hovertemplate="%{y} vs %{x}: JS %{z:.4f}<extra></extra>",
+        )
+    )
+    figure.update_yaxes(autorange="reversed")
+    figure.update_layout(height=120 + 70 * len(labels), margin={"l": 10, "r": 10, "t": 20, "b": 10})
+    return figure
+
+
+def mixture_figure(
+    mixture: Mapping[str, Any], *, colors: Mapping[str, str] | None = None
+) -> go.Figure:
+    """The mixture weights (on the simplex) of the simulators closest to real when combined.
+
+    `colors` (e.g. `source_colors` of the run) gives each simulator its map colour.
+    """
+    weights = pd.Series(mixture["weights"], dtype=float).sort_values(ascending=False)
+    figure = go.Figure(
+        go.Bar(
+            x=weights.index.tolist(),
+            y=weights.to_numpy(),
+            marker_color=[(colors or {}).get(name, SIMULATOR_COLORS[1]) for name in weights.index],
+            text=[f"{w:.1%}" for w in weights],
+            textposition="outside",
+            hovertemplate="%{x}: weight %{y:.3f}<extra></extra>",
+        )
+    )
+    figure.update_yaxes(title="weight", range=[0, 1.1], tickformat=".0%")
+    figure.update_layout(
+        height=340,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        title={
+            "text": f"mixture JS {mixture['js']:.4f} vs best single "
+            f"({mixture['best_single']}) {mixture['best_single_js']:.4f}",
+            "font": {"size": 13},
+        },
+        plot_bgcolor="white",
+    )
+    return figure

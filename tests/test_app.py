@@ -1,0 +1,356 @@
+"""Every dashboard page on the demo run (AppTest): no exceptions, and shown values = the run's."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from simgap_core.run import Run
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+DEMO_RUN = ROOT / "data" / "demo_run"
+PAGES = ("data", "map", "clusters", "simulators", "examples", "report")
+
+
+@pytest.fixture(scope="module")
+def demo() -> Run:
+    run = Run(DEMO_RUN)
+    if not run.exists():
+        pytest.skip("data/demo_run is missing: run `simgap analyze --demo --out data/demo_run`")
+    return run
+
+
+def open_page(page: str, *, run: Path = DEMO_RUN, **state: Any) -> AppTest:
+    """The app with `run` chosen and `state` set, switched to `page` and run."""
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.session_state["run_path"] = str(run)
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.run()
+    if page != "data":
+        app.switch_page(f"pages/{page}.py").run()
+    return app
+
+
+def no_failures(app: AppTest) -> None:
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+
+
+def chart_specs(app: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def decoded(value: Any) -> np.ndarray:
+    """A plotly JSON array: plain list, or plotly's typed-array encoding {dtype, bdata}."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    return np.asarray(value)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_and_names_the_representation(demo: Run, page: str) -> None:
+    app = open_page(page)
+    no_failures(app)
+    analysis = demo.params["params"]
+    header = (
+        app.caption[0].value
+        if page != "data"
+        else next(c.value for c in app.caption if c.value.startswith("Run "))
+    )
+    assert f"facet {analysis['facet']}" in header
+    assert f"{analysis['annotator']} annotator" in header
+    assert f"embedding {analysis['embedding_model']}" in header
+    assert f"{sum(demo.params['sources'].values()):,} conversations" in header
+
+
+def test_data_page_shows_each_source_and_the_js_of_each_simulator(demo: Run) -> None:
+    app = open_page("data")
+    metrics = demo.metrics()
+    shown = {m.label: m.value for m in app.metric}
+    for name, entry in metrics["simulators"].items():
+        assert shown[name] == f"JS {entry['paper']['js']:.3f}"
+    assert shown["noise floor (real vs real)"] == f"JS {metrics['noise_floor']['paper']['js']:.3f}"
+    per_source = app.dataframe[0].value.set_index("source")["conversations"].to_dict()
+    assert per_source == demo.params["sources"]
+    # The default conversation is read as plain text, turn by turn.
+    corpus = demo.corpus()
+    first = corpus.conversations["conversation_id"].iloc[0]
+    assert [t.value for t in app.text] == [text for _, text in corpus.transcript(first)]
+
+
+def test_simulators_page_equals_metrics(demo: Run) -> None:
+    app = open_page("simulators")
+    no_failures(app)
+    metrics = demo.metrics()
+    board = app.dataframe[0].value.set_index("simulator")
+    assert board.index.tolist() == metrics["leaderboard"]
+    for name, entry in metrics["simulators"].items():
+        paper = entry["paper"]
+        assert board.at[name, "js"] == paper["js"]
+        assert [board.at[name, "js_lo"], board.at[name, "js_hi"]] == paper["js_ci"]
+        assert board.at[name, "noise_floor"] == paper["noise_floor"]["js"]
+        assert board.at[name, "kl_forward"] == paper["kl_forward"]
+        assert board.at[name, "classifier_auc"] == entry["classifier"]["auc"]
+        assert board.at[name, "missed_clusters"] == entry["clusters"]["missed"]
+    mixture = metrics["mixture"]
+    shown = {m.label: m.value for m in app.metric}
+    assert shown["mixture JS"] == f"{mixture['js']:.4f}"
+    assert shown[f"best single simulator ({mixture['best_single']})"] == (
+        f"{mixture['best_single_js']:.4f}"
+    )
+    assert shown["gain of the mixture"] == f"{mixture['gain']:.4f}"
+    leaderboard, pairwise, weights = chart_specs(app)
+    intervals = [t for t in leaderboard["data"] if t.get("legendgroup") == "interval"]
+    assert [list(decoded(t["x"])) for t in intervals] == [
+        metrics["simulators"][name]["paper"]["js_ci"] for name in metrics["leaderboard"]
+    ]
+    np.testing.assert_array_equal(decoded(pairwise["data"][0]["z"]), metrics["pairwise"]["js"])
+    bars = weights["data"][0]
+    assert dict(zip(bars["x"], decoded(bars["y"]), strict=True)) == pytest.approx(
+        mixture["weights"]
+    )
+
+
+def test_clusters_page_equals_the_summary_and_lists_a_clusters_conversations(demo: Run) -> None:
+    app = open_page("clusters")
+    no_failures(app)
+    metrics = demo.metrics()
+    simulator = app.selectbox(key="clusters_simulator").value
+    counts = metrics["simulators"][simulator]["clusters"]
+    shown = {m.label: m.value for m in app.metric}
+    for category in ("missed", "hallucinated", "captured"):
+        assert shown[f"{category} clusters"] == str(counts[category])
+    # Preselected: the simulator with the most missed + hallucinated clusters.
+    most = max(
+        metrics["simulators"],
+        key=lambda s: (
+            metrics["simulators"][s]["clusters"]["missed"]
+            + metrics["simulators"][s]["clusters"]["hallucinated"]
+        ),
+    )
+    assert simulator == most
+
+    summary = demo.clusters_summary().set_index("cluster")
+    table = app.dataframe[0].value
+    assert len(table) == len(summary)
+    gaps = table["diff"].abs().tolist()
+    assert gaps == sorted(gaps, reverse=True)
+    for _, row in table.iterrows():
+        cluster = -1 if row["name"] == "noise" else int(row["name"].split()[1])
+        assert row["diff"] == pytest.approx(100 * summary.at[cluster, f"diff_{simulator}"])
+        assert row["diff_low"] == pytest.approx(100 * summary.at[cluster, f"diff_low_{simulator}"])
+        assert row["category"] == summary.at[cluster, f"category_{simulator}"]
+
+    # Only the missed clusters: the table holds exactly as many as metrics.json counts.
+    app.get("button_group")[0].set_value(["missed"]).run()
+    no_failures(app)
+    missed = app.dataframe[0].value
+    assert len(missed) == counts["missed"] and set(missed["category"]) == {"missed"}
+    app.get("button_group")[0].set_value(["missed", "hallucinated", "captured"]).run()
+
+    chosen = app.selectbox(key="clusters_chosen").options[2]
+    app.selectbox(key="clusters_chosen").select_index(2).run()
+    no_failures(app)
+    cluster = -1 if chosen.startswith("noise") else int(chosen.split()[1])
+    clusters = demo.clusters()
+    members = app.dataframe[1].value
+    assert sorted(members["conversation_id"]) == sorted(
+        clusters.loc[clusters["cluster"] == cluster, "conversation_id"]
+    )
+
+
+def test_map_lists_the_conversations_of_a_selection_event(demo: Run) -> None:
+    app = open_page("map")
+    no_failures(app)
+    (spec,) = chart_specs(app)
+    ids = [cid for trace in spec["data"] for cid in trace["customdata"] if cid is not None]
+    assert sorted(ids) == sorted(demo.projection()["conversation_id"])
+
+    projection = demo.projection()
+    first_sim = projection[projection["source"] != "real"]["conversation_id"].iloc[0]
+    reals = projection[projection["source"] == "real"]["conversation_id"].iloc[:2].tolist()
+    chosen = [reals[1], first_sim, reals[0]]
+    app.session_state["map_chart"] = {
+        "selection": {
+            "points": [{"point_index": 0, "curve_number": 0, "customdata": c} for c in chosen],
+            "point_indices": [0],
+            "box": [],
+            "lasso": [],
+        }
+    }
+    app.run()
+    no_failures(app)
+    assert app.subheader[0].value == "3 selected conversations"
+    counts = app.dataframe[0].value.set_index("source")["selected"]
+    assert counts["real"] == 2 and counts[first_sim.split(":")[0]] == 1
+    assert counts.sum() == 3
+    listed = app.dataframe[1].value["conversation_id"].tolist()
+    assert (
+        listed == projection[projection["conversation_id"].isin(chosen)]["conversation_id"].tolist()
+    )
+    assert app.session_state["map_selection"]["ids"] == chosen
+
+    app.radio(key="map_view").set_value("Difference (real − simulator)").run()
+    no_failures(app)
+    assert "total variation distance" in app.caption[1].value
+
+
+def test_examples_rank_a_map_selection_and_a_cluster_by_misalignment(demo: Run) -> None:
+    scores = demo.misalignment().merge(demo.clusters()[["conversation_id", "cluster"]])
+    chosen = scores["conversation_id"].iloc[::97].tolist()
+    app = open_page(
+        "examples",
+        map_selection={"run": str(DEMO_RUN), "ids": chosen},
+        examples_selection=True,
+    )
+    no_failures(app)
+    simulator = app.selectbox(key="examples_simulator").value
+    column = f"misalignment_{simulator}"
+    real, simulated = app.dataframe[0].value, app.dataframe[1].value
+    in_selection = scores[scores["conversation_id"].isin(chosen)]
+    expected_real = in_selection[in_selection["source"] == "real"].sort_values(
+        [column, "conversation_id"], ascending=[False, True]
+    )
+    assert real["conversation_id"].tolist() == expected_real["conversation_id"].tolist()
+    assert real[column].tolist() == expected_real[column].tolist()
+    assert set(simulated["conversation_id"]) == set(
+        in_selection.loc[in_selection["source"] == simulator, "conversation_id"]
+    )
+
+    app.radio(key="examples_scope").set_value("A cluster").run()
+    no_failures(app)
+    cluster = app.selectbox(key="examples_cluster_choice").value
+    top_real = app.dataframe[0].value.iloc[0]
+    members = scores[(scores["cluster"] == cluster) & (scores["source"] == "real")]
+    assert top_real[column] == members[column].max()
+    # Each side reads its top conversation as a chat of plain-text turns.
+    assert len(app.chat_message) > 0 and len(app.text) > 0
+
+
+def test_report_page_offers_the_run_files(demo: Run) -> None:
+    app = open_page("report")
+    no_failures(app)
+    assert [b.label for b in app.download_button] == [
+        "⬇️ Download the HTML report",
+        "metrics.json",
+        "clusters_summary.csv",
+        "leaderboard.csv",
+        "pairwise_js.csv",
+        "params.json",
+    ]
+    metrics = demo.metrics()
+    best = metrics["leaderboard"][0]
+    assert f"JS {metrics['simulators'][best]['paper']['js']:.4f}" in app.markdown[0].value
+
+
+@pytest.fixture
+def broken_runs(tmp_path: Path, demo: Run) -> Path:
+    """Copies of the demo run with one artifact missing or corrupt."""
+    for name, damage in (
+        ("no_metrics", lambda path: (path / "metrics.json").unlink()),
+        ("bad_summary", lambda path: (path / "clusters_summary.csv").write_text("")),
+        ("no_projection", lambda path: (path / "projection.parquet").unlink()),
+    ):
+        target = tmp_path / name
+        shutil.copytree(DEMO_RUN, target, ignore=shutil.ignore_patterns("corpus"))
+        damage(target)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("run_name", "page", "message"),
+    [
+        ("no_metrics", "simulators", "has no metrics.json: run `simgap analyze --out"),
+        ("bad_summary", "clusters", "Could not read clusters_summary.csv"),
+        ("no_projection", "map", "has no projection.parquet"),
+        ("no_metrics", "report", "has no metrics.json"),
+    ],
+)
+def test_a_broken_run_gives_a_message_not_a_traceback(
+    broken_runs: Path, run_name: str, page: str, message: str
+) -> None:
+    app = open_page(page, run=broken_runs / run_name)
+    assert not app.exception
+    assert any(message in e.value for e in app.error), [e.value for e in app.error]
+
+
+def test_a_folder_that_is_not_a_run_is_named(tmp_path: Path) -> None:
+    app = open_page("clusters", run=tmp_path)
+    assert not app.exception
+    assert f"{tmp_path} is not a run directory" in app.error[0].value
+
+
+def _submit(app: AppTest, *, disk: str = "", name: str | None = None) -> AppTest:
+    """Fill the new-analysis form of the Data page and press Start."""
+    if name is not None:
+        app.text_input(key="new_run_name").set_value(name)
+    app.text_area(key="new_run_disk").set_value(disk)
+    app.button(key="new_run_start").click().run()
+    return app
+
+
+def test_new_analysis_rejects_bad_input_with_messages(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SIMGAP_RUNS_DIR", str(tmp_path))
+    app = _submit(open_page("data"), disk="real=/nonexistent/real.jsonl")
+    assert not app.exception
+    assert "/nonexistent/real.jsonl is not a file on this machine" in app.error[0].value
+
+    app = _submit(open_page("data"), disk="just a path")
+    assert "write SOURCE=PATH" in app.error[0].value
+
+    demo_sim = ROOT / "data" / "demo" / "close_sim.jsonl"
+    app = _submit(open_page("data"), disk=f"close_sim={demo_sim}")
+    assert "Give files for the reference source 'real' and at least one simulator" in (
+        app.error[0].value
+    )
+    app = _submit(open_page("data"), disk=f"close_sim={demo_sim}", name="../escape")
+    assert "The run name may hold" in app.error[0].value
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_new_analysis_from_uploads_runs_with_progress_and_becomes_the_run(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("SIMGAP_RUNS_DIR", str(tmp_path / "runs"))
+    demo_data = ROOT / "data" / "demo"
+    files = []
+    for name in ("real", "chatty_sim"):
+        lines = (demo_data / f"{name}.jsonl").read_text().splitlines()[:40]
+        if name == "real":
+            lines.insert(3, "{this line is not json")
+        files.append((f"{name}.jsonl", ("\n".join(lines) + "\n").encode(), "application/json"))
+    app = open_page("data")
+    app.text_input(key="new_run_name").set_value("tiny")
+    app.file_uploader(key="new_run_uploads").set_value(files)
+    app.run()
+    sources = [w.value for w in app.text_input if w.key and w.key.startswith("new_run_source_")]
+    assert sources == ["real", "chatty_sim"]
+    app.button(key="new_run_start").click().run(timeout=120)
+    no_failures(app)
+    out = tmp_path / "runs" / "tiny"
+    assert app.session_state["run_path"] == str(out)
+    assert app.success[0].value.startswith("Run tiny is ready and selected")
+    params = Run(out).params
+    assert params["sources"] == {"real": 40, "chatty_sim": 40}
+    assert {Path(i["path"]).name for i in params["inputs"]} == {"real.jsonl", "chatty_sim.jsonl"}
+    shown = {m.label for m in app.metric}
+    assert "chatty_sim" in shown
+    assert pd.read_parquet(out / "projection.parquet").shape[0] == 80
+    # The bad line was skipped and is listed with its file, line and reason.
+    assert any("1 records skipped while loading" in e.label for e in app.expander)
+    skipped = next(d.value for d in app.dataframe if "reason" in d.value.columns)
+    assert skipped["file"].str.endswith("real.jsonl").all() and len(skipped) == 1
+    assert "line 4" in skipped["record"].iloc[0]

@@ -1,0 +1,120 @@
+"""Table exports: both formats written, and their contents equal the run directory's data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simgap_core.errors import RunDirectoryError
+from simgap_core.export import TABLES, export_tables
+from simgap_core.leaderboard import leaderboard
+from simgap_core.run import Run
+
+DEMO_RUN = Path(__file__).resolve().parent.parent / "data" / "demo_run"
+SIMULATORS = ("chatty_sim", "close_sim", "narrow_sim")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[list[Path], dict[str, dict[str, pd.DataFrame]]]:
+    folder = tmp_path_factory.mktemp("tables")
+    written = export_tables(DEMO_RUN, folder)
+    tables = {
+        name: {
+            "csv": pd.read_csv(folder / f"{name}.csv"),
+            "parquet": pd.read_parquet(folder / f"{name}.parquet"),
+        }
+        for name in TABLES
+    }
+    return written, tables
+
+
+def _same(exported: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Equal up to the dtype changes a CSV round trip makes (strings, nullable ints)."""
+    assert list(exported.columns) == list(expected.columns)
+    assert len(exported) == len(expected)
+    for column in expected.columns:
+        left, right = exported[column], expected[column]
+        if pd.api.types.is_numeric_dtype(right):
+            np.testing.assert_allclose(
+                left.to_numpy(dtype=float), right.to_numpy(dtype=float), rtol=1e-12, equal_nan=True
+            )
+        else:
+            assert left.fillna("").astype(str).tolist() == right.fillna("").astype(str).tolist()
+
+
+def test_every_table_is_written_in_both_formats(exported) -> None:
+    written, _ = exported
+    names = [path.name for path in written]
+    assert names == [f"{name}.{ext}" for name in TABLES for ext in ("csv", "parquet")]
+    assert all(path.is_file() and path.stat().st_size > 0 for path in written)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_leaderboard_equals_the_runs_leaderboard(exported, fmt) -> None:
+    expected = leaderboard(Run(DEMO_RUN).metrics())
+    table = exported[1]["leaderboard"][fmt]
+    _same(table, expected)
+    assert table["simulator"].tolist() == ["close_sim", "narrow_sim", "chatty_sim"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_cluster_table_equals_clusters_summary(exported, fmt) -> None:
+    _same(exported[1]["clusters"][fmt], Run(DEMO_RUN).clusters_summary())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_assignments_place_every_conversation(exported, fmt) -> None:
+    run = Run(DEMO_RUN)
+    table = exported[1]["assignments"][fmt]
+    expected_columns = [
+        "conversation_id",
+        "source",
+        "cluster",
+        "x",
+        "y",
+        "misalignment",
+        *(f"misalignment_{sim}" for sim in SIMULATORS),
+        *(f"category_{sim}" for sim in SIMULATORS),
+    ]
+    assert list(table.columns) == expected_columns
+    projection = run.projection()
+    assert len(table) == len(projection) == 6000
+    assert table["conversation_id"].tolist() == projection["conversation_id"].tolist()
+    assert table["source"].tolist() == projection["source"].tolist()
+    for axis in ("x", "y"):  # float32 in the projection; CSV holds their shortest repr
+        np.testing.assert_array_equal(table[axis].to_numpy(dtype=np.float32), projection[axis])
+
+    clusters = run.clusters().set_index("conversation_id")["cluster"]
+    assert (table["cluster"].to_numpy() == clusters.loc[table["conversation_id"]].to_numpy()).all()
+
+    scores = run.misalignment().set_index("conversation_id")
+    np.testing.assert_allclose(
+        table["misalignment"], scores.loc[table["conversation_id"], "misalignment"], rtol=1e-12
+    )
+    # A simulated conversation has a pair score only against its own simulator.
+    chatty = table[table["source"] == "chatty_sim"]
+    assert chatty["misalignment_chatty_sim"].notna().all()
+    assert chatty["misalignment_close_sim"].isna().all()
+
+    summary = run.clusters_summary()
+    for sim in SIMULATORS:
+        category = dict(zip(summary["cluster"], summary[f"category_{sim}"], strict=True))
+        for cluster, rows in table.groupby("cluster"):
+            assert set(rows[f"category_{sim}"]) == {category[cluster]}, (sim, cluster)
+    # The demo's planted gap: the angry-complaint cluster is missed by narrow_sim.
+    assert "missed" in set(table["category_narrow_sim"])
+
+
+def test_parquet_keeps_types(exported) -> None:
+    table = exported[1]["assignments"]["parquet"]
+    assert pd.api.types.is_integer_dtype(table["cluster"])
+    assert pd.api.types.is_float_dtype(table["x"])
+
+
+def test_export_of_a_missing_run_raises(tmp_path) -> None:
+    with pytest.raises(RunDirectoryError, match="does not exist"):
+        export_tables(tmp_path / "absent", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

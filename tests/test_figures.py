@@ -1,0 +1,210 @@
+"""Figure builders: ids in customdata, intervals and values exactly as stored."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simgap_core import figures
+from simgap_core.leaderboard import pairwise_matrix
+from simgap_core.selection import Grid, cluster_gaps, source_order
+
+
+def _points(n: int = 300, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    sources = np.array(["sim_b", "real", "sim_a"])[rng.integers(0, 3, n)]
+    return pd.DataFrame(
+        {
+            "conversation_id": [f"{s}:{i}" for i, s in enumerate(sources)],
+            "source": sources,
+            "x": rng.normal(size=n),
+            "y": rng.normal(size=n),
+            "cluster": rng.integers(-1, 25, n),
+        }
+    )
+
+
+def _color_of(trace, index: int) -> str:
+    """The colour a categorical marker gives point `index` (codes on a stepwise scale)."""
+    code = int(trace.marker.color[index])
+    return trace.marker.colorscale[2 * code][1]
+
+
+def test_map_by_source_carries_every_id_with_its_position_and_colour() -> None:
+    points = _points()
+    figure = figures.map_scatter(points, color_by="source", reference="real")
+    by_id = points.set_index("conversation_id")
+    order = source_order(points["source"], "real")
+    colors = figures.source_colors(order, reference="real")
+    seen = []
+    for trace in figure.data:
+        assert trace.type == "scattergl"
+        assert trace.customdata is not None and len(trace.customdata) == len(trace.x)
+        if trace.showlegend is not False:  # a legend entry: one null point, never drawn
+            assert list(trace.x) == list(trace.y) == list(trace.customdata) == [None]
+            continue
+        for i, cid in enumerate(trace.customdata):
+            assert (trace.x[i], trace.y[i]) == (by_id.at[cid, "x"], by_id.at[cid, "y"])
+            assert _color_of(trace, i) == colors[by_id.at[cid, "source"]]
+        seen.extend(trace.customdata)
+    assert sorted(seen) == sorted(points["conversation_id"])
+    legend = [t.name for t in figure.data if t.showlegend is not False]
+    counts = points["source"].value_counts()
+    assert legend == [f"{s} ({counts[s]:,})" for s in order]
+    assert order[0] == "real" and len(set(colors.values())) == 3
+    assert figure.layout.dragmode == "select"
+
+
+def test_map_by_cluster_separates_noise_and_labels_cluster_medians() -> None:
+    points = _points()
+    figure = figures.map_scatter(points, color_by="cluster", reference="real")
+    noise, clustered = figure.data
+    assert sorted(noise.customdata) == sorted(
+        points.loc[points["cluster"] == -1, "conversation_id"]
+    )
+    assert sorted(clustered.customdata) == sorted(
+        points.loc[points["cluster"] >= 0, "conversation_id"]
+    )
+    cluster_of = points.set_index("conversation_id")["cluster"]
+    for i, cid in enumerate(clustered.customdata):
+        expected = figures.CLUSTER_COLORS[cluster_of[cid] % len(figures.CLUSTER_COLORS)]
+        assert _color_of(clustered, i) == expected
+    medians = points[points["cluster"] >= 0].groupby("cluster")[["x", "y"]].median()
+    labels = {int(a.text): (a.x, a.y) for a in figure.layout.annotations}
+    assert set(labels) == set(medians.index)
+    for cluster, (x, y) in labels.items():
+        assert (x, y) == pytest.approx(tuple(medians.loc[cluster]))
+    with pytest.raises(ValueError, match="color_by"):
+        figures.map_scatter(points, color_by="topic")
+
+
+def test_density_and_difference_heatmaps_show_the_grid_values() -> None:
+    edges = np.array([0.0, 1.0, 2.0])
+    real = Grid(edges, edges, np.array([[0.5, 0.0], [0.25, 0.25]]))
+    sim = Grid(edges, edges, np.array([[0.1, 0.3], [0.2, 0.4]]))
+    density = figures.density_figure({"real": real, "sim": sim})
+    assert [t.zmax for t in density.data] == [0.5, 0.5]
+    np.testing.assert_array_equal(density.data[0].z, [[0.5, np.nan], [0.25, 0.25]])
+    np.testing.assert_array_equal(density.data[0].x, [0.5, 1.5])
+    difference = Grid(edges, edges, real.values - sim.values)
+    figure = figures.difference_figure(difference, reference="real", simulator="sim")
+    heatmap = figure.data[0]
+    assert heatmap.zmid == 0 and heatmap.zmin == -heatmap.zmax == pytest.approx(-0.4)
+    np.testing.assert_allclose(heatmap.z, real.values - sim.values)
+
+
+def _summary() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "cluster": [-1, 0, 1, 2],
+            "n": [40, 30, 20, 10],
+            "share_real": [0.3, 0.4, 0.2, 0.1],
+            "share_sim": [0.25, 0.2, 0.3, 0.25],
+            "diff_sim": [0.05, 0.2, -0.1, -0.15],
+            "diff_low_sim": [-0.01, 0.12, -0.16, -0.2],
+            "diff_high_sim": [0.1, 0.27, -0.03, -0.11],
+            "log_ratio_sim": [0.2, 0.7, -0.4, -0.9],
+            "p_value_sim": [0.3, 0.001, 0.01, 0.001],
+            "q_value_sim": [0.3, 0.002, 0.013, 0.002],
+            "category_sim": ["captured", "missed", "captured", "hallucinated"],
+        }
+    )
+
+
+def test_cluster_gap_error_bars_span_exactly_the_stored_interval() -> None:
+    gaps = cluster_gaps(_summary(), simulator="sim", reference="real")
+    figure = figures.cluster_gap_figure(gaps, reference="real", simulator="sim")
+    shares = {t.name: t for t in figure.data if t.legendgroup == "shares"}
+    np.testing.assert_allclose(shares["real"].x, gaps["reference_share"])
+    np.testing.assert_allclose(shares["sim"].x, gaps["simulator_share"])
+    by_cluster = gaps.set_index("cluster")
+    drawn = []
+    for trace in (t for t in figure.data if t.legendgroup == "categories"):
+        for i, cluster in enumerate(trace.customdata):
+            row = by_cluster.loc[cluster]
+            assert row["category"] == trace.name
+            assert trace.x[i] == pytest.approx(row["diff"])
+            assert trace.x[i] + trace.error_x.array[i] == pytest.approx(row["diff_high"])
+            assert trace.x[i] - trace.error_x.arrayminus[i] == pytest.approx(row["diff_low"])
+            drawn.append(cluster)
+    assert sorted(drawn) == [-1, 0, 1, 2]
+    # The largest gap is drawn at the top: category axes list bottom to top.
+    assert list(figure.layout.yaxis.categoryarray) == [
+        "noise",
+        "cluster 1",
+        "cluster 2",
+        "cluster 0",
+    ]
+
+
+def _metrics() -> dict:
+    def simulator(js, lo, hi, bias, floor, auc, missed):
+        return {
+            "paper": {
+                "js": js,
+                "js_ci": [lo, hi],
+                "js_bias": bias,
+                "kl_forward": 2 * js,
+                "kl_backward": 3 * js,
+                "null_js": {"mean": floor / 2},
+                "noise_floor": {
+                    "js": floor,
+                    "js_quantiles": {"0.05": floor - 0.01, "0.95": floor + 0.01},
+                },
+            },
+            "map": {"js": js / 2},
+            "classifier": {"auc": auc, "accuracy": auc - 0.05},
+            "p_value": 0.001,
+            "clusters": {"captured": 5, "missed": missed, "hallucinated": 1},
+        }
+
+    return {
+        "noise_floor": {"paper": {"js": 0.05}},
+        "simulators": {
+            "far": simulator(0.2, 0.15, 0.19, 0.03, 0.05, 0.8, 4),
+            "near": simulator(0.03, 0.0, 0.02, 0.02, 0.055, 0.55, 0),
+        },
+        "pairwise": {
+            "sources": ["real", "far", "near"],
+            "js": [[0, 0.2, 0.03], [0.2, 0, 0.18], [0.03, 0.18, 0]],
+        },
+        "mixture": {
+            "weights": {"far": 0.25, "near": 0.75},
+            "js": 0.02,
+            "best_single": "near",
+            "best_single_js": 0.03,
+            "gain": 0.01,
+        },
+    }
+
+
+def test_leaderboard_table_and_chart_carry_intervals_and_noise_floor() -> None:
+    metrics = _metrics()
+    board = figures.leaderboard_table(metrics)
+    assert board["simulator"].tolist() == ["near", "far"]
+    assert board["noise_floor"].tolist() == [0.055, 0.05]
+    assert board["noise_floor_q95"].tolist() == pytest.approx([0.065, 0.06])
+    assert board["missed_clusters"].tolist() == [0, 4]
+    assert board["classifier_accuracy"].tolist() == pytest.approx([0.5, 0.75])
+    figure = figures.leaderboard_figure(board)
+    intervals = [t for t in figure.data if t.legendgroup == "interval"]
+    assert [list(t.x) for t in intervals] == [[0.0, 0.02], [0.15, 0.19]]
+    assert [t.y[0] for t in intervals] == ["near", "far"]
+    bands = [list(t.x) for t in figure.data if t.legendgroup == "floor-band"]
+    np.testing.assert_allclose(bands, [[0.045, 0.065], [0.04, 0.06]])
+    named = {t.name: t for t in figure.data}
+    assert list(named["noise floor (real vs real)"].x) == [0.055, 0.05]
+    assert list(named["JS (plug-in)"].x) == [0.03, 0.2]
+    assert list(named["JS minus estimated bias"].x) == pytest.approx([0.01, 0.17])
+
+
+def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
+    metrics = _metrics()
+    heatmap = figures.pairwise_figure(pairwise_matrix(metrics)).data[0]
+    np.testing.assert_array_equal(heatmap.z, metrics["pairwise"]["js"])
+    assert list(heatmap.x) == list(heatmap.y) == ["real", "far", "near"]
+    mixture = figures.mixture_figure(metrics["mixture"])
+    bars = mixture.data[0]
+    assert list(bars.x) == ["near", "far"] and list(bars.y) == [0.75, 0.25]
+    assert "0.0200" in mixture.layout.title.text and "(near) 0.0300" in mixture.layout.title.text

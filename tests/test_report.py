@@ -1,0 +1,314 @@
+"""The stakeholder report: its numbers, its self-containment, its escaping, and the CLI commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import markupsafe
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from plotly.offline import get_plotlyjs
+from typer.testing import CliRunner
+
+from simgap_core.cli import app
+from simgap_core.errors import RunDirectoryError
+from simgap_core.export import assignments
+from simgap_core.report import (
+    EXCERPT_CHARS,
+    attach_excerpts,
+    build_report,
+    cluster_cards,
+    excerpt,
+    figure_html,
+    format_js,
+    format_p,
+    format_score,
+    format_share,
+    subsample_points,
+)
+from simgap_core.run import Run
+
+DEMO_RUN = Path(__file__).resolve().parent.parent / "data" / "demo_run"
+PAYLOADS = (
+    '<script>alert("pwned")</script>',
+    "<img src=x onerror=alert(1)>",
+    "</div></section><b>broken out</b>",
+)
+runner = CliRunner()
+
+
+class _Document(HTMLParser):
+    """Every start tag with its attributes, every end tag, the text of every <style> block."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.ends: list[str] = []
+        self.styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self.ends.append(tag)
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.styles.append(data)
+
+
+def _parse(html: str) -> _Document:
+    document = _Document()
+    document.feed(html)
+    return document
+
+
+@pytest.fixture(scope="module")
+def demo_html() -> str:
+    return build_report(DEMO_RUN)
+
+
+@pytest.fixture(scope="module")
+def demo_metrics() -> dict:
+    return Run(DEMO_RUN).metrics()
+
+
+def test_report_shows_every_headline_number_of_metrics_json(demo_html, demo_metrics) -> None:
+    expected = []
+    for name, entry in demo_metrics["simulators"].items():
+        paper = entry["paper"]
+        expected += [
+            name,
+            format_js(paper["js"]),
+            f"{format_js(paper['js_ci'][0])} – {format_js(paper['js_ci'][1])}",
+            format_js(paper["js"] - paper["js_bias"]),
+            format_js(paper["null_js"]["mean"]),
+            format_js(paper["noise_floor"]["js"]),
+            format_js(paper["kl_forward"]),
+            format_js(paper["kl_backward"]),
+            format_js(entry["map"]["js"]),
+            format_score(entry["classifier"]["auc"]),
+            format_share(entry["classifier"]["accuracy"]),
+            format_p(entry["p_value"]),
+            f"<td>{entry['clusters']['missed']}</td>",
+            f"<td>{entry['clusters']['hallucinated']}</td>",
+        ]
+    mixture = demo_metrics["mixture"]
+    expected += [format_share(w) for w in mixture["weights"].values()]
+    expected += [format_js(mixture[key]) for key in ("js", "best_single_js", "gain")]
+    expected.append(format_js(demo_metrics["noise_floor"]["paper"]["js"]))
+    expected += [f"{n:,} conversations" for n in demo_metrics["n"].values()]
+    # Only the page itself counts: the figures' JSON holds the raw floats, whose digits would
+    # match a formatted number by prefix.
+    page = re.sub(r"<script\b.*?</script>", "", demo_html, flags=re.S)
+    assert len(page) < len(demo_html) // 10
+    missing = [text for text in expected if text not in page]
+    assert not missing, f"numbers of metrics.json absent from the report: {missing}"
+
+
+def test_summary_names_the_closest_simulator_and_its_largest_gaps(demo_html) -> None:
+    summary = demo_html[demo_html.index('<section id="summary">') : demo_html.index("</section>")]
+    # close_sim is the demo's planted near-copy of real users; chatty_sim's politeness cluster
+    # and the angry-complaint cluster other simulators miss are its planted gaps.
+    assert re.search(r"<strong>close_sim</strong> is the closest\s+of the 3 simulators", summary)
+    assert "courtesy, formal, greetings, phrases" in summary
+    assert "angrily, complains, dissatisfied, frustrated" in summary
+    assert "below the noise floor" in summary
+
+
+def test_report_references_nothing_outside_the_file(demo_html) -> None:
+    document = _parse(demo_html)
+    scripts = [attrs for tag, attrs in document.tags if tag == "script"]
+    assert scripts and all("src" not in attrs for attrs in scripts)
+    assert not [attrs for tag, attrs in document.tags if tag == "link"]
+    for tag, attrs in document.tags:
+        for name in ("src", "href", "srcset", "action", "poster", "data"):
+            value = attrs.get(name) or ""
+            assert "http://" not in value and "https://" not in value, (tag, name, value)
+            assert not value.startswith("//"), (tag, name, value)
+    hrefs = [attrs["href"] for tag, attrs in document.tags if tag == "a"]
+    assert hrefs and all(href.startswith("#") for href in hrefs)
+    css = "\n".join(document.styles)
+    assert "@import" not in css and "@font-face" not in css
+    assert not re.search(r"url\(\s*['\"]?\s*(https?:)?//", css)
+    # plotly.js is inlined exactly once.
+    assert demo_html.count(get_plotlyjs()[:2000]) == 1
+
+
+def test_every_figure_gets_its_own_div_and_script(demo_html) -> None:
+    document = _parse(demo_html)
+    figures = [
+        attrs["id"]
+        for tag, attrs in document.tags
+        if "plotly-graph-div" in (attrs.get("class") or "")
+    ]
+    ids = [attrs["id"] for _, attrs in document.tags if attrs.get("id")]
+    assert len(ids) == len(set(ids)), "duplicate element ids: a figure would draw into a section"
+    assert figures == [
+        "fig-leaderboard",
+        "fig-map-source",
+        "fig-map-cluster",
+        "fig-gaps-0",
+        "fig-gaps-1",
+        "fig-gaps-2",
+        "fig-pairwise",
+        "fig-mixture",
+    ]
+    assert sum(tag == "script" for tag, _ in document.tags) == 1 + len(figures)
+
+
+def test_excerpt_collapses_space_and_caps_length() -> None:
+    assert excerpt("  hello\n\n  world\t ") == "hello world"
+    long = "word " * 200
+    capped = excerpt(long)
+    assert len(capped) <= EXCERPT_CHARS and capped.endswith("…")
+    assert excerpt("x" * 50, limit=10) == "x" * 9 + "…"
+    assert excerpt(None) == ""
+
+
+def test_plotly_hover_text_cannot_close_its_script() -> None:
+    figure = go.Figure(
+        go.Scatter(x=[1], y=[1], text=[PAYLOADS[0] + "<!--"], customdata=[PAYLOADS[1]])
+    )
+    html = str(figure_html(figure, "fig-test"))
+    assert html.lower().count("</script") == 1
+    assert "<script>alert" not in html and "<img" not in html and "<!--" not in html
+
+
+def test_subsample_keeps_each_source_share_and_is_seeded() -> None:
+    points = pd.DataFrame(
+        {"source": ["real"] * 300 + ["sim"] * 100, "x": range(400), "y": range(400)}
+    )
+    kept = subsample_points(points, max_points=100, seed=1)
+    assert len(kept) == 100
+    assert kept["source"].value_counts().to_dict() == {"real": 75, "sim": 25}
+    assert kept.index.is_monotonic_increasing
+    assert kept.equals(subsample_points(points, max_points=100, seed=1))
+    assert subsample_points(points, max_points=400, seed=1) is points
+
+
+def test_large_runs_show_a_sample_of_the_map_and_say_so(demo_metrics) -> None:
+    html = build_report(DEMO_RUN, max_map_points=1000)
+    total = sum(demo_metrics["n"].values())
+    assert f"The map shows 1,000 of {total:,}" in html
+
+
+@pytest.fixture(scope="module")
+def payload_run(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A copy of the demo run whose excerpted conversations and card terms hold HTML payloads."""
+    target = tmp_path_factory.mktemp("payload") / "run"
+    shutil.copytree(DEMO_RUN, target, ignore=shutil.ignore_patterns("cache"))
+    run = Run(target)
+    metrics = run.metrics()
+    summary = run.clusters_summary()
+    simulators = [s for s in metrics["sources"] if s != metrics["reference"]]
+    cards = cluster_cards(summary, simulators=simulators, reference=metrics["reference"])
+    attach_excerpts(
+        cards, points=assignments(run), corpus=run.corpus(), reference=metrics["reference"]
+    )
+    shown = [e.conversation_id for c in cards for e in [*c.real_excerpts, *c.simulated_excerpts]]
+    assert len(shown) >= len(PAYLOADS)
+
+    turns = pd.read_parquet(target / "corpus" / "turns.parquet")
+    first_user = (
+        turns[turns["role"] == "user"].sort_values("turn").groupby("conversation_id").head(1)
+    )
+    for i, cid in enumerate(shown):
+        row = first_user.index[first_user["conversation_id"] == cid][0]
+        turns.loc[row, "text"] = PAYLOADS[i % len(PAYLOADS)]
+    turns.to_parquet(target / "corpus" / "turns.parquet", index=False)
+    summary.loc[summary["cluster"] == cards[0].cluster, "terms_representation"] = PAYLOADS[0]
+    summary.to_csv(target / "clusters_summary.csv", index=False)
+    return target, shown
+
+
+def test_transcript_payloads_appear_escaped(payload_run) -> None:
+    run_dir, shown = payload_run
+    html = build_report(run_dir)
+    for payload in PAYLOADS:
+        assert payload not in html
+        assert str(markupsafe.escape(payload)) in html
+    document = _parse(html)
+    assert not [tag for tag, _ in document.tags if tag == "img"]
+    inline_scripts = sum(tag == "script" for tag, _ in document.tags)
+    figures = sum("plotly-graph-div" in (a.get("class") or "") for _, a in document.tags)
+    assert inline_scripts == 1 + figures
+    # Structure intact: every section opened is closed where the template closes it.
+    for tag in ("section", "div", "blockquote", "p"):
+        opened = sum(name == tag for name, _ in document.tags)
+        assert opened == document.ends.count(tag), tag
+    assert document.ends.count("section") == 8
+    for cid in shown:
+        assert cid in html
+
+
+def test_a_single_simulator_run_has_no_mixture_section(tmp_path) -> None:
+    target = tmp_path / "run"
+    shutil.copytree(DEMO_RUN, target, ignore=shutil.ignore_patterns("cache"))
+    metrics = json.loads((target / "metrics.json").read_text())
+    keep = ["real", "narrow_sim"]
+    rows = [metrics["pairwise"]["sources"].index(s) for s in keep]
+    metrics["simulators"] = {"narrow_sim": metrics["simulators"]["narrow_sim"]}
+    metrics["sources"], metrics["leaderboard"] = keep, ["narrow_sim"]
+    metrics["pairwise"]["sources"] = keep
+    metrics["pairwise"]["js"] = [[metrics["pairwise"]["js"][i][j] for j in rows] for i in rows]
+    metrics["mixture"]["weights"] = {"narrow_sim": 1.0}
+    (target / "metrics.json").write_text(json.dumps(metrics))
+
+    html = build_report(target)
+    assert "One simulator only: there is no mixture to weigh." in html
+    assert "<strong>narrow_sim</strong> is the closest\nsimulator" in html
+    assert 'id="fig-mixture"' not in html and 'id="fig-gaps-1"' not in html
+    assert "Classifier AUC" in html  # the summary tile that replaces the mixture's
+
+
+def test_report_of_a_missing_or_incomplete_run_raises(tmp_path) -> None:
+    with pytest.raises(RunDirectoryError, match="does not exist"):
+        build_report(tmp_path / "absent")
+    shutil.copy(DEMO_RUN / "params.json", tmp_path / "params.json")
+    with pytest.raises(RunDirectoryError, match="has no corpus"):
+        build_report(tmp_path)
+
+
+def test_cli_report_writes_the_file(tmp_path) -> None:
+    out = tmp_path / "nested" / "report.html"
+    result = runner.invoke(app, ["report", str(DEMO_RUN), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert "report written to" in result.stdout and "MB" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_cli_fails_with_one_line_on_a_missing_or_incomplete_run(tmp_path, command) -> None:
+    extra = ["-o", str(tmp_path / "r.html")] if command == "report" else ["--to", str(tmp_path)]
+    missing = runner.invoke(app, [command, str(tmp_path / "absent"), *extra])
+    assert missing.exit_code == 2
+    assert missing.stderr.strip().count("\n") == 0
+    assert missing.stderr.startswith("error:") and "absent" in missing.stderr
+
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    shutil.copy(DEMO_RUN / "params.json", incomplete / "params.json")
+    result = runner.invoke(app, [command, str(incomplete), *extra])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and "simgap analyze" in result.stderr
+
+
+def test_cli_export_lists_the_written_tables(tmp_path) -> None:
+    result = runner.invoke(app, ["export", str(DEMO_RUN), "--to", str(tmp_path / "tables")])
+    assert result.exit_code == 0, result.output
+    names = sorted(Path(line).name for line in result.stdout.split())
+    assert names == sorted(
+        f"{table}.{ext}"
+        for table in ("leaderboard", "clusters", "assignments")
+        for ext in ("csv", "parquet")
+    )
