@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 # faiss's OpenMP threads spin while idle unless told not to; on 2 cores that starves the rest.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: run test lint demo bench clean
+.PHONY: run test lint demo demo-run bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,15 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/simgap demo
 
+# The committed demo run, without the bulky embeddings and memo (a rerun recomputes them).
+demo-run: $(STAMP)
+	$(BIN)/simgap analyze --demo --out data/demo_run
+	rm -rf data/demo_run/embeddings.npy data/demo_run/cache
+
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/map_stages.py
+	$(BIN)/python bench/metrics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -239,11 +239,35 @@ def _print_leaderboard(metrics: dict) -> None:
     from simgap_core.leaderboard import leaderboard
 
     board = leaderboard(metrics)
-    table = Table(title=f"Simulators vs {metrics['reference']} (paper quantization, JS, nats)")
-    for column in board.columns:
-        table.add_column(str(column), justify="left" if column == "simulator" else "right")
+    table = Table(
+        title=f"Simulators vs {metrics['reference']} (paper quantization; JS and KL in nats)",
+        caption="JS: plug-in, as in the paper. corrected [95% CI]: bias-corrected JS and its "
+        "bootstrap interval. floor: real vs real (random halves).",
+    )
+    for column in (
+        "simulator",
+        "JS",
+        "corrected [95% CI]",
+        "floor",
+        "KL fwd",
+        "KL bwd",
+        "map JS",
+        "AUC",
+        "p",
+    ):
+        table.add_column(column, justify="left" if column == "simulator" else "right")
     for row in board.itertuples(index=False):
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
+        table.add_row(
+            row.simulator,
+            f"{row.js:.4f}",
+            f"{row.js_corrected:.4f} [{row.js_lo:.4f}, {row.js_hi:.4f}]",
+            f"{row.floor_js:.4f}",
+            f"{row.kl_forward:.4f}",
+            f"{row.kl_backward:.4f}",
+            f"{row.map_js:.4f}",
+            f"{row.classifier_auc:.3f}",
+            f"{row.p_value:.3g}",
+        )
     console.print(table)
 
 

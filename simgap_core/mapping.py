@@ -314,6 +314,7 @@ def _fit_umap(
     min_dist: float,
     seed: int,
     index: _ExactCosineIndex | None = None,
+    init: str = "pca",
 ) -> Any:
     indices, distances = neighbours
     if indices.shape != distances.shape or indices.shape[0] != len(x):
@@ -331,6 +332,11 @@ def _fit_umap(
         metric="cosine",
         random_state=seed,
         transform_seed=seed,
+        # PCA start, not UMAP's spectral default: behaviour texts repeat exactly, which splits the
+        # neighbour graph into many components; there the spectral start's eigen-solver fails
+        # or converges differently from one call to the next, and the same seed gave different
+        # maps within one process. The PCA start is reproducible and keeps global structure.
+        init=init,
         n_jobs=1,  # what a seed implies anyway; saying it silences UMAP's warning
         # Copies: UMAP writes into the neighbour arrays it is given.
         precomputed_knn=(

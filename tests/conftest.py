@@ -16,6 +16,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_CORPORA = PROJECT_ROOT.parent / "shared" / "corpora"
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 
+# Embedding vectors, LLM answers and numba's compiled kernels are cached here across test
+# sessions (never in the user's ~/.cache); a clean clone starts cold and pays the cost once.
+os.environ.setdefault("SIMGAP_CACHE_DIR", str(PROJECT_ROOT / ".cache"))
+
 
 @pytest.fixture(scope="session")
 def shared_corpora() -> Path:
