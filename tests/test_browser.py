@@ -257,9 +257,10 @@ def test_box_selection_lists_exactly_the_conversations_in_the_box(server: str, p
     projection = pd.read_parquet(DEMO_RUN / "projection.parquet")
     x_low, x_high = sorted(ranges["x"])
     y_low, y_high = sorted(ranges["y"])
-    # Half a pixel of slack either way for points on the border.
-    slack_x = (x_high - x_low) / (pixels["x"][1] - pixels["x"][0]) / 2
-    slack_y = (y_high - y_low) / (pixels["y"][1] - pixels["y"][0]) / 2
+    # Two pixels of slack either way for points on the border: WebGL selects on float32
+    # coordinates, which can round a border point across the edge.
+    slack_x = (x_high - x_low) / (pixels["x"][1] - pixels["x"][0]) * 2
+    slack_y = (y_high - y_low) / (pixels["y"][1] - pixels["y"][0]) * 2
 
     def inside(pad_x: float, pad_y: float) -> pd.DataFrame:
         return projection[
