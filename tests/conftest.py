@@ -21,6 +21,30 @@ DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 os.environ.setdefault("SIMGAP_CACHE_DIR", str(PROJECT_ROOT / ".cache"))
 
 
+# Debian's Chromium, driven by playwright (which cannot download its own browser here).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    """Chromium's path; browser tests skip without it, except in CI (CI=true), where they fail."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing; CI must install it (apt-get install -y chromium)")
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium to run the browser tests)")
+
+
 @pytest.fixture(scope="session")
 def shared_corpora() -> Path:
     """The read-only public corpora beside the project; absent on a user's clone."""

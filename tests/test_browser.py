@@ -24,23 +24,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_RUN = ROOT / "data" / "demo_run"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 XSS_RUN = "xss-demo"
 OLD_RUN = "old-version"
 # Executed, any of these would set the flag or open a dialog; rendered as Markdown, the image
@@ -65,12 +55,8 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing; CI must install it (apt-get install -y chromium)")
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium to run the browser tests)")
+def chromium(chromium_path: Path) -> Path:
+    return chromium_path
 
 
 @pytest.fixture(scope="module")

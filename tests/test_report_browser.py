@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM_ARGS
 
 from simgap_core.report import write_report
 from simgap_core.run import Run
@@ -15,17 +15,6 @@ pytestmark = pytest.mark.browser
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_RUN = PROJECT_ROOT / "data" / "demo_run"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ALL_DRAWN = """() => {
   const divs = Array.from(document.querySelectorAll('.plotly-graph-div'));
   return divs.length > 0 && divs.every(d => d._fullLayout && d.querySelector('.main-svg'));
@@ -33,14 +22,10 @@ ALL_DRAWN = """() => {
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: CI must run the browser tests")
-        pytest.skip(f"{CHROMIUM} is missing")
+def chromium(chromium_path: Path):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
