@@ -32,6 +32,7 @@ from simgap_core.errors import (
     EmptyFileError,
     EncodingError,
     FileTooLargeError,
+    InputError,
     MissingFileError,
     NoConversationsError,
     SkippedRecord,
@@ -118,6 +119,13 @@ def load_file(
     _check_column_map(column_map)
     head = _read_head(path)
     chosen = format or _sniff(path, head, column_map)
+    if chosen == "paired" and source == "real":
+        raise InputError(
+            path,
+            "a paired file holds a real and a simulated conversation per record; its real side "
+            "is always 'real', so name the simulated side instead (--sim NAME=PATH, or "
+            "--source NAME)",
+        )
     context = _Context(file=str(path), stem=_stem(path), source=source)
     collector = _Collector(context.file)
     if chosen == "table":

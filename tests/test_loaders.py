@@ -15,6 +15,7 @@ from simgap_core.errors import (
     EmptyFileError,
     EncodingError,
     FileTooLargeError,
+    InputError,
     MissingFileError,
     NoConversationsError,
     SkippedRecord,
@@ -800,3 +801,17 @@ def test_load_paths_skips_an_id_repeated_across_files_of_one_source(tmp_path: Pa
 def test_load_paths_needs_a_path() -> None:
     with pytest.raises(ValueError, match="no paths given"):
         load_paths([])
+
+
+def test_paired_file_cannot_name_its_simulated_side_real(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    record = {
+        "id": "p1",
+        "real_messages": [{"role": "user", "content": "fix my code"}],
+        "simulated_messages": [{"role": "user", "content": "Could you kindly fix my code?"}],
+    }
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(InputError, match=r"pairs\.jsonl: a paired file .* name the simulated side"):
+        load_file(path, source="real")
+    corpus = load_file(path, source="mysim")
+    assert corpus.sources == ["real", "mysim"]
