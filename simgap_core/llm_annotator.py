@@ -182,7 +182,7 @@ def render_turns(turns: list[tuple[str, str]], *, max_chars_per_turn: int) -> li
     return rendered
 
 
-def conversation_hash(turns: list[list[str]]) -> str:
+def conversation_digest(turns: list[list[str]]) -> str:
     """SHA-256 of the canonical JSON of the (role, text) turns."""
     canonical = json.dumps(turns, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -660,7 +660,7 @@ class LLMAnnotator:
         parts = {
             "model": self.model,
             "prompt_version": PROMPT_VERSION,
-            "conversation": conversation_hash(turns),
+            "conversation": conversation_digest(turns),
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
@@ -690,7 +690,7 @@ class LLMAnnotator:
         entry = {
             "model": self.model,
             "prompt_version": PROMPT_VERSION,
-            "conversation_hash": conversation_hash(turns),
+            "conversation_digest": conversation_digest(turns),
             "facets": facets,
         }
         # tmp + os.replace: a reader (or a resumed run) never sees half a file.
