@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from simgap_core import cache_root
 from simgap_core.errors import SimgapError
 
 # Read by huggingface_hub when it is first imported (lazily, below): stay off the hub, and leave
@@ -71,8 +72,7 @@ class ModelLoadError(SimgapError):
 
 def default_cache_dir() -> Path:
     """`$SIMGAP_CACHE_DIR/embeddings`, else `~/.cache/simgap/embeddings`."""
-    root = os.environ.get("SIMGAP_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "simgap") / "embeddings"
+    return cache_root() / "embeddings"
 
 
 @dataclass(frozen=True)

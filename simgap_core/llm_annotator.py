@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 import httpx
 import pandas as pd
 
+from simgap_core import cache_root
 from simgap_core.errors import SimgapError
 from simgap_core.model import Corpus
 from simgap_core.represent import BEHAVIOUR_FACETS, DIALOG_ACTS, Progress
@@ -705,8 +706,7 @@ class LLMAnnotator:
 
 
 def _default_cache_dir() -> Path:
-    root = os.environ.get("SIMGAP_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "simgap") / "llm"
+    return cache_root() / "llm"
 
 
 def _turns_by_conversation(corpus: Corpus) -> dict[str, list[tuple[str, str]]]:

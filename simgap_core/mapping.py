@@ -17,17 +17,15 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from simgap_core import cache_root
+
 # numba reads NUMBA_CACHE_DIR when it is first imported; umap and numba are imported lazily below.
-os.environ.setdefault(
-    "NUMBA_CACHE_DIR",
-    str(Path(os.environ.get("SIMGAP_CACHE_DIR") or Path.home() / ".cache" / "simgap") / "numba"),
-)
+os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_root() / "numba"))
 
 CLUSTER_METHODS = ("eom", "leaf")
 # Similarity block size for the exact neighbour search: 8M floats (32 MB) keeps memory flat at

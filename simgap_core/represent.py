@@ -17,7 +17,6 @@ duplicates than `n_neighbors` sensibly).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+from simgap_core.embed import text_hash  # noqa: F401  (the one text key, re-exported)
 from simgap_core.model import Corpus
 
 BASELINE_FACETS = ("user_turns", "first_request", "conversation")
@@ -63,11 +63,6 @@ class Annotator(Protocol):
     version: str
 
     def describe(self, corpus: Corpus, *, progress: Progress | None = None) -> pd.DataFrame: ...
-
-
-def text_hash(text: str) -> str:
-    """SHA-256 hex digest of the UTF-8 text: the cache key other stages use for a text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def represent(
