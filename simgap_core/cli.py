@@ -101,9 +101,9 @@ def load(
     if corpus.skipped:
         console.print(f"[yellow]{len(corpus.skipped)} records skipped:[/yellow]")
         for skipped in corpus.skipped:
-            console.print(f"  {skipped}", markup=False, highlight=False)
+            console.print(f"  {skipped}", markup=False, highlight=False, soft_wrap=True)
     for failure in failures:
-        errors.print(f"error: {failure}", markup=False, highlight=False)
+        errors.print(f"error: {failure}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -330,7 +330,7 @@ def main() -> None:
     try:
         app()
     except SimgapError as error:
-        errors.print(f"error: {error}", markup=False)
+        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

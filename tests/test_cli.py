@@ -81,17 +81,22 @@ def test_load_json_schema_and_source_override(tmp_path: Path) -> None:
 
 
 def test_load_table_lists_skipped_records(tmp_path: Path) -> None:
+    # A long path and a narrow terminal: a skip line must never be wrapped, whatever the
+    # terminal width or the temporary folder's length.
+    folder = tmp_path / ("deep-" * 30)
+    folder.mkdir()
     path = _write_openai(
-        tmp_path / "chats.jsonl",
+        folder / "chats.jsonl",
         [{"id": "a", "messages": [{"role": "user", "content": "one two three"}]}],
     )
     with path.open("a", encoding="utf-8") as handle:
         handle.write('{"id": "b", "messages": [\n')
-    result = runner.invoke(app, ["load", str(path)])
+    result = runner.invoke(app, ["load", str(path)], env={"COLUMNS": "40"})
     assert result.exit_code == 0, result.output
     assert "chats" in result.stdout
     assert "1 records skipped" in result.stdout
-    assert "line 2" in result.stdout
+    skip_lines = [line for line in result.stdout.splitlines() if "chats.jsonl, line 2" in line]
+    assert len(skip_lines) == 1, result.stdout
 
 
 def test_load_exits_2_with_one_line_error_when_nothing_loads(tmp_path: Path) -> None:
