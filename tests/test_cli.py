@@ -80,22 +80,25 @@ def test_load_json_schema_and_source_override(tmp_path: Path) -> None:
     assert "user" in skipped["reason"]
 
 
-def test_load_table_lists_skipped_records(tmp_path: Path) -> None:
-    # A long path and a narrow terminal: a skip line must never be wrapped, whatever the
-    # terminal width or the temporary folder's length.
-    folder = tmp_path / ("deep-" * 30)
-    folder.mkdir()
+def test_load_table_lists_skipped_records(tmp_path: Path, monkeypatch) -> None:
+    # A narrow terminal: a skip line must never be wrapped, whatever the terminal width or the
+    # temporary folder's length (it used to break as "line\n2" on long temp paths).
+    from rich.console import Console
+
+    import simgap_core.cli as cli
+
+    monkeypatch.setattr(cli, "console", Console(width=30))
     path = _write_openai(
-        folder / "chats.jsonl",
+        tmp_path / "chats.jsonl",
         [{"id": "a", "messages": [{"role": "user", "content": "one two three"}]}],
     )
     with path.open("a", encoding="utf-8") as handle:
         handle.write('{"id": "b", "messages": [\n')
-    result = runner.invoke(app, ["load", str(path)], env={"COLUMNS": "40"})
+    result = runner.invoke(app, ["load", str(path)])
     assert result.exit_code == 0, result.output
     assert "chats" in result.stdout
     assert "1 records skipped" in result.stdout
-    skip_lines = [line for line in result.stdout.splitlines() if "chats.jsonl, line 2" in line]
+    skip_lines = [line for line in result.stdout.splitlines() if f"{path}, line 2: " in line]
     assert len(skip_lines) == 1, result.stdout
 
 
