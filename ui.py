@@ -22,10 +22,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from simgap_core.errors import SimgapError
-from simgap_core.figures import map_scatter
 from simgap_core.model import Corpus
+from simgap_core.present.figures import map_scatter
+from simgap_core.present.selection import (
+    conversation_overview,
+    filter_points,
+    map_points,
+    source_order,
+)
 from simgap_core.run import Run
-from simgap_core.selection import conversation_overview, filter_points, map_points, source_order
 
 ROOT = Path(__file__).resolve().parent
 DEMO_RUN = ROOT / "data" / "demo_run"
@@ -108,7 +113,7 @@ def _load_clusters_summary(path: str, stamp: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Building the HTML report…", max_entries=4)
 def _build_report(path: str, stamp: int) -> bytes:
-    from simgap_core.report import build_report
+    from simgap_core.present.report import build_report
 
     return build_report(path).encode("utf-8")
 
@@ -157,16 +162,7 @@ def _load_overview(path: str, stamp: int) -> pd.DataFrame:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _load_turns_by_conversation(path: str, stamp: int) -> dict[str, list[tuple[str, str]]]:
     # One pass over the turns table, so opening a transcript is a dict lookup at any run size.
-    turns = _load_corpus(path, stamp).turns.sort_values(["conversation_id", "turn"], kind="stable")
-    grouped: dict[str, list[tuple[str, str]]] = {}
-    for cid, role, text in zip(
-        turns["conversation_id"].tolist(),
-        turns["role"].tolist(),
-        turns["text"].tolist(),
-        strict=True,
-    ):
-        grouped.setdefault(cid, []).append((role, text))
-    return grouped
+    return _load_corpus(path, stamp).turns_by_conversation()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from simgap_core.demo import DEMO_SOURCES, SIMULATORS
-from simgap_core.leaderboard import leaderboard
+from simgap_core.present.leaderboard import leaderboard
 from simgap_core.represent import FACETS
 from simgap_core.run import AnalysisParams, InputSpec, analyze
 

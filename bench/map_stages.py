@@ -4,7 +4,7 @@
    bf16 vectors stay to fp32 (min / mean cosine).
 2. UMAP's numba compile cost in a fresh process, with a cold and a warm NUMBA_CACHE_DIR, for
    umap-learn as shipped (its own NN-descent), with exact precomputed neighbours, and as
-   simgap_core.mapping runs it (precomputed neighbours + UMAP kernels cached on disk).
+   simgap_core.map.layout runs it (precomputed neighbours + UMAP kernels cached on disk).
 3. Per-stage time and peak memory at 1k / 5k / 20k synthetic clustered 384-d points: exact
    kNN, UMAP 2-d, UMAP 5-d, HDBSCAN, and an HDBSCAN rerun with new parameters (what a rerun
    with only clustering parameters changed costs).
@@ -130,7 +130,7 @@ def compile_bench(n_points: int) -> None:
     variants = (
         ("umap-learn as shipped (NN-descent)", "plain"),
         ("umap-learn + exact precomputed kNN", "precomputed"),
-        ("simgap_core.mapping (kNN + cached kernels)", "simgap"),
+        ("simgap_core.map.layout (kNN + cached kernels)", "simgap"),
     )
     with tempfile.TemporaryDirectory() as root:
         for label, variant in variants:
@@ -212,13 +212,13 @@ def child_compile(variant: str, n_points: str) -> dict:
 
     def fits() -> None:
         if variant == "simgap":
-            from simgap_core.mapping import build_map
+            from simgap_core.map.layout import build_map
 
             build_map(points, seed=42)
             return
         import umap
 
-        from simgap_core.mapping import knn
+        from simgap_core.map.layout import knn
 
         neighbours = knn(points, 15) if variant == "precomputed" else (None, None, None)
         for n_components, min_dist in ((2, 0.1), (5, 0.0)):
@@ -237,7 +237,7 @@ def child_compile(variant: str, n_points: str) -> dict:
 
 
 def child_warm_up() -> dict:
-    from simgap_core.mapping import warm_up
+    from simgap_core.map.layout import warm_up
 
     return {"seconds": warm_up()}
 
@@ -245,7 +245,7 @@ def child_warm_up() -> dict:
 def child_knn(*sizes: str) -> dict:
     from pynndescent import NNDescent
 
-    from simgap_core.mapping import knn
+    from simgap_core.map.layout import knn
 
     def nn_descent(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return NNDescent(points, metric="cosine", n_neighbors=15, random_state=42).neighbor_graph
@@ -270,7 +270,7 @@ def child_knn(*sizes: str) -> dict:
 def child_scale(n: str) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
-    from simgap_core.mapping import cluster, default_min_cluster_size, knn, project, warm_up
+    from simgap_core.map.layout import cluster, default_min_cluster_size, knn, project, warm_up
 
     warnings.simplefilter("ignore")
     points, truth = planted(int(n))

@@ -1,4 +1,4 @@
-"""Cost of the measurement stage (`simgap_core.measure.measure`) per stage, on synthetic data.
+"""Cost of the measurement stage (`measure.compare.measure`) per stage, on synthetic data.
 
     .venv/bin/python bench/metrics.py [--sizes 5000 20000] [--simulators 2] [--bootstrap 200]
 
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from simgap_core.measure import STAGES, measure
+from simgap_core.measure.compare import STAGES, measure
 
 DIMS = 384
 CLUSTERS = 40

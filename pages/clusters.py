@@ -7,8 +7,8 @@ import math
 import streamlit as st
 
 import ui
-from simgap_core import figures
-from simgap_core.selection import CATEGORIES, cluster_gaps, cluster_members
+from simgap_core.present import figures
+from simgap_core.present.selection import CATEGORIES, cluster_gaps, cluster_members
 
 DEFAULT_CHARTED = 25
 PERCENT_COLUMNS = ["reference_share", "simulator_share", "diff", "diff_low", "diff_high"]

@@ -11,7 +11,7 @@ import streamlit as st
 
 import ui
 from simgap_core.errors import SimgapError
-from simgap_core.loaders import FORMATS
+from simgap_core.io.loaders import FORMATS
 from simgap_core.represent import FACETS
 from simgap_core.run import AnalysisParams, InputSpec
 

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from simgap_core.selection import cluster_gaps, rank_examples
+from simgap_core.present.selection import cluster_gaps, rank_examples
 
 TOP = 50
 ALL_SIMULATORS = "all simulators"

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from simgap_core import figures
-from simgap_core.selection import (
+from simgap_core.present import figures
+from simgap_core.present.selection import (
     cluster_name,
     difference_grid,
     filter_points,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from simgap_core import figures
-from simgap_core.leaderboard import pairwise_matrix
+from simgap_core.present import figures
+from simgap_core.present.leaderboard import pairwise_matrix
 
 st.title("📤 Report")
 run = ui.open_run()

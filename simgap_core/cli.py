@@ -54,7 +54,7 @@ def load(
     ] = None,
 ) -> None:
     """Load transcripts and print a per-source summary, with every skipped record and why."""
-    from simgap_core.loaders import load_file
+    from simgap_core.io.loaders import load_file
     from simgap_core.model import Corpus
 
     column_map = dict(_parse_pair(value, "--column", "THEIRS=OURS") for value in column or [])
@@ -236,7 +236,7 @@ def _analysis_inputs(real: list[Path], sim: list[str], use_demo: bool, format: s
 
 
 def _print_leaderboard(metrics: dict) -> None:
-    from simgap_core.leaderboard import leaderboard
+    from simgap_core.present.leaderboard import leaderboard
 
     board = leaderboard(metrics)
     table = Table(
@@ -294,7 +294,7 @@ def report(
     """Write the stakeholder report: one self-contained HTML file that opens offline."""
     import time
 
-    from simgap_core.report import write_report
+    from simgap_core.present.report import write_report
 
     started = time.perf_counter()
     try:
@@ -316,7 +316,7 @@ def export(
     to: Annotated[Path, typer.Option("--to", help="Folder to write the tables to.")],
 ) -> None:
     """Write the leaderboard, per-cluster table and per-conversation assignments (CSV, Parquet)."""
-    from simgap_core.export import export_tables
+    from simgap_core.present.export import export_tables
 
     try:
         written = export_tables(run_dir, to)

@@ -169,6 +169,22 @@ class Corpus:
         frame["mean_words_per_user_turn"] = frame["mean_words_per_user_turn"].fillna(0.0)
         return frame.loc[self.sources]
 
+    def turns_by_conversation(self) -> dict[str, list[tuple[str, str]]]:
+        """(role, text) turns per conversation id, in turn order, built in one pass.
+
+        Missing texts come back as "". Every stage that walks conversations reads this.
+        """
+        turns = self.turns.sort_values(["conversation_id", "turn"], kind="stable")
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for cid, role, text in zip(
+            turns["conversation_id"].astype(str).tolist(),
+            turns["role"].astype(str).tolist(),
+            turns["text"].fillna("").astype(str).tolist(),
+            strict=True,
+        ):
+            grouped.setdefault(cid, []).append((role, text))
+        return grouped
+
     def transcript(self, conversation_id: str) -> list[tuple[str, str]]:
         """The (role, text) turns of one conversation, in order."""
         rows = self.turns[self.turns["conversation_id"] == conversation_id].sort_values("turn")

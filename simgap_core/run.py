@@ -226,7 +226,7 @@ class _Stages:
 
 def load_inputs(inputs: Sequence[InputSpec]) -> Corpus:
     """Load every input under its source name; raise when a named source ends up empty."""
-    from simgap_core.loaders import load_file
+    from simgap_core.io.loaders import load_file
 
     corpora = [load_file(spec.path, format=spec.format, source=spec.source) for spec in inputs]
     corpus = Corpus.concat(corpora)
@@ -239,12 +239,12 @@ def load_inputs(inputs: Sequence[InputSpec]) -> Corpus:
 
 def _make_annotator(params: AnalysisParams):
     if params.annotator == "llm":
-        from simgap_core.llm_annotator import LLMAnnotator
+        from simgap_core.represent.llm import LLMAnnotator
 
         return LLMAnnotator(
             params.llm_base_url, params.llm_model, concurrency=params.llm_concurrency
         )
-    from simgap_core.represent import HeuristicAnnotator
+    from simgap_core.represent.heuristic import HeuristicAnnotator
 
     return HeuristicAnnotator()
 
@@ -433,7 +433,7 @@ def _project_stage(run, stages, representations, embeddings, key, params, report
     started = time.perf_counter()
     if stages.fresh("project", key, ["projection.parquet"]):
         return pd.read_parquet(run.path / "projection.parquet")
-    from simgap_core import mapping
+    from simgap_core.map import layout as mapping
 
     report("project", 0, 2)
     sources = representations["source"].to_numpy()
@@ -469,7 +469,7 @@ def _cluster_stage(run, stages, projection, key, params, report) -> pd.DataFrame
     started = time.perf_counter()
     if stages.fresh("cluster", key, ["clusters.parquet", "cluster_mass.csv"]):
         return pd.read_parquet(run.path / "clusters.parquet")
-    from simgap_core import mapping
+    from simgap_core.map import layout as mapping
 
     report("cluster", 0, 1)
     min_cluster_size = params.min_cluster_size or mapping.default_min_cluster_size(len(projection))
@@ -557,9 +557,9 @@ def _measure_stage(
     started = time.perf_counter()
     if stages.fresh("measure", key, MEASURE_ARTIFACTS):
         return
-    from simgap_core.classifier import classifier_test
-    from simgap_core.measure import measure
-    from simgap_core.quantize import quantize
+    from simgap_core.measure.classifier import classifier_test
+    from simgap_core.measure.compare import measure
+    from simgap_core.measure.quantize import quantize
 
     report("measure", 0, 1)
     user_text = (

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from simgap_core.classifier import balanced_sample, classifier_test
+from simgap_core.measure.classifier import balanced_sample, classifier_test
 
 
 def test_scores_equal_an_independent_cross_validation() -> None:

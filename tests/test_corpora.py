@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from simgap_core.errors import UnknownFormatError
-from simgap_core.loaders import load_file, load_paths, sniff_format
+from simgap_core.io.loaders import load_file, load_paths, sniff_format
 
 # path: (format, conversations per the README, user turns measured)
 CORPORA = {

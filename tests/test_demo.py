@@ -23,7 +23,7 @@ from simgap_core.demo import (
     generate_demo,
     write_demo,
 )
-from simgap_core.loaders import load_file
+from simgap_core.io.loaders import load_file
 
 SMALL = 200
 FILES = {f"{s}.jsonl" for s in DEMO_SOURCES} | {"ground_truth.csv", "truth.json"}

@@ -9,7 +9,13 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy
 
-from simgap_core.divergence import divergences, js_divergence, kl_backward, kl_forward, smooth
+from simgap_core.measure.divergence import (
+    divergences,
+    js_divergence,
+    kl_backward,
+    kl_forward,
+    smooth,
+)
 
 
 def scipy_js(p: np.ndarray, q: np.ndarray) -> float:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from simgap_core.errors import RunDirectoryError
-from simgap_core.export import TABLES, export_tables
-from simgap_core.leaderboard import leaderboard
+from simgap_core.present.export import TABLES, export_tables
+from simgap_core.present.leaderboard import leaderboard
 from simgap_core.run import Run
 
 DEMO_RUN = Path(__file__).resolve().parent.parent / "data" / "demo_run"

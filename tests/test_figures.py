@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simgap_core import figures
-from simgap_core.leaderboard import pairwise_matrix
-from simgap_core.selection import Grid, cluster_gaps, source_order
+from simgap_core.present import figures
+from simgap_core.present.leaderboard import pairwise_matrix
+from simgap_core.present.selection import Grid, cluster_gaps, source_order
 
 
 def _points(n: int = 300, seed: int = 3) -> pd.DataFrame:

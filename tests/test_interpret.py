@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from simgap_core.interpret import (
+from simgap_core.measure.interpret import (
     CategoryThresholds,
     categorize,
     class_tfidf,

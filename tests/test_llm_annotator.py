@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from fake_openai_server import FakeOpenAIServer, Step, facets_for
 
-from simgap_core import llm_annotator
 from simgap_core.errors import SimgapError
-from simgap_core.llm_annotator import (
+from simgap_core.model import Conversation, Corpus
+from simgap_core.represent import BEHAVIOUR_FACETS, DIALOG_ACTS, Annotator
+from simgap_core.represent import llm as llm_annotator
+from simgap_core.represent.llm import (
     SYSTEM_PROMPT,
     AnnotationError,
     AnnotationFailure,
@@ -20,8 +22,6 @@ from simgap_core.llm_annotator import (
     LLMEndpointError,
     parse_facets,
 )
-from simgap_core.model import Conversation, Corpus
-from simgap_core.represent import BEHAVIOUR_FACETS, DIALOG_ACTS, Annotator
 
 ENV_VARS = (
     "SIMGAP_LLM_BASE_URL",

@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simgap_core import loaders
 from simgap_core.errors import (
     BinaryFileError,
     EmptyFileError,
@@ -21,7 +20,8 @@ from simgap_core.errors import (
     SkippedRecord,
     UnknownFormatError,
 )
-from simgap_core.loaders import FORMATS, load_file, load_paths, sniff_format
+from simgap_core.io import loaders
+from simgap_core.io.loaders import FORMATS, load_file, load_paths, sniff_format
 
 
 def write_jsonl(path: Path, records: list[object]) -> Path:

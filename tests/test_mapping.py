@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestNeighbors
 
-from simgap_core.mapping import (
+from simgap_core.map.layout import (
     MapResult,
     balance_sources,
     build_map,
@@ -115,11 +115,12 @@ def test_same_seed_gives_identical_map_in_another_process(six_clusters, tmp_path
         "import sys, numpy as np\n"
         "sys.path.insert(0, 'tests')\n"
         "from test_mapping import planted\n"
-        "from simgap_core.mapping import build_map\n"
+        "from simgap_core.map.layout import build_map\n"
         "points, _ = planted([80, 70, 60, 50, 40, 30])\n"
         f"np.save({str(out)!r}, build_map(points, seed=42).cluster_coords)\n"
     )
-    # Same NUMBA_CACHE_DIR (set by simgap_core.mapping): the child loads the kernels compiled here.
+    # Same NUMBA_CACHE_DIR (set by simgap_core.map.layout): the child loads the kernels compiled
+    # here.
     subprocess.run(
         [sys.executable, "-c", script], cwd=PROJECT_ROOT, env=dict(os.environ), check=True
     )
@@ -129,7 +130,7 @@ def test_same_seed_gives_identical_map_in_another_process(six_clusters, tmp_path
 @pytest.mark.slow
 def test_umap_kernels_are_cached_on_disk(six_clusters) -> None:
     cache = Path(os.environ["NUMBA_CACHE_DIR"])
-    # umap-learn does not cache its layout kernel itself; simgap_core.mapping makes it cacheable.
+    # umap-learn does not cache its layout kernel itself; simgap_core.map.layout makes it cacheable.
     assert list(cache.rglob("*_optimize_layout_euclidean_single_epoch*.nbi"))
     assert list(cache.rglob("*compute_membership_strengths*.nbi"))
 

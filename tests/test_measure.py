@@ -11,8 +11,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy
 
 from simgap_core.errors import EmptySourceError
-from simgap_core.measure import measure
-from simgap_core.quantize import quantize
+from simgap_core.measure.compare import measure
+from simgap_core.measure.quantize import quantize
 
 CLUSTERS, DIMS = 8, 32
 

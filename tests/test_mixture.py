@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from simgap_core.mixture import best_mixture
+from simgap_core.measure.mixture import best_mixture
 
 
 def scipy_js(p: np.ndarray, q: np.ndarray) -> float:

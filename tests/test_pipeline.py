@@ -16,7 +16,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from simgap_core.demo import DEMO_SOURCES, HALLUCINATED, MISSED, SIMULATORS
-from simgap_core.leaderboard import leaderboard
+from simgap_core.present.leaderboard import leaderboard
 from simgap_core.run import AnalysisParams, InputSpec, Run, analyze
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import normalize
 
 from simgap_core.errors import EmptySourceError
-from simgap_core.quantize import bin_labels, default_k, histograms_from_labels, quantize
+from simgap_core.measure.quantize import bin_labels, default_k, histograms_from_labels, quantize
 
 
 def clustered(n: int, weights: np.ndarray, centers: np.ndarray, rng: np.random.Generator):

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from simgap_core.cli import app
 from simgap_core.errors import RunDirectoryError
-from simgap_core.export import assignments
-from simgap_core.report import (
+from simgap_core.present.export import assignments
+from simgap_core.present.report import (
     EXCERPT_CHARS,
     attach_excerpts,
     build_report,

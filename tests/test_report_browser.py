@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import CHROMIUM_ARGS
 
-from simgap_core.report import write_report
+from simgap_core.present.report import write_report
 from simgap_core.run import Run
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import simgap_core.represent as represent_module
+import simgap_core.represent.heuristic as represent_module
+from simgap_core.embed import text_hash
 from simgap_core.model import Conversation, Corpus
 from simgap_core.represent import (
     BASELINE_FACETS,
@@ -21,11 +22,9 @@ from simgap_core.represent import (
     DIALOG_ACTS,
     FACETS,
     Annotator,
-    HeuristicAnnotator,
-    describe_turns,
     represent,
-    text_hash,
 )
+from simgap_core.represent.heuristic import HeuristicAnnotator, describe_turns
 
 U, A = "user", "assistant"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fake_openai_server import FakeOpenAIServer
 
-import simgap_core.mapping  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
+import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
 from simgap_core.demo import generate_demo
 from simgap_core.errors import EmptyFileError, EmptySourceError
 from simgap_core.run import AnalysisParams, InputSpec, analyze

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from simgap_core.model import Conversation, Corpus
-from simgap_core.selection import (
+from simgap_core.present.selection import (
     cluster_gaps,
     cluster_members,
     cluster_name,

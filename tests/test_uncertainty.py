@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from simgap_core.divergence import js_divergence, kl_forward
-from simgap_core.quantize import quantize
-from simgap_core.uncertainty import (
+from simgap_core.measure.divergence import js_divergence, kl_forward
+from simgap_core.measure.quantize import quantize
+from simgap_core.measure.uncertainty import (
     benjamini_hochberg,
     bootstrap_ci,
     bootstrap_share_differences,

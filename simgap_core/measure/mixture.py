@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from simgap_core.divergence import js_divergence, normalize
+from simgap_core.measure.divergence import js_divergence, normalize
 
 
 @dataclass(frozen=True)

@@ -491,7 +491,7 @@ class LLMAnnotator:
         """One row per annotated conversation, in corpus order: id + one column per facet."""
         self.failures, self.requests_made, self.cache_hits = [], 0, 0
         ids = corpus.conversations["conversation_id"].tolist()
-        turns_by_id = _turns_by_conversation(corpus)
+        turns_by_id = corpus.turns_by_conversation()
         total = len(ids)
         done = 0
         facets_by_key: dict[str, dict[str, str]] = {}
@@ -707,16 +707,3 @@ class LLMAnnotator:
 
 def _default_cache_dir() -> Path:
     return cache_root() / "llm"
-
-
-def _turns_by_conversation(corpus: Corpus) -> dict[str, list[tuple[str, str]]]:
-    turns = corpus.turns.sort_values(["conversation_id", "turn"], kind="stable")
-    grouped: dict[str, list[tuple[str, str]]] = {}
-    for cid, role, text in zip(
-        turns["conversation_id"].tolist(),
-        turns["role"].tolist(),
-        turns["text"].tolist(),
-        strict=True,
-    ):
-        grouped.setdefault(cid, []).append((role, text if isinstance(text, str) else ""))
-    return grouped

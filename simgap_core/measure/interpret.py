@@ -25,7 +25,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
-from simgap_core.uncertainty import benjamini_hochberg, share_difference_p_values
+from simgap_core.measure.uncertainty import benjamini_hochberg, share_difference_p_values
 
 CAPTURED, MISSED, HALLUCINATED = "captured", "missed", "hallucinated"
 

@@ -29,8 +29,9 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from simgap_core import __version__
-from simgap_core.export import assignments, open_run
-from simgap_core.figures import (
+from simgap_core.model import Corpus
+from simgap_core.present.export import assignments, open_run
+from simgap_core.present.figures import (
     cluster_gap_figure,
     leaderboard_figure,
     leaderboard_table,
@@ -39,11 +40,16 @@ from simgap_core.figures import (
     pairwise_figure,
     source_colors,
 )
-from simgap_core.leaderboard import pairwise_matrix
-from simgap_core.model import Corpus
+from simgap_core.present.leaderboard import pairwise_matrix
+from simgap_core.present.selection import (
+    NOISE,
+    cluster_gaps,
+    cluster_name,
+    rank_examples,
+    source_order,
+)
 from simgap_core.represent import BASELINE_FACETS
 from simgap_core.run import Run, package_versions
-from simgap_core.selection import NOISE, cluster_gaps, cluster_name, rank_examples, source_order
 
 MAX_MAP_POINTS = 20_000
 TOP_CLUSTERS = 12

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from simgap_core.errors import RunDirectoryError
-from simgap_core.leaderboard import leaderboard
+from simgap_core.present.leaderboard import leaderboard
 from simgap_core.run import Run
 
 EXPORT_ARTIFACTS = (

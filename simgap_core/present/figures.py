@@ -15,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from simgap_core.leaderboard import leaderboard
-from simgap_core.selection import NOISE, Grid, cluster_name, source_order
+from simgap_core.present.leaderboard import leaderboard
+from simgap_core.present.selection import NOISE, Grid, cluster_name, source_order
 
 REFERENCE_COLOR = "#1f4e79"
 SIMULATOR_COLORS = (

@@ -38,18 +38,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simgap_core.classifier import classifier_test
-from simgap_core.divergence import divergences, js_divergence, kl_backward, kl_forward
 from simgap_core.errors import EmptySourceError
-from simgap_core.interpret import (
+from simgap_core.measure.classifier import classifier_test
+from simgap_core.measure.divergence import divergences, js_divergence, kl_backward, kl_forward
+from simgap_core.measure.interpret import (
     CategoryThresholds,
     class_tfidf,
     compare_clusters,
     misalignment_scores,
 )
-from simgap_core.mixture import best_mixture
-from simgap_core.quantize import Quantization, bin_labels, histograms_from_labels, quantize
-from simgap_core.uncertainty import (
+from simgap_core.measure.mixture import best_mixture
+from simgap_core.measure.quantize import Quantization, bin_labels, histograms_from_labels, quantize
+from simgap_core.measure.uncertainty import (
     bootstrap_ci,
     bootstrap_share_differences,
     noise_floor,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from simgap_core.divergence import js_divergence
+from simgap_core.measure.divergence import js_divergence
 
 Statistic = Callable[[np.ndarray, np.ndarray], float | np.ndarray]
 CI_METHODS = ("basic", "percentile")
