@@ -159,6 +159,7 @@ def name_clusters(
         }
     order = sorted(sizes.index, key=lambda c: (c == NOISE, -sizes[c], c))
     used: set[str] = {NOISE_NAME}
+    used_sets: set[frozenset] = set()
     rows = []
     for cluster in order:
         if cluster == NOISE:
@@ -177,14 +178,16 @@ def name_clusters(
         distinctive = _phrases(profiles.loc[cluster], min_z)
         cluster_terms = terms.get(cluster, [])
         phrases = [phrase for _, phrase, _ in distinctive]
-        name = _compose(phrases[:2]) if phrases else ""
-        if not name:
-            name = "mixed requests" + (": " + ", ".join(cluster_terms[:3]) if cluster_terms else "")
+        if not phrases:
+            phrases = [
+                "mixed requests" + (": " + ", ".join(cluster_terms[:3]) if cluster_terms else "")
+            ]
         # Too short to read as a behaviour ("greetings"): say what kind of conversations.
-        if len(name.split()) < MIN_NAME_WORDS:
-            name = f"conversations with {name}"
-        name = _unique(name, phrases, cluster_terms, used)
+        if len(_compose(phrases[:2]).split()) < MIN_NAME_WORDS:
+            phrases[0] = f"conversations with {phrases[0]}"
+        name, key = _unique(phrases, cluster_terms, used, used_sets)
         used.add(name)
+        used_sets.add(key)
         rows.append(
             {
                 "cluster": int(cluster),
@@ -197,18 +200,26 @@ def name_clusters(
     return pd.DataFrame(rows, columns=list(NAME_COLUMNS)).sort_values("cluster", ignore_index=True)
 
 
-def _unique(name: str, phrases: list[str], terms: list[str], used: set[str]) -> str:
-    if name not in used:
-        return name
-    for phrase in phrases[2:]:
-        candidate = f"{name}, {phrase}"
-        if candidate not in used and len(candidate.split()) <= MAX_NAME_WORDS + 3:
-            return candidate
+def _unique(
+    phrases: list[str], terms: list[str], used_names: set[str], used_sets: set[frozenset]
+) -> tuple[str, frozenset]:
+    """The first free name: the top two phrases, else the top phrase with a later one, else
+    with a c-TF-IDF term, else numbered. Names made of the same phrases in another order count
+    as taken ("wordy messages, detailed specs" after "detailed specs, wordy messages")."""
+    candidates: list[list[str]] = [phrases[:2]]
+    candidates += [[phrases[0], other] for other in phrases[2:]]
+    candidates += [phrases[1:3]] if len(phrases) >= 3 else []
+    for chosen in candidates:
+        name = _compose(chosen)
+        key = frozenset(name.split(", "))
+        if name and name not in used_names and key not in used_sets:
+            return name, key
+    base = _compose(phrases[:1])
     for term in terms:
-        candidate = f"{name} ({term})"
-        if candidate not in used:
-            return candidate
+        name = f"{base} ({term})"
+        if name not in used_names and len(name.split()) <= MAX_NAME_WORDS:
+            return name, frozenset([name])
     number = 2
-    while f"{name} #{number}" in used:
+    while f"{base} #{number}" in used_names:
         number += 1
-    return f"{name} #{number}"
+    return f"{base} #{number}", frozenset([f"{base} #{number}"])
