@@ -183,7 +183,7 @@ def name_clusters(
                 "mixed requests" + (": " + ", ".join(cluster_terms[:3]) if cluster_terms else "")
             ]
         # Too short to read as a behaviour ("greetings"): say what kind of conversations.
-        if len(_compose(phrases[:2]).split()) < MIN_NAME_WORDS:
+        if len(_compose(phrases).split()) < MIN_NAME_WORDS:
             phrases[0] = f"conversations with {phrases[0]}"
         name, key = _unique(phrases, cluster_terms, used, used_sets)
         used.add(name)
@@ -203,12 +203,12 @@ def name_clusters(
 def _unique(
     phrases: list[str], terms: list[str], used_names: set[str], used_sets: set[frozenset]
 ) -> tuple[str, frozenset]:
-    """The first free name: the top two phrases, else the top phrase with a later one, else
-    with a c-TF-IDF term, else numbered. Names made of the same phrases in another order count
-    as taken ("wordy messages, detailed specs" after "detailed specs, wordy messages")."""
-    candidates: list[list[str]] = [phrases[:2]]
-    candidates += [[phrases[0], other] for other in phrases[2:]]
-    candidates += [phrases[1:3]] if len(phrases) >= 3 else []
+    """The first free name: the top phrases as far as 8 words go, else the same without one of
+    them (the top one stays), else the top phrase with a c-TF-IDF term, else numbered. Names
+    made of the same phrases in another order count as taken ("wordy messages, detailed specs"
+    after "detailed specs, wordy messages")."""
+    candidates: list[list[str]] = [phrases]
+    candidates += [phrases[:skip] + phrases[skip + 1 :] for skip in range(1, len(phrases))]
     for chosen in candidates:
         name = _compose(chosen)
         key = frozenset(name.split(", "))
