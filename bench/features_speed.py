@@ -4,21 +4,34 @@ Run: PYTHONPATH=. python bench/features_speed.py
 """
 
 import glob
+import os
 import time
 
 import pandas as pd
 
-from simgap_core.io.loaders import load_file
-from simgap_core.model import Corpus
-
 started = time.perf_counter()
-from simgap_core.behaviour.features import FEATURE_NAMES, compute_features  # noqa: E402
+import lexicalrichness  # noqa: E402, F401  (imports matplotlib, nltk and textblob: seconds)
 
+from simgap_core.behaviour.features import (  # noqa: E402
+    FEATURE_NAMES,
+    _language_detector,
+    compute_features,
+)
+from simgap_core.io.loaders import load_file  # noqa: E402
+from simgap_core.model import Corpus  # noqa: E402
+
+imported = time.perf_counter()
 corpus = Corpus.concat([load_file(path) for path in sorted(glob.glob("data/demo/*.jsonl"))])
 loaded = time.perf_counter()
+_language_detector().detect_language_of("warm up the language models")
+warmed = time.perf_counter()
 features = compute_features(corpus)
 done = time.perf_counter()
-print(f"machine: {__import__('os').cpu_count()} cores; conversations: {len(corpus)}")
-print(f"import + load: {loaded - started:.1f} s; features: {done - loaded:.1f} s")
+print(f"machine: {os.cpu_count()} cores (shared); conversations: {len(corpus)}")
+print(
+    f"imports {imported - started:.1f} s; load {loaded - imported:.1f} s; "
+    f"language models {warmed - loaded:.1f} s; features {done - warmed:.1f} s; "
+    f"total {done - started:.1f} s"
+)
 pd.set_option("display.width", 200)
 print(features.groupby("source")[list(FEATURE_NAMES)].mean().T.round(3))

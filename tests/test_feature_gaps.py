@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _behaviour_demo import demo_artifacts
+from _behaviour_demo import PROJECT_ROOT, demo_artifacts
 from scipy import stats
 
+from simgap_core.behaviour import FEATURE_NAMES, BehaviourArtifacts, behaviour_artifacts
 from simgap_core.behaviour.gaps import (
     GAP_COLUMNS,
     FeatureGapError,
@@ -17,6 +18,8 @@ from simgap_core.behaviour.gaps import (
     gap_sentence,
 )
 from simgap_core.measure.uncertainty import benjamini_hochberg
+from simgap_core.model import Conversation, Corpus
+from simgap_core.run import Run
 
 
 def _frame(real: dict[str, np.ndarray], sim: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -208,3 +211,46 @@ def test_demo_close_sim_has_few_and_only_small_gaps():
     assert (effect_size(close) < np.log(1.5)).all()
     assert (effect_size(close[close.effect_kind == "smd"]) < 0.2).all()
     assert effect_size(chatty).max() > np.log(4)
+
+
+def test_behaviour_artifacts_on_the_demo_run(tmp_path):
+    """The integration API on the committed demo run: one row per conversation, one gap per
+    (feature, simulator), one name per cluster, and what `save` writes reads back equal."""
+    artifacts = demo_artifacts()
+    assert isinstance(artifacts, BehaviourArtifacts)
+    run = Run(PROJECT_ROOT / "data" / "demo_run")
+    clusters = run.clusters()
+    assert sorted(artifacts.features["conversation_id"]) == sorted(clusters["conversation_id"])
+    assert len(artifacts.feature_gaps) == len(FEATURE_NAMES) * 3
+    assert set(artifacts.feature_gaps["simulator"]) == {"close_sim", "narrow_sim", "chatty_sim"}
+    assert set(artifacts.cluster_names["cluster"]) == set(clusters["cluster"])
+    artifacts.save(tmp_path)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "features.parquet"), artifacts.features
+    )
+    read_back = pd.read_csv(tmp_path / "feature_gaps.csv")
+    assert read_back["q_value"].to_numpy() == pytest.approx(
+        artifacts.feature_gaps["q_value"].to_numpy()
+    )
+    assert pd.read_csv(tmp_path / "cluster_names.csv")["name"].tolist() == (
+        artifacts.cluster_names["name"].tolist()
+    )
+
+
+def test_behaviour_artifacts_with_only_the_reference_source():
+    corpus = Corpus.from_conversations(
+        [Conversation(str(i), "real", [("user", f"question number {i} please")]) for i in range(6)]
+    )
+    clusters = pd.DataFrame(
+        {
+            "conversation_id": corpus.conversations["conversation_id"],
+            "source": "real",
+            "cluster": [0, 0, 0, 1, 1, -1],
+        }
+    )
+    artifacts = behaviour_artifacts(corpus, clusters)
+    assert artifacts.feature_gaps.empty and list(artifacts.feature_gaps.columns) == list(
+        GAP_COLUMNS
+    )
+    assert len(artifacts.features) == 6
+    assert artifacts.cluster_names.set_index("cluster").loc[-1, "name"] == "unclustered"

@@ -38,6 +38,7 @@ __all__ = [
     "BEHAVIOUR_VERSION",
     "FEATURES",
     "FEATURE_NAMES",
+    "GAP_COLUMNS",
     "BehaviourArtifacts",
     "Feature",
     "behaviour_artifacts",
