@@ -86,8 +86,8 @@ def test_planted_gaps_found_and_no_gap_not(planted):
     assert 0 < gaps.loc["politeness", "ci_low"] < gaps.loc["politeness", "ci_high"]
     assert gaps.loc["frustration", "q_value"] > 0.05  # same Poisson(0.5) on both sides
     assert gaps.loc["frustration", "ci_low"] < 0 < gaps.loc["frustration", "ci_high"]
-    # Largest gaps first within the simulator's rows (after the q-value).
-    assert gaps.index[-1] == "frustration"
+    # Significant gaps first, largest first (Cohen's h of 0.1 vs 0.5 is 0.93 > d of 0.5).
+    assert list(gaps.index) == ["gratitude", "politeness", "frustration"]
 
 
 def test_seeded(planted):
@@ -136,6 +136,10 @@ def test_sentence():
         "ci_high": 0.5,
     }
     assert "(2.5x less often, 95% CI 2.0-3.1)" in gap_sentence(fewer)
+    never = {**row, "feature": "pastes_log", "sim": 0.0, "real": 0.12, "effect": 0.003}
+    assert gap_sentence(never) == (
+        "chatty_sim users never paste an error log, real users do in 12% of conversations"
+    )
     smd = {
         **row,
         "feature": "politeness",
@@ -146,7 +150,7 @@ def test_sentence():
         "ci_high": 0.62,
     }
     assert gap_sentence(smd) == (
-        "chatty_sim users: politeness markers 0.9 per conversation on average, real users 0.3 "
+        "chatty_sim users: politeness markers 0.93 per conversation on average, real users 0.33 "
         "(+0.55 sd, 95% CI +0.49 to +0.62)"
     )
 
@@ -200,17 +204,18 @@ def test_demo_close_sim_has_few_and_only_small_gaps():
     non-English, fewer specs and corrections, by 1-3 percentage points of conversations. At
     1,500 conversations a side the tests can see effects of 0.1 sd, so some of this lean is
     found (8 of 26 features on the committed run). "Few gaps" therefore means: at most 10 of
-    the 26 are significant (chatty_sim: 22), and every significant one is small (|d| < 0.2 sd,
-    ratio within 1/1.5-1.5), whereas chatty_sim has gaps beyond 0.5 sd and 4x."""
+    the 26 are significant (chatty_sim: 22), and every significant one is small (|d| or Cohen's
+    h < 0.2, Cohen's "small"; ratios within 1/1.5-1.5), whereas chatty_sim has gaps beyond 0.5."""
     gaps = demo_artifacts().feature_gaps
     significant = gaps[gaps.q_value <= 0.05]
     close = significant[significant.simulator == "close_sim"]
     chatty = significant[significant.simulator == "chatty_sim"]
     assert len(close) <= 10
     assert len(chatty) >= 15
-    assert (effect_size(close) < np.log(1.5)).all()
-    assert (effect_size(close[close.effect_kind == "smd"]) < 0.2).all()
-    assert effect_size(chatty).max() > np.log(4)
+    assert (effect_size(close) < 0.2).all()
+    ratios = close[close.effect_kind == "rate_ratio"]["effect"]
+    assert ratios.between(1 / 1.5, 1.5).all()
+    assert effect_size(chatty).max() > 0.5
 
 
 def test_behaviour_artifacts_on_the_demo_run(tmp_path):

@@ -33,6 +33,8 @@ from simgap_core.behaviour.features import BINARY, BY_NAME, FEATURES, Feature
 from simgap_core.measure.uncertainty import benjamini_hochberg
 
 SMD, RATE_RATIO = "smd", "rate_ratio"
+SIGNIFICANCE = 0.05
+"""The false discovery rate at which a gap is called significant (q <= SIGNIFICANCE)."""
 GAP_COLUMNS = (
     "feature",
     "simulator",
@@ -175,7 +177,8 @@ def feature_gaps(
 
     `features` is `compute_features` output (conversation_id, source, one column per feature).
     Seeded: each simulator draws from `numpy.random.default_rng([seed, its position])`.
-    Rows are ordered by simulator (first appearance), then by q-value, then by |log effect|.
+    Rows are ordered by simulator (first appearance), significant gaps (q <= 0.05) first, then by
+    `effect_size`, largest first.
     """
     if "source" not in features.columns:
         raise FeatureGapError("the features table has no 'source' column")
@@ -244,7 +247,7 @@ def feature_gaps(
     order = np.lexsort(
         (
             -np.nan_to_num(effect_size(gaps)),
-            gaps["q_value"].fillna(2.0).to_numpy(),
+            ~(gaps["q_value"] <= SIGNIFICANCE).to_numpy(),
             gaps["simulator"].map(simulators.index).to_numpy(),
         )
     )
@@ -252,16 +255,19 @@ def feature_gaps(
 
 
 def effect_size(gaps: pd.DataFrame) -> np.ndarray:
-    """How large each gap is on one scale: |SMD|, or |ln ratio| for rate ratios."""
-    effect = gaps["effect"].to_numpy(np.float64)
-    ratio = (gaps["effect_kind"] == RATE_RATIO).to_numpy()
-    size = np.abs(effect)
-    size[ratio] = np.abs(np.log(effect[ratio]))
+    """How large each gap is on one scale, to rank binary and continuous gaps together: |SMD|,
+    and for rates Cohen's h = |2 asin sqrt(sim) - 2 asin sqrt(real)|, which reads like a d
+    (0.2 small, 0.5 medium, 0.8 large); a ratio of rates does not (5% vs 1% is 5x, and small)."""
+    size = gaps["effect"].abs().to_numpy(np.float64, copy=True)
+    rates = (gaps["effect_kind"] == RATE_RATIO).to_numpy()
+    real = gaps["real"].to_numpy(np.float64)[rates].clip(0, 1)
+    sim = gaps["sim"].to_numpy(np.float64)[rates].clip(0, 1)
+    size[rates] = np.abs(2 * np.arcsin(np.sqrt(sim)) - 2 * np.arcsin(np.sqrt(real)))
     return size
 
 
 def _number(value: float, unit: str) -> str:
-    if unit == "share":
+    if unit == "share" or abs(value) < 1:
         return f"{value:.2f}"
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
@@ -275,6 +281,11 @@ def gap_sentence(row: pd.Series | dict, *, confidence: float = 0.95) -> str:
     feature = BY_NAME[row["feature"]]
     level = f"{confidence:.0%} CI"
     if feature.kind == BINARY:
+        if row["sim"] == 0:
+            return (
+                f"{row['simulator']} users never {feature.phrase}, real users do in "
+                f"{row['real']:.0%} of conversations"
+            )
         if row["effect"] >= 1:
             ratio = f"{row['effect']:.1f}x, {level} {row['ci_low']:.1f}-{row['ci_high']:.1f}"
         else:
