@@ -9,8 +9,10 @@ import pytest
 from lexicalrichness import LexicalRichness
 
 from simgap_core.behaviour.features import (
+    BY_NAME,
     FEATURE_NAMES,
     FEATURES,
+    LANGUAGES,
     _hdd,
     compute_features,
     feature_table_markdown,
@@ -36,6 +38,10 @@ def test_registry_is_complete_and_documented():
         assert (f.kind == "binary") == (f.unit == "rate")
         if f.kind == "binary":
             assert f.phrase, f.name
+    # The README's definition names every language lingua is asked to tell apart.
+    for language in LANGUAGES:
+        if language != "ENGLISH":
+            assert language.title() in BY_NAME["non_english"].definition
     table = feature_table_markdown()
     assert table.count("\n") == len(FEATURES) + 2
     assert "| `front_loading` | front-loading | share | continuous |" in table
