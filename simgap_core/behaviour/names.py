@@ -1,0 +1,225 @@
+"""Names for behaviour clusters: a short name and a one-line description, offline.
+
+Why: "cluster 11 is missed" tells nobody what to fix; "pasted error logs, frustrated angry
+complaints is missed" does. A cluster is named by its *distinctive feature profile*: for each
+behaviour feature, the cluster's mean minus the mean of every other clustered conversation, in
+units of the feature's sd over all of them (a standardized difference). Features whose
+difference reaches `min_z` and that have a phrase for that direction (`Feature.high` /
+`Feature.low` in features.json) name the cluster, largest first, as many as fit in 8 words.
+The description adds the numbers and the cluster's c-TF-IDF terms
+(`simgap_core.measure.interpret.class_tfidf`). A cluster without a distinctive feature is named
+by its terms. Names are unique within a run: a clash is resolved by adding the next
+distinctive phrase, then the top term, then a number, in order of cluster size, so the same
+run always gets the same names. Noise (-1) is "unclustered".
+
+An LLM namer (contrastive, with a versioned prompt) is not part of this module yet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simgap_core.behaviour.features import BINARY, FEATURES, Feature
+from simgap_core.measure.interpret import class_tfidf
+
+NOISE = -1
+NOISE_NAME = "unclustered"
+MAX_NAME_WORDS = 8
+MIN_NAME_WORDS = 3
+NAME_COLUMNS = ("cluster", "name", "description")
+
+
+class ClusterNamingError(ValueError):
+    """The clusters and features cannot be joined (missing columns or ids)."""
+
+
+def feature_profiles(features: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
+    """Standardized difference of every feature, per cluster (rows) and feature (columns).
+
+    (mean in the cluster - mean over the other clustered conversations) / sd over all clustered
+    conversations; noise is left out of both the reference and the result. NaN where a feature is
+    constant or missing.
+    """
+    joined = _join(features, clusters)
+    clustered = joined[joined["cluster"] != NOISE]
+    names = [f.name for f in FEATURES if f.name in clustered.columns]
+    values = clustered[names].astype(np.float64)
+    sd = values.std(ddof=0).replace(0.0, np.nan)
+    sums = values.groupby(clustered["cluster"]).sum(min_count=0)
+    counts = values.notna().groupby(clustered["cluster"]).sum()
+    total, total_n = values.sum(), values.notna().sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = sums / counts
+        outside = (total - sums) / (total_n - counts)
+    return (inside - outside) / sd
+
+
+def _join(features: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
+    for frame, what, needed in (
+        (features, "features", "conversation_id"),
+        (clusters, "clusters", "conversation_id"),
+        (clusters, "clusters", "cluster"),
+    ):
+        if needed not in frame.columns:
+            raise ClusterNamingError(f"the {what} table has no {needed!r} column")
+    joined = clusters[["conversation_id", "cluster"]].merge(
+        features.drop(columns=["source"], errors="ignore"), on="conversation_id", how="left"
+    )
+    missing = joined[FEATURES[0].name].isna() & ~joined["conversation_id"].isin(
+        features["conversation_id"]
+    )
+    if missing.any():
+        example = joined.loc[missing, "conversation_id"].iloc[0]
+        raise ClusterNamingError(
+            f"{int(missing.sum())} clustered conversations have no features, e.g. {example!r}: "
+            "compute the features on the same corpus as the clusters"
+        )
+    return joined
+
+
+def _phrases(profile: pd.Series, min_z: float) -> list[tuple[Feature, str, float]]:
+    """(feature, phrase, z) of the distinctive features with a phrase, largest |z| first."""
+    found = []
+    for feature in FEATURES:
+        z = profile.get(feature.name, np.nan)
+        if not np.isfinite(z):
+            continue
+        phrase = feature.high if z >= min_z else feature.low if z <= -min_z else None
+        if phrase:
+            found.append((feature, phrase, float(z)))
+    found.sort(key=lambda item: (-abs(item[2]), item[0].name))
+    return found
+
+
+def _compose(phrases: list[str]) -> str:
+    """Join phrases while the name stays within MAX_NAME_WORDS words."""
+    name = ""
+    for phrase in phrases:
+        candidate = f"{name}, {phrase}" if name else phrase
+        if len(candidate.split()) > MAX_NAME_WORDS:
+            break
+        name = candidate
+    return name
+
+
+def _value(feature: Feature, value: float) -> str:
+    if feature.kind == BINARY:
+        return f"{value:.0%}"
+    return f"{value:.2f}" if feature.unit == "share" else f"{value:.1f}"
+
+
+def _describe(
+    size: int,
+    distinctive: list[tuple[Feature, str, float]],
+    inside: pd.Series,
+    outside: pd.Series,
+    terms: list[str],
+) -> str:
+    parts = [
+        f"{feature.label} {_value(feature, inside[feature.name])} vs "
+        f"{_value(feature, outside[feature.name])} elsewhere"
+        for feature, _, _ in distinctive[:3]
+    ]
+    text = f"{size} conversations" + (": " + "; ".join(parts) if parts else ", no feature apart")
+    if terms:
+        text += ". Terms: " + ", ".join(terms[:5])
+    return text + "."
+
+
+def name_clusters(
+    features: pd.DataFrame,
+    clusters: pd.DataFrame,
+    texts: pd.DataFrame | None = None,
+    *,
+    min_z: float = 0.5,
+    top_terms: int = 5,
+) -> pd.DataFrame:
+    """`cluster, name, description` for every cluster of `clusters` (noise included).
+
+    `features`: `compute_features` output; `clusters`: conversation_id, cluster (-1 = noise);
+    `texts`: optional conversation_id, text (e.g. the run's representations) for c-TF-IDF terms.
+    `min_z`: the standardized difference a feature needs to name a cluster (0.5: half an sd, a
+    "medium" effect, so only features that set a cluster visibly apart are used).
+    """
+    joined = _join(features, clusters)
+    profiles = feature_profiles(features, clusters)
+    names = [f.name for f in FEATURES if f.name in joined.columns]
+    clustered = joined[joined["cluster"] != NOISE]
+    sizes = joined.groupby("cluster").size()
+    terms: dict = {}
+    if texts is not None and len(clustered):
+        by_id = texts.groupby("conversation_id", sort=False)["text"].agg(" ".join)
+        documents = clustered["conversation_id"].map(by_id).fillna("").tolist()
+        terms = {
+            c: [t for t, _ in scored]
+            for c, scored in class_tfidf(
+                documents, clustered["cluster"].to_numpy(), top_n=top_terms
+            ).items()
+        }
+    order = sorted(sizes.index, key=lambda c: (c == NOISE, -sizes[c], c))
+    used: set[str] = {NOISE_NAME}
+    used_sets: set[frozenset] = set()
+    rows = []
+    for cluster in order:
+        if cluster == NOISE:
+            rows.append(
+                {
+                    "cluster": NOISE,
+                    "name": NOISE_NAME,
+                    "description": f"{int(sizes[cluster])} conversations the clustering left "
+                    "outside every cluster (HDBSCAN noise).",
+                }
+            )
+            continue
+        members = clustered["cluster"] == cluster
+        inside = clustered.loc[members, names].mean()
+        outside = clustered.loc[~members, names].mean()
+        distinctive = _phrases(profiles.loc[cluster], min_z)
+        cluster_terms = terms.get(cluster, [])
+        phrases = [phrase for _, phrase, _ in distinctive]
+        if not phrases:
+            phrases = [
+                "mixed requests" + (": " + ", ".join(cluster_terms[:3]) if cluster_terms else "")
+            ]
+        # Too short to read as a behaviour ("greetings"): say what kind of conversations.
+        if len(_compose(phrases).split()) < MIN_NAME_WORDS:
+            phrases[0] = f"conversations with {phrases[0]}"
+        name, key = _unique(phrases, cluster_terms, used, used_sets)
+        used.add(name)
+        used_sets.add(key)
+        rows.append(
+            {
+                "cluster": int(cluster),
+                "name": name,
+                "description": _describe(
+                    int(sizes[cluster]), distinctive, inside, outside, cluster_terms
+                ),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(NAME_COLUMNS)).sort_values("cluster", ignore_index=True)
+
+
+def _unique(
+    phrases: list[str], terms: list[str], used_names: set[str], used_sets: set[frozenset]
+) -> tuple[str, frozenset]:
+    """The first free name: the top phrases as far as 8 words go, else the same without one of
+    them (the top one stays), else the top phrase with a c-TF-IDF term, else numbered. Names
+    made of the same phrases in another order count as taken ("wordy messages, detailed specs"
+    after "detailed specs, wordy messages")."""
+    candidates: list[list[str]] = [phrases]
+    candidates += [phrases[:skip] + phrases[skip + 1 :] for skip in range(1, len(phrases))]
+    for chosen in candidates:
+        name = _compose(chosen)
+        key = frozenset(name.split(", "))
+        if name and name not in used_names and key not in used_sets:
+            return name, key
+    base = _compose(phrases[:1])
+    for term in terms:
+        name = f"{base} ({term})"
+        if name not in used_names and len(name.split()) <= MAX_NAME_WORDS:
+            return name, frozenset([name])
+    number = 2
+    while f"{base} #{number}" in used_names:
+        number += 1
+    return f"{base} #{number}", frozenset([f"{base} #{number}"])

@@ -1,0 +1,126 @@
+"""Cluster names: the profile equals a computation by hand, names are unique and readable, and
+every planted missed or invented archetype of the demo run is named so a reader recognises it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from _behaviour_demo import PROJECT_ROOT, demo_artifacts, demo_clusters_with_archetypes
+
+from simgap_core.behaviour.features import FEATURE_NAMES
+from simgap_core.behaviour.names import (
+    MAX_NAME_WORDS,
+    NOISE_NAME,
+    ClusterNamingError,
+    feature_profiles,
+    name_clusters,
+)
+
+
+def _synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Four clusters of 50 plus 20 noise: thankers, log pasters, two identical plain clusters."""
+    rng = np.random.default_rng(0)
+    n = 220
+    features = pd.DataFrame({name: rng.normal(0, 0.01, n) + 1.0 for name in FEATURE_NAMES})
+    cluster = np.repeat([0, 1, 2, 3, -1], [50, 50, 50, 50, 20])
+    for binary in ("gratitude", "ends_thanks", "pastes_log", "greeting"):
+        features[binary] = 0.0
+    features.loc[cluster == 0, ["gratitude", "ends_thanks"]] = 1.0
+    features.loc[cluster == 1, "pastes_log"] = 1.0
+    features.insert(0, "source", "real")
+    features.insert(0, "conversation_id", [f"real:{i}" for i in range(n)])
+    clusters = pd.DataFrame(
+        {"conversation_id": features["conversation_id"], "source": "real", "cluster": cluster}
+    )
+    return features, clusters
+
+
+def test_profile_equals_a_computation_by_hand():
+    features, clusters = _synthetic()
+    profiles = feature_profiles(features, clusters)
+    assert sorted(profiles.index) == [0, 1, 2, 3]  # noise is not a cluster
+    clustered = features[clusters["cluster"] != -1]
+    labels = clusters["cluster"][clusters["cluster"] != -1]
+    x = clustered["pastes_log"]
+    expected = (x[labels == 1].mean() - x[labels != 1].mean()) / x.std(ddof=0)
+    assert profiles.loc[1, "pastes_log"] == pytest.approx(expected)
+    assert profiles.loc[0, "pastes_log"] == pytest.approx(-1 / 3 / x.std(ddof=0))
+
+
+def test_names_from_distinctive_features_unique_and_noise():
+    features, clusters = _synthetic()
+    texts = pd.DataFrame(
+        {
+            "conversation_id": features["conversation_id"],
+            "text": np.where(clusters["cluster"] == 1, "traceback error stack", "hello world"),
+        }
+    )
+    names = name_clusters(features, clusters, texts).set_index("cluster")
+    assert list(names.columns) == ["name", "description"]
+    assert names.loc[-1, "name"] == NOISE_NAME
+    assert "thank" in names.loc[0, "name"]
+    assert "error logs" in names.loc[1, "name"]
+    assert "traceback" in names.loc[1, "description"]
+    assert "error logs pasted 100% vs 0% elsewhere" in names.loc[1, "description"]
+    # Clusters 2 and 3 look alike (nothing sets them apart): still two different names.
+    assert names.loc[2, "name"] != names.loc[3, "name"]
+    assert names["name"].is_unique
+    for name in names["name"]:
+        assert len(name.split()) <= MAX_NAME_WORDS
+    # Deterministic.
+    pd.testing.assert_frame_equal(names.reset_index(), name_clusters(features, clusters, texts))
+
+
+def test_clusters_without_features_are_an_error_that_says_so():
+    features, clusters = _synthetic()
+    with pytest.raises(ClusterNamingError, match="have no features, e.g. 'real:0'"):
+        name_clusters(features.iloc[1:], clusters)
+    with pytest.raises(ClusterNamingError, match="no 'cluster' column"):
+        name_clusters(features, clusters.drop(columns="cluster"))
+
+
+def test_demo_names_are_unique_readable_and_cover_every_cluster():
+    names = demo_artifacts().cluster_names
+    clusters = demo_clusters_with_archetypes()
+    assert sorted(names["cluster"]) == sorted(clusters["cluster"].unique())
+    assert names["name"].is_unique
+    named = names[names["cluster"] != -1]
+    words = named["name"].str.split().str.len()
+    assert words.between(3, MAX_NAME_WORDS).all(), named[~words.between(3, MAX_NAME_WORDS)]
+    assert names.set_index("cluster").loc[-1, "name"] == NOISE_NAME
+
+
+# Words a reader would look for to recognise each archetype (lower case, substrings).
+ARCHETYPE_KEYWORDS = {
+    "terse": ("terse", "short", "one-line"),
+    "error_log": ("error", "log"),
+    "frustrated": ("frustrat", "angry"),
+    "topic_switch": ("topic", "switch"),
+    "non_english": ("non-english", "language"),
+    "thanks_leave": ("thank",),
+    "polite_verbose": ("polite",),
+    "context_dump": ("background", "personal"),
+}
+
+
+def test_demo_every_planted_missed_and_invented_archetype_is_named():
+    """For each archetype a simulator misses or invents (truth.json), the cluster holding most
+    of its conversations is named with one of its keywords. Noise is left out: it is not a
+    behaviour (error_log's plurality, 204 of 480, is HDBSCAN noise; its largest cluster holds
+    123)."""
+    truth = json.loads((PROJECT_ROOT / "data" / "demo" / "truth.json").read_text())
+    planted = {
+        a for gaps in (truth["missed"], truth["hallucinated"]) for v in gaps.values() for a in v
+    }
+    assert planted == set(ARCHETYPE_KEYWORDS)
+    names = demo_artifacts().cluster_names.set_index("cluster")["name"]
+    clusters = demo_clusters_with_archetypes()
+    clustered = clusters[clusters["cluster"] != -1]
+    for archetype in sorted(planted):
+        counts = clustered.loc[clustered["archetype"] == archetype, "cluster"].value_counts()
+        top = counts.index[0]
+        name = names[top].lower()
+        assert any(k in name for k in ARCHETYPE_KEYWORDS[archetype]), (archetype, top, name)
