@@ -16,6 +16,8 @@ committed demo data depends on it.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -27,6 +29,9 @@ from simgap_core.errors import SimgapError
 
 PHRASE_DIR = "phrases"
 LANGUAGE_BANKS = ("greetings", "requests", "followups", "replies")
+CONVERSATION_SLOTS = frozenset({"task", "terse", "other_task", "term", "label", "app"})
+"""The slots every conversation fills, whatever its topic (see `writing.Conversation`)."""
+_SLOT_NAME = re.compile(r"\{([^{}|]*)\}")
 _TOPIC_TEXT_FIELDS = ("key", "label", "app")
 _TOPIC_LIST_FIELDS = ("terms", "facts")
 
@@ -123,16 +128,26 @@ def _text(value: Any, file: str, entry: str) -> str:
     return value
 
 
-def _texts(value: Any, file: str, entry: str) -> tuple[str, ...]:
+def _texts(
+    value: Any, file: str, entry: str, slots: Collection[str] | None = None
+) -> tuple[str, ...]:
+    """A non-empty list of strings; with `slots`, every `{name}` in them must be one of those."""
     if not isinstance(value, list) or not value:
         raise PhraseFileError(file, "expected a non-empty list of strings", entry=entry)
-    return tuple(_text(item, file, f"{entry}[{i}]") for i, item in enumerate(value))
+    texts = tuple(_text(item, file, f"{entry}[{i}]") for i, item in enumerate(value))
+    if slots is not None:
+        for index, text in enumerate(texts):
+            unknown = sorted(set(_SLOT_NAME.findall(text)) - set(slots))
+            if unknown:
+                reason = f"unknown slot {{{unknown[0]}}}; known here: {', '.join(sorted(slots))}"
+                raise PhraseFileError(file, reason, entry=f"{entry}[{index}]")
+    return texts
 
 
 def _named_banks(folder: Traversable, file: str) -> dict[str, tuple[str, ...]]:
     name = _name(folder, file)
     data = _object(_read_json(folder, file), name, None)
-    return {bank: _texts(items, name, bank) for bank, items in data.items()}
+    return {bank: _texts(items, name, bank, CONVERSATION_SLOTS) for bank, items in data.items()}
 
 
 def _languages(
@@ -147,7 +162,10 @@ def _languages(
             expected = ", ".join(LANGUAGE_BANKS)
             raise PhraseFileError(name, f"expected exactly the banks {expected}", entry=language)
         languages[language] = MappingProxyType(
-            {bank: _texts(banks[bank], name, f"{language}.{bank}") for bank in LANGUAGE_BANKS}
+            {
+                bank: _texts(banks[bank], name, f"{language}.{bank}", {"subject"})
+                for bank in LANGUAGE_BANKS
+            }
         )
     return MappingProxyType(languages)
 
@@ -157,48 +175,45 @@ def _topics(folder: Traversable, file: str, languages: tuple[str, ...]) -> tuple
     data = _read_json(folder, file)
     if not isinstance(data, list) or not data:
         raise PhraseFileError(name, "expected a non-empty JSON list of topics")
-    topics = []
-    for index, raw in enumerate(data):
-        where = f"[{index}]"
-        raw = _object(raw, name, where)
-        expected = {*_TOPIC_TEXT_FIELDS, *_TOPIC_LIST_FIELDS, "slots", "tasks", "foreign"}
-        if set(raw) != expected:
-            reason = f"expected exactly the fields {', '.join(sorted(expected))}"
-            raise PhraseFileError(name, reason, entry=where)
-        texts = {f: _text(raw[f], name, f"{where}.{f}") for f in _TOPIC_TEXT_FIELDS}
-        lists = {f: _texts(raw[f], name, f"{where}.{f}") for f in _TOPIC_LIST_FIELDS}
-        slots = _object(raw["slots"], name, f"{where}.slots")
-        if not isinstance(raw["tasks"], list) or not raw["tasks"]:
-            raise PhraseFileError(name, "expected a non-empty list", entry=f"{where}.tasks")
-        tasks = []
-        for number, pair in enumerate(raw["tasks"]):
-            pair = _texts(pair, name, f"{where}.tasks[{number}]")
-            if len(pair) != 2:
-                reason = "expected [request, terse fragment]"
-                raise PhraseFileError(name, reason, entry=f"{where}.tasks[{number}]")
-            tasks.append((pair[0], pair[1]))
-        foreign = _object(raw["foreign"], name, f"{where}.foreign")
-        if list(foreign) != list(languages):
-            reason = f"expected one subject per language of languages.json: {', '.join(languages)}"
-            raise PhraseFileError(name, reason, entry=f"{where}.foreign")
-        topics.append(
-            Topic(
-                **texts,
-                slots=MappingProxyType(
-                    {s: _texts(v, name, f"{where}.slots.{s}") for s, v in slots.items()}
-                ),
-                tasks=tuple(tasks),
-                **lists,
-                foreign=MappingProxyType(
-                    {
-                        lang: _text(foreign[lang], name, f"{where}.foreign.{lang}")
-                        for lang in languages
-                    }
-                ),
-            )
-        )
+    topics = tuple(_topic(raw, name, f"[{i}]", languages) for i, raw in enumerate(data))
     keys = [t.key for t in topics]
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     if repeated:
         raise PhraseFileError(name, f"topic keys used more than once: {', '.join(repeated)}")
-    return tuple(topics)
+    return topics
+
+
+def _topic(raw: Any, name: str, where: str, languages: tuple[str, ...]) -> Topic:
+    """One topic; its app, tasks and slot values are filled from its own slots only."""
+    raw = _object(raw, name, where)
+    expected = {*_TOPIC_TEXT_FIELDS, *_TOPIC_LIST_FIELDS, "slots", "tasks", "foreign"}
+    if set(raw) != expected:
+        reason = f"expected exactly the fields {', '.join(sorted(expected))}"
+        raise PhraseFileError(name, reason, entry=where)
+    own = tuple(_object(raw["slots"], name, f"{where}.slots"))
+    every = CONVERSATION_SLOTS | set(own)
+    texts = {f: _text(raw[f], name, f"{where}.{f}") for f in _TOPIC_TEXT_FIELDS}
+    _texts([texts["app"]], name, f"{where}.app", own)
+    lists = {f: _texts(raw[f], name, f"{where}.{f}", every) for f in _TOPIC_LIST_FIELDS}
+    slots = {s: _texts(v, name, f"{where}.slots.{s}", own) for s, v in raw["slots"].items()}
+    if not isinstance(raw["tasks"], list) or not raw["tasks"]:
+        raise PhraseFileError(name, "expected a non-empty list", entry=f"{where}.tasks")
+    tasks = []
+    for number, pair in enumerate(raw["tasks"]):
+        pair = _texts(pair, name, f"{where}.tasks[{number}]", own)
+        if len(pair) != 2:
+            reason = "expected [request, terse fragment]"
+            raise PhraseFileError(name, reason, entry=f"{where}.tasks[{number}]")
+        tasks.append((pair[0], pair[1]))
+    foreign = _object(raw["foreign"], name, f"{where}.foreign")
+    if list(foreign) != list(languages):
+        reason = "expected one subject per language of languages.json, in its order: "
+        raise PhraseFileError(name, reason + ", ".join(languages), entry=f"{where}.foreign")
+    subjects = _texts(list(foreign.values()), name, f"{where}.foreign", every)
+    return Topic(
+        **texts,
+        slots=MappingProxyType(slots),
+        tasks=tuple(tasks),
+        **lists,
+        foreign=MappingProxyType(dict(zip(languages, subjects, strict=True))),
+    )
