@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The same defaults as simgap_core/environment.py (tests/test_environment.py checks they agree):
+# exported here too because make's commands (pytest, streamlit) need them before Python starts.
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export TOKENIZERS_PARALLELISM := false

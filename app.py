@@ -1,11 +1,8 @@
 """simgap dashboard: `streamlit run app.py` (or `make run`). Opens on the committed demo run."""
 
-import os
+from simgap_core.environment import apply_defaults
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+apply_defaults()
 
 import streamlit as st  # noqa: E402
 

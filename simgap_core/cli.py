@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,12 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simgap_core.environment import apply_defaults
 from simgap_core.errors import SimgapError
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+apply_defaults()
 
 app = typer.Typer(
     help="How far are simulated users from real ones? Load transcripts, map user behaviour, "

@@ -8,6 +8,7 @@ import json
 import math
 import re
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from simgap_core.demo import (
     generate_demo,
     write_demo,
 )
+from simgap_core.demo.phrases import PHRASE_DIR, PhraseFileError, load_phrases, read_phrases
 from simgap_core.io.loaders import load_file
 
 SMALL = 200
@@ -388,3 +390,91 @@ def test_committed_demo_loads_without_skips(demo_dir: Path) -> None:
         assert len(corpus.conversations) == expected[source] == 1500
         assert set(corpus.conversations["source"]) == {source}
         assert corpus.conversations["conversation_id"].iloc[0] == f"{source}:{source}-0001"
+
+
+# --- the phrase files -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def phrase_copy(tmp_path: Path) -> Path:
+    """A writable copy of the shipped phrase files, to break one at a time."""
+    shipped = resources.files("simgap_core.demo") / PHRASE_DIR
+    for name in ("user.json", "assistant.json", "languages.json", "topics.json"):
+        (tmp_path / name).write_text((shipped / name).read_text(encoding="utf-8"), "utf-8")
+    return tmp_path
+
+
+def _edit(folder: Path, name: str, change) -> None:
+    data = json.loads((folder / name).read_text(encoding="utf-8"))
+    change(data)
+    (folder / name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def test_shipped_phrase_files_are_read_whole(phrase_copy: Path) -> None:
+    phrases = load_phrases()
+    assert read_phrases(phrase_copy) == phrases
+    user = json.loads((phrase_copy / "user.json").read_text(encoding="utf-8"))
+    assert phrases.banks["greetings"] == tuple(user["greetings"])
+    assert len(phrases.topics) == len({t.key for t in phrases.topics}) >= 12
+    assert all(list(t.foreign) == list(phrases.languages) for t in phrases.topics)
+
+
+def test_a_missing_phrase_file_is_named(phrase_copy: Path) -> None:
+    (phrase_copy / "languages.json").unlink()
+    with pytest.raises(PhraseFileError, match=r"languages\.json: phrase file is missing"):
+        read_phrases(phrase_copy)
+
+
+def test_malformed_json_names_the_file_and_line(phrase_copy: Path) -> None:
+    (phrase_copy / "assistant.json").write_text('{\n  "openers": ["ok",]\n}', encoding="utf-8")
+    with pytest.raises(PhraseFileError, match=r"assistant\.json: not valid JSON: .* line 2"):
+        read_phrases(phrase_copy)
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        (
+            "user.json",
+            lambda d: d["greetings"].__setitem__(2, 7),
+            r"user\.json, entry greetings\[2\]: expected a string, got int",
+        ),
+        ("user.json", lambda d: d.__setitem__("thanks", []), r"entry thanks: expected a non-empty"),
+        (
+            "user.json",
+            lambda d: d["purposes"].append("for {dish}"),
+            r"entry purposes\[\d+\]: unknown slot \{dish\}",
+        ),
+        (
+            "assistant.json",
+            lambda d: d.__setitem__("followups", ["more?"]),
+            r"assistant\.json: bank names also used in user\.json: followups",
+        ),
+        (
+            "languages.json",
+            lambda d: d["de"].pop("replies"),
+            r"languages\.json, entry de: expected exactly the banks",
+        ),
+        (
+            "topics.json",
+            lambda d: d[1]["foreign"].pop("pt"),
+            r"topics\.json, entry \[1\]\.foreign: expected one subject per language",
+        ),
+        (
+            "topics.json",
+            lambda d: d[0]["tasks"].append(["only a request"]),
+            r"entry \[0\]\.tasks\[\d+\]: expected \[request, terse fragment\]",
+        ),
+        (
+            "topics.json",
+            lambda d: d[2].__setitem__("key", d[0]["key"]),
+            r"topics\.json: topic keys used more than once",
+        ),
+    ],
+)
+def test_a_malformed_phrase_file_names_the_file_and_entry(
+    phrase_copy: Path, file: str, change, message: str
+) -> None:
+    _edit(phrase_copy, file, change)
+    with pytest.raises(PhraseFileError, match=message):
+        read_phrases(phrase_copy)
