@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import simgap_core.represent.cues as cues_module
 import simgap_core.represent.heuristic as represent_module
 from simgap_core.embed import text_hash
 from simgap_core.model import Conversation, Corpus
@@ -45,7 +46,11 @@ def acts_of_turn(dialog_acts: str, turn: int) -> set[str]:
 
 
 # Words a behaviour text may contain: only what the annotator's own source can write.
-_SOURCE_WORDS = {w.lower() for w in re.findall(r"[A-Za-z]+", inspect.getsource(represent_module))}
+_SOURCE_WORDS = {
+    w.lower()
+    for module in (represent_module, cues_module)
+    for w in re.findall(r"[A-Za-z]+", inspect.getsource(module))
+}
 
 
 def leaked_words(texts: dict[str, str]) -> set[str]:

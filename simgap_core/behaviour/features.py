@@ -28,13 +28,8 @@ import numpy as np
 import pandas as pd
 
 from simgap_core.model import Corpus
-from simgap_core.represent.heuristic import (
-    _SENTENCE_SPLIT,
-    _WORD,
-    _analyse,
-    _opening,
-    _UserTurn,
-)
+from simgap_core.represent.cues import SENTENCE_SPLIT, WORD
+from simgap_core.represent.heuristic import UserTurn, analyse_user_turns, opening_turn
 
 BINARY, CONTINUOUS = "binary", "continuous"
 UNITS = ("count", "words", "share", "rate")
@@ -152,7 +147,7 @@ def _lexical_diversity(text: str) -> tuple[float, float]:
 def _lowercase_start_share(texts: list[str]) -> float:
     starts = []
     for text in texts:
-        for sentence in _SENTENCE_SPLIT.split(text):
+        for sentence in SENTENCE_SPLIT.split(text):
             letter = next((ch for ch in sentence if ch.isalpha()), "")
             if letter:
                 starts.append(letter.islower())
@@ -164,7 +159,7 @@ def _misspelling_rate(texts: list[str]) -> float:
     words = [
         w
         for text in texts
-        for w in _WORD.findall(text)
+        for w in WORD.findall(text)
         if w.islower() and w.isalpha() and len(w) >= _SPELL_MIN_LETTERS
     ]
     if not words:
@@ -173,7 +168,7 @@ def _misspelling_rate(texts: list[str]) -> float:
     return sum(w in unknown for w in words) / len(words)
 
 
-def _ending(last: _UserTurn) -> str:
+def _ending(last: UserTurn) -> str:
     if last.thank or last.goodbye:
         return "thanks"
     if last.question:
@@ -183,7 +178,7 @@ def _ending(last: _UserTurn) -> str:
 
 def _measure(turns: list[tuple[str, str]], language: str) -> dict[str, float]:
     """Every feature of one conversation; `language` is its detected ISO code."""
-    analysed = _analyse(turns)
+    analysed = analyse_user_turns(turns)
     user_texts = [text for role, text in turns if role == "user"]
     if not analysed:
         return dict.fromkeys(FEATURE_NAMES, math.nan)
@@ -198,7 +193,7 @@ def _measure(turns: list[tuple[str, str]], language: str) -> dict[str, float]:
     english = language in ("en", "")
     return {
         "user_turns": float(len(analysed)),
-        "first_request_words": float(_opening(analysed).words),
+        "first_request_words": float(opening_turn(analysed).words),
         "words_per_turn": float(mean_words),
         "words_per_turn_cv": (
             float(words.std() / mean_words) if len(words) >= 2 and mean_words > 0 else math.nan

@@ -84,7 +84,7 @@ def _turn_count(n: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _UserTurn:
+class UserTurn:
     """Measured features of one user turn, given what came before it."""
 
     words: int
@@ -128,7 +128,7 @@ def _analyse_turn(
     after_assistant: bool,
     assistant_text: str,
     prior_request: bool,
-) -> _UserTurn:
+) -> UserTurn:
     n_words = len(full_text.split())
     text = full_text[:_ANALYSED_CHARS]
     lower = text.lower()
@@ -250,7 +250,7 @@ def _analyse_turn(
         reaction = "accepts"
     else:
         reaction = "continues"
-    return _UserTurn(
+    return UserTurn(
         words=n_words,
         lowercase_start=text.lstrip()[:1].islower(),
         # A list or pasted block ends wherever it ends; its first line shows the writing habit.
@@ -287,9 +287,9 @@ def _analyse_turn(
     )
 
 
-def _analyse(turns: list[tuple[str, str]]) -> list[_UserTurn]:
+def analyse_user_turns(turns: list[tuple[str, str]]) -> list[UserTurn]:
     seen: set[str] = set()
-    analysed: list[_UserTurn] = []
+    analysed: list[UserTurn] = []
     assistant_text = ""
     after_assistant = False
     prior_request = False
@@ -315,7 +315,7 @@ def _analyse(turns: list[tuple[str, str]]) -> list[_UserTurn]:
     return analysed
 
 
-def _dialog_acts(turn: _UserTurn) -> list[str]:
+def _dialog_acts(turn: UserTurn) -> list[str]:
     acts: list[str] = []
     if turn.greet:
         acts.append("GREET")
@@ -371,7 +371,7 @@ _REACTION_PHRASES = {
 _REACTION_ORDER = tuple(_REACTION_PHRASES)
 
 
-def _opening(turns: list[_UserTurn]) -> _UserTurn:
+def opening_turn(turns: list[UserTurn]) -> UserTurn:
     """The turn that states the first request (a bare "hi" before it does not count)."""
     return next((t for t in turns if t.opens), turns[0])
 
@@ -382,8 +382,8 @@ def _conversation_language(turns: list[tuple[str, str]]) -> str:
     return detect_language(text, WORD.findall(text.lower()))
 
 
-def _describe_requests(turns: list[_UserTurn], language: str) -> str:
-    first = _opening(turns)
+def _describe_requests(turns: list[UserTurn], language: str) -> str:
+    first = opening_turn(turns)
     statements: list[str] = []
     if language != "English":
         statements.append("The requests are written in a language other than English.")
@@ -427,7 +427,7 @@ def _describe_requests(turns: list[_UserTurn], language: str) -> str:
     return " ".join(statements)
 
 
-def _describe_responses(turns: list[_UserTurn]) -> str:
+def _describe_responses(turns: list[UserTurn]) -> str:
     reactions = [t.reaction for t in turns if t.reaction]
     if not reactions:
         return "The user never reacts to an answer: a single request and no follow-up."
@@ -454,8 +454,8 @@ def _describe_responses(turns: list[_UserTurn]) -> str:
     return " ".join(statements)
 
 
-def _describe_context(turns: list[_UserTurn]) -> str:
-    first = _opening(turns)
+def _describe_context(turns: list[UserTurn]) -> str:
+    first = opening_turn(turns)
     background = sum(t.background for t in turns)
     statements: list[str] = []
     if first.background >= 3:
@@ -482,7 +482,7 @@ def _describe_context(turns: list[_UserTurn]) -> str:
     return " ".join(statements)
 
 
-def _tone(turns: list[_UserTurn]) -> str:
+def _tone(turns: list[UserTurn]) -> str:
     """One tone per conversation, so that tone cues do not multiply into many variants."""
     requests = [t for t in turns if t.intent] or turns
     if sum(t.frustration for t in turns) >= 2:
@@ -507,7 +507,7 @@ def _tone(turns: list[_UserTurn]) -> str:
     return "neutral"
 
 
-def _describe_style(turns: list[_UserTurn], language: str) -> str:
+def _describe_style(turns: list[UserTurn], language: str) -> str:
     n = len(turns)
     statements: list[str] = []
     if language != "English":
@@ -532,7 +532,7 @@ def _describe_style(turns: list[_UserTurn], language: str) -> str:
 _MAX_ACT_TURNS = 8
 
 
-def _describe_dialog_acts(turns: list[_UserTurn]) -> str:
+def _describe_dialog_acts(turns: list[UserTurn]) -> str:
     """Acts per user turn; a run of turns with the same acts is one sentence ("Turns 2-4")."""
     runs: list[tuple[int, int, str]] = []
     for i, turn in enumerate(turns[:_MAX_ACT_TURNS], start=1):
@@ -559,7 +559,7 @@ def describe_turns(turns: Iterable[tuple[str, str]]) -> dict[str, str]:
     `turns` are (role, text) in order; system and tool turns are ignored.
     """
     turns = list(turns)
-    analysed = _analyse(turns)
+    analysed = analyse_user_turns(turns)
     if not analysed:
         return dict.fromkeys(BEHAVIOUR_FACETS, _NO_USER)
     language = _conversation_language(turns)
