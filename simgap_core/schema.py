@@ -49,7 +49,9 @@ def _check_interval(name: str, value: float | None, interval: Interval | None) -
     if low > high + _INTERVAL_SLACK:
         raise ValueError(f"{name}_ci [{low}, {high}] has its low end above its high end")
     if value is not None and not (low - _INTERVAL_SLACK <= value <= high + _INTERVAL_SLACK):
-        raise ValueError(f"{name} = {value} lies outside its own interval {name}_ci [{low}, {high}]")
+        raise ValueError(
+            f"{name} = {value} lies outside its own interval {name}_ci [{low}, {high}]"
+        )
 
 
 class NullSummary(_Model):

@@ -107,7 +107,9 @@ def document(
     sources = ["real", *names]
     ranked = sorted(names, key=lambda s: simulators[s]["paper"]["js"])
     size = len(sources)
-    pairwise = [[0.0 if i == j else 0.02 + 0.01 * (i + j) for j in range(size)] for i in range(size)]
+    pairwise = [
+        [0.0 if i == j else 0.02 + 0.01 * (i + j) for j in range(size)] for i in range(size)
+    ]
     return {
         "schema_version": 2,
         "reference": "real",
@@ -149,7 +151,11 @@ def document(
                 "js_quantiles": {"0.05": 0.045, "0.5": 0.054, "0.95": 0.065},
                 "n_per_half": n_real // 2,
             },
-            "map": {"js": 0.0121, "js_quantiles": {"0.05": 0.009, "0.95": 0.015}, "n_per_half": 750},
+            "map": {
+                "js": 0.0121,
+                "js_quantiles": {"0.05": 0.009, "0.95": 0.015},
+                "n_per_half": 750,
+            },
         },
         "pairwise": {
             "sources": sources,
@@ -185,9 +191,7 @@ def realistic() -> dict[str, Any]:
     sims = {
         "sim_a": simulator(0.012, (0.004, 0.021), p_adjusted=0.12, tied_with=("sim_b",)),
         "sim_b": simulator(0.015, (0.007, 0.024), p_adjusted=0.03, tied_with=("sim_a",)),
-        "sim_c": simulator(
-            0.061, (0.032, 0.094), n=150, plugin_gap=0.05, classifier=False, k=15
-        ),
+        "sim_c": simulator(0.061, (0.032, 0.094), n=150, plugin_gap=0.05, classifier=False, k=15),
     }
     plugin = {name: entry["paper"]["js_plugin"] for name, entry in sims.items()}
     return document(
@@ -195,7 +199,13 @@ def realistic() -> dict[str, Any]:
         ties=[
             {"a": "sim_a", "b": "sim_b", "diff": -0.003, "diff_ci": [-0.011, 0.006], "tied": True},
             {"a": "sim_a", "b": "sim_c", "diff": -0.049, "diff_ci": [-0.08, -0.02], "tied": False},
-            {"a": "sim_b", "b": "sim_c", "diff": -0.046, "diff_ci": [-0.077, -0.016], "tied": False},
+            {
+                "a": "sim_b",
+                "b": "sim_c",
+                "diff": -0.046,
+                "diff_ci": [-0.077, -0.016],
+                "tied": False,
+            },
         ],
         mixture={
             "weights": {"sim_a": 0.62, "sim_b": 0.38, "sim_c": 0.0},

@@ -174,9 +174,10 @@ def test_a_registered_metric_appears_in_every_table() -> None:
     try:
         assert metric("js_matched") is toy
         board = leaderboard(metrics)
-        assert board.columns.tolist().index("js_matched") == board.columns.tolist().index(
-            "js_high"
-        ) + 1
+        assert (
+            board.columns.tolist().index("js_matched")
+            == board.columns.tolist().index("js_high") + 1
+        )
         assert board.set_index("simulator").at["sim_a", "js_matched_high"] == 0.03
         cells = leaderboard_cells(metrics).set_index("simulator")
         assert cells.at["sim_a", "JS matched"] == "0.0200 [0.0100, 0.0300]"

@@ -15,6 +15,10 @@ from simgap_core.schema import METRICS, Metric, Metrics
 # Columns every leaderboard has before the registered metrics.
 LEADING_COLUMNS = ("rank", "simulator", "n", "reliable", "reliability", "tied_with")
 LOW, HIGH = "_low", "_high"
+RELIABILITY_HELP = (
+    "A comparison is unreliable when its bins hold fewer than 5 conversations each on average "
+    "(n/k < 5) or the two sizes differ by more than 2x: its interval may not cover the truth."
+)
 
 
 def reliability_text(metrics: Metrics, simulator: str) -> str:
