@@ -269,6 +269,13 @@ class Settings(_Model):
     ci_level: float
     thresholds: Thresholds
     seed: int | None = None
+    k: int | str | None = None
+    k_rule: str | None = None
+    explained_variance: float | None = None
+    bootstrap: int | None = None
+    permutations: int | None = None
+    neighbours: int | None = None
+    neighbour_space: str | None = None
 
 
 class Metrics(_Model):
@@ -377,8 +384,7 @@ def read_metrics(path: str | Path) -> Metrics:
         path = path / METRICS_FILE
     if not path.is_file():
         raise RunDirectoryError(
-            f"{path} is missing: the run was analyzed without the measure stage; run "
-            f"`simgap analyze --out {path.parent}`"
+            f"{path.parent} has no {path.name}: run `simgap analyze --out {path.parent}` first"
         )
     try:
         document = json.loads(path.read_text(encoding="utf-8"))

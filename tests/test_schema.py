@@ -77,7 +77,9 @@ def test_a_newer_version_says_so(tmp_path) -> None:
 
 
 def test_missing_and_invalid_files_are_named(tmp_path) -> None:
-    with pytest.raises(RunDirectoryError, match=f"{tmp_path}/metrics.json is missing"):
+    with pytest.raises(
+        RunDirectoryError, match=f"{tmp_path} has no metrics.json: run `simgap analyze --out"
+    ):
         read_metrics(tmp_path)
     path = tmp_path / "metrics.json"
     path.write_text("{not json")
