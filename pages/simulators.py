@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from simgap_core.present import figures
-from simgap_core.present.leaderboard import RELIABILITY_HELP, pairwise_matrix
+from simgap_core.present.leaderboard import RELIABILITY_HELP, header, pairwise_matrix
 from simgap_core.present.verdicts import verdicts
 from simgap_core.schema import METRICS
 
@@ -38,9 +38,10 @@ config = {
     ),
 }
 for metric in METRICS:
-    label = metric.label if metric.kind != "descriptive" else f"{metric.label} (descriptive)"
     printf = "%d" if metric.format == "d" else f"%{metric.format}"
-    config[metric.key] = st.column_config.NumberColumn(label, format=printf, help=metric.help)
+    config[metric.key] = st.column_config.NumberColumn(
+        header(metric), format=printf, help=metric.help
+    )
     if metric.kind == "estimate":
         level = f"{settings.ci_level:.0%}"
         for side in ("low", "high"):

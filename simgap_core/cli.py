@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from simgap_core.errors import SimgapError
 
@@ -250,18 +251,23 @@ def _print_leaderboard(metrics: Metrics) -> None:
     from simgap_core.present.verdicts import verdicts
 
     cells = leaderboard_cells(metrics)
+    # Text, not markup: names come from the data and intervals look like markup tags.
     table = Table(
-        title=f"Simulators vs {metrics.reference}, closest first (paper quantization; JS and KL "
-        "in nats; [low, high]: 95% interval)",
-        caption="\n".join(verdicts(metrics).lines()),
+        title=Text(
+            f"Simulators vs {metrics.reference}, closest first (paper quantization; JS and KL "
+            f"in nats; [low, high]: {metrics.settings.ci_level:.0%} interval)"
+        ),
+        caption=Text("\n".join(verdicts(metrics).lines())),
         caption_justify="left",
     )
     for column in cells.columns:
         table.add_column(
-            column, justify="left" if column in ("simulator", "reliability") else "right"
+            Text(column),
+            justify="left" if column in ("simulator", "reliability") else "right",
+            overflow="fold",
         )
     for row in cells.itertuples(index=False):
-        table.add_row(*row)
+        table.add_row(*(Text(value) for value in row))
     console.print(table)
 
 

@@ -10,7 +10,7 @@ import metrics_fixtures as fixtures
 import pytest
 
 from simgap_core.errors import RunDirectoryError
-from simgap_core.present.leaderboard import cell_text, leaderboard, leaderboard_cells
+from simgap_core.present.leaderboard import cell_text, header, leaderboard, leaderboard_cells
 from simgap_core.present.verdicts import verdicts
 from simgap_core.schema import (
     METRICS,
@@ -142,7 +142,7 @@ def test_cells_show_intervals_descriptive_labels_skips_and_reliability() -> None
     metrics = parse_metrics(fixtures.realistic())
     cells = leaderboard_cells(metrics).set_index("simulator")
     assert cells.at["sim_a", "JS"] == "0.0120 [0.0040, 0.0210]"
-    assert cells.at["sim_a", "plug-in JS"] == "0.0320 (descriptive)"
+    assert cells.at["sim_a", "plug-in JS (descriptive)"] == "0.0320"
     assert cells.at["sim_c", "AUC"] == (
         "skipped: needs at least 200 conversations per class, has 150"
     )
@@ -201,7 +201,8 @@ def test_unknown_fields_are_kept_for_a_metric_to_read() -> None:
     document["simulators"]["sim_a"]["paper"]["tv"] = 0.07
     metrics = parse_metrics(document)
     toy = Metric("tv", "TV", ".2f", "total variation", lambda s: s.paper.tv)
-    assert cell_text(toy, metrics, "sim_a") == "0.07 (descriptive)"
+    assert cell_text(toy, metrics, "sim_a") == "0.07"
+    assert header(toy) == "TV (descriptive)"
     assert cell_text(toy, metrics, "sim_b") == "—"
 
 
@@ -301,3 +302,61 @@ def test_every_sentence_is_in_lines_once() -> None:
     lines = said.lines()
     assert len(lines) == len(set(lines))
     assert said.ranking in lines and said.mixture in lines and said.floor in lines
+
+
+# The CLI: `simgap compare` prints the registry's columns and the verdicts, or a clear error.
+
+
+def _run_dir(tmp_path: Path, document: dict) -> Path:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "params.json").write_text("{}")
+    (run / "metrics.json").write_text(json.dumps(document))
+    return run
+
+
+def test_cli_compare_prints_each_number_as_stored_with_reliability_and_verdicts(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from simgap_core.cli import app
+
+    document = fixtures.realistic()
+    result = CliRunner().invoke(
+        app, ["compare", str(_run_dir(tmp_path, document))], env={"COLUMNS": "400"}
+    )
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    metrics = parse_metrics(document)
+    for row in leaderboard_cells(metrics).to_dict("records"):
+        for value in row.values():
+            assert " ".join(value.split()) in out, value
+    sim_c = next(line for line in result.stdout.splitlines() if " sim_c " in line)
+    assert "0.0610 [0.0320, 0.0940]" in sim_c
+    assert "unreliable: sizes differ by more than 2x (150 vs 1500)" in sim_c
+    for line in verdicts(metrics).lines():
+        assert " ".join(line.split()) in out, line
+
+
+def test_cli_compare_of_a_v1_run_names_its_version(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from simgap_core.cli import app
+
+    document = fixtures.realistic()
+    del document["schema_version"]
+    run = _run_dir(tmp_path, document)
+    result = CliRunner().invoke(app, ["compare", str(run)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+    assert "made by an older simgap (metrics schema version 1)" in result.stderr
+    assert f"rerun `simgap analyze --out {run}`" in result.stderr
+
+
+def test_cli_compare_of_a_folder_that_is_not_a_run(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from simgap_core.cli import app
+
+    result = CliRunner().invoke(app, ["compare", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"{tmp_path} is not a run directory" in result.stderr

@@ -72,9 +72,9 @@ def leaderboard_columns() -> list[str]:
 def cell_text(metric: Metric, metrics: Metrics, simulator: str) -> str:
     """How every front end writes one number: with its interval, or labelled, or why skipped.
 
-    An estimate reads '0.0120 [0.0040, 0.0210]'; a descriptive number '0.0410 (descriptive)';
-    a p-value or a count as itself; a statistic not computed 'skipped: <reason>' when the run
-    says why, else '—'.
+    An estimate reads '0.0120 [0.0040, 0.0210]'; a descriptive number, a p-value or a count as
+    itself (a descriptive column says so in its header, `header`); a statistic not computed
+    'skipped: <reason>' when the run says why, else '—'.
     """
     entry = metrics.simulators[simulator]
     value = metric.value(entry)
@@ -87,25 +87,28 @@ def cell_text(metric: Metric, metrics: Metrics, simulator: str) -> str:
         if bounds is None:
             return f"{text} (no interval)"
         return f"{text} [{metric.text(bounds[0])}, {metric.text(bounds[1])}]"
-    if metric.kind == "descriptive":
-        return f"{text} (descriptive)"
     return text
+
+
+def header(metric: Metric) -> str:
+    """A metric's column header: its label, marked '(descriptive)' when no verdict rests on it."""
+    return f"{metric.label} (descriptive)" if metric.kind == "descriptive" else metric.label
 
 
 def leaderboard_cells(metrics: Metrics) -> pd.DataFrame:
     """The leaderboard as text, headed by labels: what the CLI and the report print.
 
     Columns: '#', 'simulator', 'JS' (the first registered metric), 'reliability', then the
-    other registered metrics by label; values from `cell_text`.
+    other registered metrics, headed by `header`; values from `cell_text`.
     """
     first, *rest = METRICS
     rows = []
     for rank, name in enumerate(metrics.simulator_names, start=1):
-        row = {"#": str(rank), "simulator": name, first.label: cell_text(first, metrics, name)}
+        row = {"#": str(rank), "simulator": name, header(first): cell_text(first, metrics, name)}
         row["reliability"] = reliability_text(metrics, name) or "reliable"
-        row.update({metric.label: cell_text(metric, metrics, name) for metric in rest})
+        row.update({header(metric): cell_text(metric, metrics, name) for metric in rest})
         rows.append(row)
-    columns = ["#", "simulator", first.label, "reliability", *(m.label for m in rest)]
+    columns = ["#", "simulator", header(first), "reliability", *(header(m) for m in rest)]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -42,6 +42,7 @@ from simgap_core.present.figures import (
 )
 from simgap_core.present.leaderboard import (
     RELIABILITY_HELP,
+    header,
     leaderboard_cells,
     pairwise_matrix,
     reliability_text,
@@ -376,7 +377,7 @@ def _leaderboard_context(metrics: Metrics) -> dict[str, Any]:
     cells = leaderboard_cells(metrics)
     return {
         "columns": [
-            (column, next((m.help for m in METRICS if m.label == column), RELIABILITY_HELP))
+            (column, next((m.help for m in METRICS if header(m) == column), RELIABILITY_HELP))
             for column in cells.columns
             if column not in ("#", "simulator")
         ],
