@@ -15,7 +15,8 @@ computation (a new field in the simulator's entry of `metrics.json`) plus one `M
 
 Lists of two floats are intervals [low, high]; every interval sits next to the estimate it
 bounds (`js` / `js_ci`). Models accept fields they do not know (a newer measurement may add
-some); they reject missing or wrongly typed ones.
+some); they reject missing or wrongly typed ones. A section that may not be computed (`mixture`,
+`classifier`, ...) is present and null, never absent.
 """
 
 from __future__ import annotations
@@ -158,12 +159,12 @@ class SimulatorMetrics(_Model):
 
     n: int
     reliable: bool
-    reliability_notes: list[str] = []
+    reliability_notes: list[str]
     paper: PaperComparison
-    map: MapComparison | None = None
-    classifier: ClassifierResult | None = None
-    clusters: ClusterCounts = ClusterCounts()
-    tied_with: list[str] = []
+    map: MapComparison | None
+    classifier: ClassifierResult | None
+    clusters: ClusterCounts
+    tied_with: list[str]
 
 
 class LeaderboardEntry(_Model):
@@ -289,12 +290,13 @@ class Metrics(_Model):
     settings: Settings
     simulators: dict[str, SimulatorMetrics]
     leaderboard: list[LeaderboardEntry]
-    ties: list[Tie] = []
+    ties: list[Tie]
     noise_floor: NoiseFloor
     pairwise: Pairwise
-    mixture: Mixture | None = None
-    robustness: Robustness | None = None
-    skipped: list[Skipped] = []
+    # Present in every file, null when not computed (one simulator; the reason in `skipped`).
+    mixture: Mixture | None
+    robustness: Robustness | None
+    skipped: list[Skipped]
 
     @model_validator(mode="after")
     def _consistent(self) -> Metrics:

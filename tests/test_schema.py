@@ -96,6 +96,8 @@ def test_missing_and_invalid_files_are_named(tmp_path) -> None:
         (lambda d: d["simulators"]["sim_a"]["paper"].pop("js_ci"), "simulators.sim_a.paper.js_ci"),
         (lambda d: d["simulators"]["sim_b"].update(reliable="maybe"), "simulators.sim_b.reliable"),
         (lambda d: d["settings"].pop("alpha"), "settings.alpha"),
+        (lambda d: d.pop("mixture"), "mixture"),
+        (lambda d: d["simulators"]["sim_c"].pop("classifier"), "simulators.sim_c.classifier"),
         (lambda d: d["mixture"].update(helps=True), "mixture"),
         (
             lambda d: d["simulators"]["sim_a"]["paper"].update(js=0.5),
