@@ -21,6 +21,7 @@ some); they reject missing or wrongly typed ones. A section that may not be comp
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -309,6 +310,13 @@ class Metrics(_Model):
             )
         if sorted(e.simulator for e in self.leaderboard) != sorted(expected):
             raise ValueError("leaderboard must list every simulator once")
+        values = [e.js for e in self.leaderboard]
+        if any(b < a - _INTERVAL_SLACK for a, b in itertools.pairwise(values)):
+            raise ValueError("leaderboard must list the simulators closest first (by js)")
+        for name, entry in self.simulators.items():
+            unknown = set(entry.tied_with) - expected
+            if unknown:
+                raise ValueError(f"simulators.{name}.tied_with names unknown {sorted(unknown)}")
         return self
 
     @classmethod

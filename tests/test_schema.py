@@ -114,6 +114,13 @@ def test_a_wrongly_shaped_file_names_the_field(tmp_path, change, field) -> None:
     assert "metrics schema version 2" in str(error.value)
 
 
+def test_a_leaderboard_out_of_order_is_rejected() -> None:
+    document = fixtures.realistic()
+    document["leaderboard"].reverse()
+    with pytest.raises(RunDirectoryError, match="closest first"):
+        parse_metrics(document)
+
+
 def test_js_outside_its_interval_is_rejected_with_both_numbers() -> None:
     document = fixtures.realistic()
     document["simulators"]["sim_a"]["paper"]["js"] = 0.5
