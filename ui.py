@@ -12,6 +12,7 @@ small ones `st.cache_data`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from simgap_core.present.selection import (
     source_order,
 )
 from simgap_core.run import Run
+from simgap_core.schema import Metrics, read_metrics
 
 ROOT = Path(__file__).resolve().parent
 DEMO_RUN = ROOT / "data" / "demo_run"
@@ -46,6 +48,7 @@ ROLE_AVATARS = {"user": "🧑", "assistant": "🤖", "system": "⚙️", "tool":
 READ_ERRORS = (SimgapError, OSError, ValueError, KeyError)
 
 T = TypeVar("T")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$:!{}])")
 
 
 def show_transcript(turns: Sequence[tuple[str, str]], *, max_chars: int = 4000) -> None:
@@ -102,8 +105,8 @@ def _load_params(path: str, stamp: int) -> dict[str, Any]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _load_metrics(path: str, stamp: int) -> dict[str, Any]:
-    return Run(path).metrics()
+def _load_metrics(path: str, stamp: int) -> Metrics:
+    return read_metrics(path)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -200,7 +203,8 @@ class RunView:
             st.error(f"Could not read {what} of run {self.name} ({self.path}): {error}")
             st.stop()
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> Metrics:
+        """The run's metrics.json through the schema (an error and stop if unreadable or old)."""
         return self._read("metrics.json", _load_metrics)
 
     def clusters_summary(self) -> pd.DataFrame:
@@ -248,16 +252,16 @@ class RunView:
 
     def simulators_closest_first(self) -> list[str]:
         """Simulators closest first when metrics exist, else in source order."""
-        ranked = self.metrics().get("leaderboard") or []
+        ranked = self.metrics().simulator_names
         return [s for s in ranked if s in self.simulators] or self.simulators
 
     def most_gapped_simulator(self) -> str:
         """The simulator with the most missed + hallucinated clusters: the most to look at."""
-        entries = self.metrics()["simulators"]
+        entries = self.metrics().simulators
 
         def gaps(name: str) -> int:
-            counts = entries.get(name, {}).get("clusters", {})
-            return counts.get("missed", 0) + counts.get("hallucinated", 0)
+            entry = entries.get(name)
+            return 0 if entry is None else entry.clusters.missed + entry.clusters.hallucinated
 
         return max(self.simulators_closest_first(), key=gaps)
 
@@ -271,6 +275,12 @@ def representation_text(params: dict[str, Any]) -> str:
     precision = analysis.get("extra", {}).get("embedding_precision")
     model = analysis.get("embedding_model", "?") + (f", {precision}" if precision else "")
     return f"facet {analysis.get('facet', '?')} · {annotator} annotator · embedding {model}"
+
+
+def plain_markdown(text: str) -> str:
+    """`text` for st.markdown with every Markdown character escaped: a verdict sentence holds
+    names from the data, which must read as written."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def code_span(value: object) -> str:

@@ -22,6 +22,7 @@ from simgap_core.demo import DEMO_SOURCES, SIMULATORS
 from simgap_core.present.leaderboard import leaderboard
 from simgap_core.represent import FACETS
 from simgap_core.run import AnalysisParams, InputSpec, analyze
+from simgap_core.schema import read_metrics
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 
@@ -49,13 +50,13 @@ def main() -> None:
             run = analyze(inputs, root / facet, AnalysisParams(facet=facet))
             labelled = run.clusters().merge(ground, on="conversation_id")
             clustered = labelled[labelled["cluster"] >= 0]
-            board = leaderboard(run.metrics()).set_index("simulator")
+            board = leaderboard(read_metrics(run.path)).set_index("simulator")
             print(
                 f"{facet:>14} {labelled['cluster'].max() + 1:>8} "
                 f"{(labelled['cluster'] < 0).mean():>6.1%} "
                 f"{adjusted_rand_score(labelled['archetype'], labelled['cluster']):>6.3f} "
                 f"{adjusted_rand_score(clustered['archetype'], clustered['cluster']):>6.3f}  "
-                + " ".join(f"{board.loc[name, 'js_corrected']:.4f}" for name in SIMULATORS),
+                + " ".join(f"{board.loc[name, 'js']:.4f}" for name in SIMULATORS),
                 flush=True,
             )
     print("ARI: noise counted as its own label; ARI*: noise left out.")

@@ -34,16 +34,16 @@ except KeyError as error:
     st.error(f"clusters_summary.csv of this run does not cover {simulator}: {error}")
     st.stop()
 
-thresholds = metrics["settings"]["thresholds"]
-counts = metrics["simulators"][simulator].get("clusters", {})
+thresholds = metrics.settings.thresholds
+counts = metrics.simulators[simulator].clusters
 columns = st.columns(3)
 for column, category in zip(columns, CATEGORIES, strict=True):
-    column.metric(f"{category} clusters", counts.get(category, 0))
+    column.metric(f"{category} clusters", getattr(counts, category))
 st.caption(
     f"**missed**: {reference} share exceeds {simulator}'s by at least "
-    f"{thresholds['min_share_diff']:.1%} of the source and by a factor of at least "
-    f"{math.exp(thresholds['min_log_ratio']):.1f}, with Benjamini-Hochberg q ≤ "
-    f"{thresholds['alpha']:g} (permutation test); **hallucinated**: the same the other way; "
+    f"{thresholds.min_share_diff:.1%} of the source and by a factor of at least "
+    f"{math.exp(thresholds.min_log_ratio):.1f}, with Benjamini-Hochberg q ≤ "
+    f"{thresholds.alpha:g} (permutation test); **hallucinated**: the same the other way; "
     "**captured**: everything else. Shares are of each source's own total. Noise (HDBSCAN label "
     "-1) is a bin of its own. Intervals: bootstrap 95%."
 )

@@ -206,22 +206,23 @@ run = ui.open_run()
 has_metrics = (run.path / "metrics.json").is_file()
 if has_metrics:
     metrics = run.metrics()
-    floor = metrics["noise_floor"]["paper"]["js"]
+    floor = metrics.noise_floor.paper.js
     st.subheader("At a glance")
-    columns = st.columns(len(metrics["leaderboard"]) + 1)
-    for column, name in zip(columns, metrics["leaderboard"], strict=False):
-        paper = metrics["simulators"][name]["paper"]
+    columns = st.columns(len(metrics.simulator_names) + 1)
+    for column, (name, entry) in zip(columns, metrics.ranked(), strict=False):
+        low, high = entry.paper.js_ci
         column.metric(
             name,
-            f"JS {paper['js']:.3f}",
-            help=f"Jensen-Shannon divergence to {run.reference} on the paper quantization "
-            f"(k={paper['k']}); 95% interval {paper['js_ci'][0]:.3f} – {paper['js_ci'][1]:.3f}.",
+            f"JS {entry.paper.js:.3f}",
+            help=f"Bias-corrected Jensen-Shannon divergence to {run.reference} on the paper "
+            f"quantization (k={entry.paper.k}); 95% interval {low:.3f} – {high:.3f}."
+            + ("" if entry.reliable else " Unreliable: " + "; ".join(entry.reliability_notes)),
         )
     columns[-1].metric(
         "noise floor (real vs real)",
         f"JS {floor:.3f}",
-        help="The same JS between random halves of the real conversations: the smallest gap "
-        "this sample size can tell apart.",
+        help="The plug-in JS between random halves of the real conversations: descriptive, no "
+        "verdict uses it.",
     )
     st.caption(
         "Lower is closer to real users. The Simulators page has intervals and the mixture; "

@@ -72,9 +72,9 @@ else:
     ids = selection
 
 examples = rank_examples(points, reference=reference, simulator=simulator, cluster=cluster, ids=ids)
-settings = run.metrics().get("settings", {})
-neighbours = settings.get("neighbours", 15)
-space = settings.get("neighbour_space", "behaviour embeddings")
+settings = run.metrics().settings
+neighbours = settings.neighbours or 15
+space = settings.neighbour_space or "behaviour embeddings"
 against = simulator or "the simulators (mean)"
 st.caption(
     f"Misalignment looks at each conversation's {neighbours} nearest neighbours ({space}): a "

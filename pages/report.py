@@ -5,22 +5,23 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from simgap_core.present import figures
+from simgap_core.present.export import leaderboard_csv
 from simgap_core.present.leaderboard import pairwise_matrix
+from simgap_core.present.verdicts import js_with_interval, mixture_sentence
 
 st.title("📤 Report")
 run = ui.open_run()
 metrics = run.metrics()
-board = figures.leaderboard_table(metrics)
 stem = run.path.name
 
-closest = board.iloc[0]
-floor = closest["noise_floor"]
+closest = metrics.simulator_names[0]
+tied = metrics.simulators[closest].tied_with
 st.markdown(
-    f"Closest simulator to {ui.code_span(run.reference)}: {ui.code_span(closest['simulator'])} "
-    f"(JS {closest['js']:.4f}, 95% interval {closest['js_lo']:.4f} – {closest['js_hi']:.4f}, "
-    f"noise floor {floor:.4f}). The best mixture reaches JS {metrics['mixture']['js']:.4f} "
-    f"(gain {metrics['mixture']['gain']:.4f} over the best single simulator)."
+    f"Closest simulator to {ui.code_span(run.reference)}: {ui.code_span(closest)} "
+    f"({js_with_interval(metrics, closest)})"
+    + (f", statistically tied with {', '.join(ui.code_span(t) for t in tied)}" if tied else "")
+    + ". "
+    + ui.plain_markdown(mixture_sentence(metrics))
 )
 st.caption(
     "Every file below is read from (or built from) the run directory, so the CLI, the dashboard "
@@ -59,8 +60,9 @@ downloads = [
     ),
     (
         "leaderboard.csv",
-        "Per simulator: JS with interval, noise floor, KL both ways, classifier, cluster counts.",
-        board.to_csv(index=False).encode(),
+        "Per simulator: every leaderboard metric with its interval, reliability, ties (the same "
+        "file as `simgap export` writes).",
+        leaderboard_csv(metrics),
         "text/csv",
     ),
     (

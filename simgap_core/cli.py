@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from simgap_core.environment import apply_defaults
 from simgap_core.errors import SimgapError
+
+if TYPE_CHECKING:
+    from simgap_core.schema import Metrics
 
 apply_defaults()
 
@@ -210,7 +214,13 @@ def analyze(
         f"run written to {run.path}  (recomputed: {', '.join(document['recomputed']) or 'nothing'})"
     )
     if (run.path / "metrics.json").is_file():
-        _print_leaderboard(run.metrics())
+        from simgap_core.schema import read_metrics
+
+        try:
+            metrics = read_metrics(run.path)
+        except SimgapError as error:
+            raise _fail(str(error)) from None
+        _print_leaderboard(metrics)
 
 
 def _analysis_inputs(real: list[Path], sim: list[str], use_demo: bool, format: str | None):
@@ -232,52 +242,54 @@ def _analysis_inputs(real: list[Path], sim: list[str], use_demo: bool, format: s
     return inputs
 
 
-def _print_leaderboard(metrics: dict) -> None:
-    from simgap_core.present.leaderboard import leaderboard
+def _print_leaderboard(metrics: Metrics) -> None:
+    """The leaderboard (columns from the metric registry), then every verdict sentence."""
+    from simgap_core.present.leaderboard import leaderboard_cells
+    from simgap_core.present.verdicts import verdicts
 
-    board = leaderboard(metrics)
+    cells = leaderboard_cells(metrics)
+    # Text, not markup: names come from the data and intervals look like markup tags.
     table = Table(
-        title=f"Simulators vs {metrics['reference']} (paper quantization; JS and KL in nats)",
-        caption="JS: plug-in, as in the paper. corrected [95% CI]: bias-corrected JS and its "
-        "bootstrap interval. floor: real vs real (random halves).",
+        title=Text(
+            f"Simulators vs {metrics.reference}, closest first (paper quantization; JS and KL "
+            f"in nats; [low, high]: {metrics.settings.ci_level:.0%} interval)"
+        ),
+        caption=Text("\n".join(verdicts(metrics).lines())),
+        caption_justify="left",
     )
-    for column in (
-        "simulator",
-        "JS",
-        "corrected [95% CI]",
-        "floor",
-        "KL fwd",
-        "KL bwd",
-        "map JS",
-        "AUC",
-        "p",
-    ):
-        table.add_column(column, justify="left" if column == "simulator" else "right")
-    for row in board.itertuples(index=False):
-        table.add_row(
-            row.simulator,
-            f"{row.js:.4f}",
-            f"{row.js_corrected:.4f} [{row.js_lo:.4f}, {row.js_hi:.4f}]",
-            f"{row.floor_js:.4f}",
-            f"{row.kl_forward:.4f}",
-            f"{row.kl_backward:.4f}",
-            f"{row.map_js:.4f}",
-            f"{row.classifier_auc:.3f}",
-            f"{row.p_value:.3g}",
+    for column in cells.columns:
+        table.add_column(
+            Text(column),
+            justify="left" if column in ("simulator", "reliability") else "right",
+            overflow="fold",
         )
+    for row in cells.itertuples(index=False):
+        table.add_row(*(Text(value) for value in row))
     console.print(table)
 
 
 @app.command()
 def compare(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
-    """Print the simulator leaderboard of a run."""
-    from simgap_core.run import Run
+    """Print the simulator leaderboard of a run and its verdicts."""
+    from simgap_core.schema import read_metrics
 
     try:
-        metrics = Run(run_dir).metrics()
+        metrics = read_metrics(_run_directory(run_dir))
     except SimgapError as error:
         raise _fail(str(error)) from None
     _print_leaderboard(metrics)
+
+
+def _run_directory(run_dir: Path) -> Path:
+    """`run_dir`, after checking it is a run directory (RunDirectoryError naming it otherwise)."""
+    from simgap_core.errors import RunDirectoryError
+
+    if not (run_dir / "params.json").is_file():
+        raise RunDirectoryError(
+            f"{run_dir} is not a run directory (it has no params.json); create one with "
+            f"`simgap analyze --out {run_dir}`"
+        )
+    return run_dir
 
 
 @app.command()

@@ -1,19 +1,28 @@
-"""Every dashboard page on the demo run (AppTest): no exceptions, and shown values = the run's."""
+"""Every dashboard page on the demo run (AppTest): no exceptions, and shown values = the run's.
+
+While the committed demo run still holds a v1 metrics.json, the pages run on a copy of it with
+a v2 metrics.json over the same sources (`metrics_fixtures.demo_run`); once the demo run is
+regenerated they run on it directly.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+import metrics_fixtures
 import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from simgap_core.present.verdicts import verdicts
 from simgap_core.run import Run
+from simgap_core.schema import METRICS, SCHEMA_VERSION, read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
@@ -21,18 +30,30 @@ DEMO_RUN = ROOT / "data" / "demo_run"
 PAGES = ("data", "map", "clusters", "simulators", "examples", "report")
 
 
-@pytest.fixture(scope="module")
-def demo() -> Run:
+# The run the pages open by default: the demo run, or its v2 copy (see the module docstring).
+DEFAULT_RUN = {"path": DEMO_RUN}
+
+
+def _is_v2(run_dir: Path) -> bool:
+    document = json.loads((run_dir / "metrics.json").read_text())
+    return document.get("schema_version") == SCHEMA_VERSION
+
+
+@pytest.fixture(scope="module", autouse=True)
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Run:
     run = Run(DEMO_RUN)
     if not run.exists():
         pytest.skip("data/demo_run is missing: run `simgap analyze --demo --out data/demo_run`")
+    if not _is_v2(DEMO_RUN):
+        run = Run(metrics_fixtures.demo_run(tmp_path_factory.mktemp("v2") / "demo_run"))
+    DEFAULT_RUN["path"] = run.path
     return run
 
 
-def open_page(page: str, *, run: Path = DEMO_RUN, **state: Any) -> AppTest:
-    """The app with `run` chosen and `state` set, switched to `page` and run."""
+def open_page(page: str, *, run: Path | None = None, **state: Any) -> AppTest:
+    """The app with `run` (default: the demo run) chosen and `state` set, switched to `page`."""
     app = AppTest.from_file(str(APP), default_timeout=60)
-    app.session_state["run_path"] = str(run)
+    app.session_state["run_path"] = str(run or DEFAULT_RUN["path"])
     for key, value in state.items():
         app.session_state[key] = value
     app.run()
@@ -77,11 +98,11 @@ def test_every_page_renders_and_names_the_representation(demo: Run, page: str) -
 
 def test_data_page_shows_each_source_and_the_js_of_each_simulator(demo: Run) -> None:
     app = open_page("data")
-    metrics = demo.metrics()
+    metrics = read_metrics(demo.path)
     shown = {m.label: m.value for m in app.metric}
-    for name, entry in metrics["simulators"].items():
-        assert shown[name] == f"JS {entry['paper']['js']:.3f}"
-    assert shown["noise floor (real vs real)"] == f"JS {metrics['noise_floor']['paper']['js']:.3f}"
+    for name, entry in metrics.simulators.items():
+        assert shown[name] == f"JS {entry.paper.js:.3f}"
+    assert shown["noise floor (real vs real)"] == f"JS {metrics.noise_floor.paper.js:.3f}"
     per_source = app.dataframe[0].value.set_index("source")["conversations"].to_dict()
     assert per_source == demo.params["sources"]
     # The default conversation is read as plain text, turn by turn.
@@ -93,51 +114,124 @@ def test_data_page_shows_each_source_and_the_js_of_each_simulator(demo: Run) -> 
 def test_simulators_page_equals_metrics(demo: Run) -> None:
     app = open_page("simulators")
     no_failures(app)
-    metrics = demo.metrics()
+    metrics = read_metrics(demo.path)
     board = app.dataframe[0].value.set_index("simulator")
-    assert board.index.tolist() == metrics["leaderboard"]
-    for name, entry in metrics["simulators"].items():
-        paper = entry["paper"]
-        assert board.at[name, "js"] == paper["js"]
-        assert [board.at[name, "js_lo"], board.at[name, "js_hi"]] == paper["js_ci"]
-        assert board.at[name, "noise_floor"] == paper["noise_floor"]["js"]
-        assert board.at[name, "kl_forward"] == paper["kl_forward"]
-        assert board.at[name, "classifier_auc"] == entry["classifier"]["auc"]
-        assert board.at[name, "missed_clusters"] == entry["clusters"]["missed"]
-    mixture = metrics["mixture"]
+    assert board.index.tolist() == metrics.simulator_names
+    # Every registered metric is a column, with its interval next to an estimate.
+    for metric in METRICS:
+        assert metric.key in board
+    for name, entry in metrics.simulators.items():
+        paper = entry.paper
+        assert board.at[name, "js"] == paper.js
+        assert (board.at[name, "js_low"], board.at[name, "js_high"]) == paper.js_ci
+        assert board.at[name, "js_plugin"] == paper.js_plugin
+        assert board.at[name, "no_gap_js"] == paper.null_js.mean
+        assert board.at[name, "p_adjusted"] == paper.p_value_adjusted
+        assert board.at[name, "kl_forward"] == paper.kl_forward
+        assert board.at[name, "auc"] == entry.classifier.auc
+        assert (board.at[name, "auc_low"], board.at[name, "auc_high"]) == entry.classifier.auc_ci
+        assert board.at[name, "missed"] == entry.clusters.missed
+        assert board.at[name, "reliable"] == entry.reliable
+    said = verdicts(metrics)
+    text = [unescaped(m.value) for m in app.markdown]
+    assert said.ranking in text
+    for sentence in said.no_gap.values():
+        assert f"- {sentence}" in text
+    assert said.mixture in text
+    mixture = metrics.mixture
     shown = {m.label: m.value for m in app.metric}
-    assert shown["mixture JS"] == f"{mixture['js']:.4f}"
-    assert shown[f"best single simulator ({mixture['best_single']})"] == (
-        f"{mixture['best_single_js']:.4f}"
+    assert shown["held-out gain of the mixture"] == f"{mixture.held_out_gain:.4f}"
+    assert shown["in-sample gain (descriptive)"] == f"{mixture.in_sample_gain:.4f}"
+    assert shown[f"best single simulator ({mixture.best_single}, descriptive)"] == (
+        f"{mixture.best_single_js:.4f}"
     )
-    assert shown["gain of the mixture"] == f"{mixture['gain']:.4f}"
+    low, high = mixture.held_out_gain_ci
+    assert f"95% interval {low:.4f} – {high:.4f}" in [c.value for c in app.caption]
     leaderboard, pairwise, weights = chart_specs(app)
     intervals = [t for t in leaderboard["data"] if t.get("legendgroup") == "interval"]
-    assert [list(decoded(t["x"])) for t in intervals] == [
-        metrics["simulators"][name]["paper"]["js_ci"] for name in metrics["leaderboard"]
+    assert [tuple(decoded(t["x"])) for t in intervals] == [
+        metrics.simulators[name].paper.js_ci for name in metrics.simulator_names
     ]
-    np.testing.assert_array_equal(decoded(pairwise["data"][0]["z"]), metrics["pairwise"]["js"])
+    np.testing.assert_array_equal(decoded(pairwise["data"][0]["z"]), metrics.pairwise.js)
     bars = weights["data"][0]
-    assert dict(zip(bars["x"], decoded(bars["y"]), strict=True)) == pytest.approx(
-        mixture["weights"]
+    assert dict(zip(bars["x"], decoded(bars["y"]), strict=True)) == pytest.approx(mixture.weights)
+
+
+def unescaped(markdown: str) -> str:
+    """Markdown source back to its text (the pages escape every Markdown character)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def test_simulators_page_shows_ties_unreliable_and_skipped(tmp_path: Path, demo: Run) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(demo.path, run, ignore=shutil.ignore_patterns("corpus"))
+    document = json.loads((run / "metrics.json").read_text())
+    first, second, third = (e["simulator"] for e in document["leaderboard"])
+    document["simulators"][first]["tied_with"] = [second]
+    document["simulators"][second]["tied_with"] = [first]
+    document["ties"] = [
+        {"a": first, "b": second, "diff": -0.01, "diff_ci": [-0.03, 0.01], "tied": True}
+    ]
+    document["simulators"][third].update(
+        reliable=False, reliability_notes=["sizes differ by more than 2x (150 vs 1500)"]
     )
+    document["simulators"][third]["classifier"] = None
+    document["skipped"] = [
+        {"simulator": third, "statistic": "classifier", "reason": "needs 5 per side, has 3"}
+    ]
+    document["mixture"].update(held_out_gain=0.004, held_out_gain_ci=[0.001, 0.007], helps=True)
+    (run / "metrics.json").write_text(json.dumps(document))
+    app = open_page("simulators", run=run)
+    no_failures(app)
+    text = [unescaped(m.value) for m in app.markdown]
+    assert text[0].startswith(f"{first} and {second} are statistically tied for closest")
+    assert f"{first} and {second} are statistically tied: the difference in JS -0.0100" in " ".join(
+        text
+    )
+    assert [unescaped(w.value) for w in app.warning] == [
+        f"{third}: unreliable: sizes differ by more than 2x (150 vs 1500)"
+    ]
+    board = app.dataframe[0].value.set_index("simulator")
+    assert board.at[third, "reliability"] == (
+        "unreliable: sizes differ by more than 2x (150 vs 1500)"
+    )
+    assert np.isnan(board.at[third, "auc"])
+    captions = [unescaped(c.value) for c in app.caption]
+    assert f"{third}: classifier skipped: needs 5 per side, has 3" in captions
+    assert any(t.startswith("Mixing helps: ") for t in text)
+    assert not any("No mixture beats" in t for t in text)
+
+
+def test_a_v1_run_gets_a_message_naming_its_version(tmp_path: Path, demo: Run) -> None:
+    run = tmp_path / "old"
+    shutil.copytree(demo.path, run, ignore=shutil.ignore_patterns("corpus"))
+    document = json.loads((run / "metrics.json").read_text())
+    del document["schema_version"]
+    (run / "metrics.json").write_text(json.dumps(document))
+    for page in ("simulators", "clusters", "report"):
+        app = open_page(page, run=run)
+        assert not app.exception
+        assert any(
+            "made by an older simgap (metrics schema version 1); rerun `simgap analyze --out"
+            in e.value
+            for e in app.error
+        ), [e.value for e in app.error]
 
 
 def test_clusters_page_equals_the_summary_and_lists_a_clusters_conversations(demo: Run) -> None:
     app = open_page("clusters")
     no_failures(app)
-    metrics = demo.metrics()
+    metrics = read_metrics(demo.path)
     simulator = app.selectbox(key="clusters_simulator").value
-    counts = metrics["simulators"][simulator]["clusters"]
+    counts = metrics.simulators[simulator].clusters
     shown = {m.label: m.value for m in app.metric}
     for category in ("missed", "hallucinated", "captured"):
-        assert shown[f"{category} clusters"] == str(counts[category])
+        assert shown[f"{category} clusters"] == str(getattr(counts, category))
     # Preselected: the simulator with the most missed + hallucinated clusters.
     most = max(
-        metrics["simulators"],
+        metrics.simulator_names,
         key=lambda s: (
-            metrics["simulators"][s]["clusters"]["missed"]
-            + metrics["simulators"][s]["clusters"]["hallucinated"]
+            metrics.simulators[s].clusters.missed + metrics.simulators[s].clusters.hallucinated
         ),
     )
     assert simulator == most
@@ -157,7 +251,7 @@ def test_clusters_page_equals_the_summary_and_lists_a_clusters_conversations(dem
     app.get("button_group")[0].set_value(["missed"]).run()
     no_failures(app)
     missed = app.dataframe[0].value
-    assert len(missed) == counts["missed"] and set(missed["category"]) == {"missed"}
+    assert len(missed) == counts.missed and set(missed["category"]) == {"missed"}
     app.get("button_group")[0].set_value(["missed", "hallucinated", "captured"]).run()
 
     chosen = app.selectbox(key="clusters_chosen").options[2]
@@ -212,7 +306,7 @@ def test_examples_rank_a_map_selection_and_a_cluster_by_misalignment(demo: Run) 
     chosen = scores["conversation_id"].iloc[::97].tolist()
     app = open_page(
         "examples",
-        map_selection={"run": str(DEMO_RUN), "ids": chosen},
+        map_selection={"run": str(demo.path), "ids": chosen},
         examples_selection=True,
     )
     no_failures(app)
@@ -250,9 +344,9 @@ def test_report_page_offers_the_run_files(demo: Run) -> None:
         "pairwise_js.csv",
         "params.json",
     ]
-    metrics = demo.metrics()
-    best = metrics["leaderboard"][0]
-    assert f"JS {metrics['simulators'][best]['paper']['js']:.4f}" in app.markdown[0].value
+    metrics = read_metrics(demo.path)
+    best = metrics.simulator_names[0]
+    assert f"JS {metrics.simulators[best].paper.js:.4f}" in app.markdown[0].value
 
 
 @pytest.fixture
@@ -264,7 +358,7 @@ def broken_runs(tmp_path: Path, demo: Run) -> Path:
         ("no_projection", lambda path: (path / "projection.parquet").unlink()),
     ):
         target = tmp_path / name
-        shutil.copytree(DEMO_RUN, target, ignore=shutil.ignore_patterns("corpus"))
+        shutil.copytree(demo.path, target, ignore=shutil.ignore_patterns("corpus"))
         damage(target)
     return tmp_path
 

@@ -306,7 +306,7 @@ def test_a_run_missing_a_metrics_section_gets_a_message_not_a_traceback(server: 
     page.locator("[data-testid='stSidebarNav'] a", has_text="Simulators").click()
     error = page.locator("[data-testid='stAlertContentError']")
     error.wait_for()
-    assert "KeyError: 'mixture'" in error.inner_text()
+    assert "field 'mixture'" in error.inner_text()
     assert "simgap analyze --out" in error.inner_text()
     assert page.locator("[data-testid='stException']").count() == 0
 

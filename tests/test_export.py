@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import metrics_fixtures
 import numpy as np
 import pandas as pd
 import pytest
 
 from simgap_core.errors import RunDirectoryError
-from simgap_core.present.export import TABLES, export_tables
-from simgap_core.present.leaderboard import leaderboard
+from simgap_core.present.export import TABLES, export_tables, leaderboard_csv
+from simgap_core.present.leaderboard import leaderboard, leaderboard_columns
 from simgap_core.run import Run
+from simgap_core.schema import SCHEMA_VERSION, read_metrics
 
 DEMO_RUN = Path(__file__).resolve().parent.parent / "data" / "demo_run"
 SIMULATORS = ("chatty_sim", "close_sim", "narrow_sim")
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> tuple[list[Path], dict[str, dict[str, pd.DataFrame]]]:
+def v2_run(tmp_path_factory) -> Path:
+    """The demo run, or while it still holds a v1 metrics.json, a copy with a v2 one."""
+    if json.loads((DEMO_RUN / "metrics.json").read_text()).get("schema_version") == SCHEMA_VERSION:
+        return DEMO_RUN
+    return metrics_fixtures.demo_run(tmp_path_factory.mktemp("v2") / "demo_run")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, v2_run) -> tuple[list[Path], dict[str, dict[str, pd.DataFrame]]]:
     folder = tmp_path_factory.mktemp("tables")
-    written = export_tables(DEMO_RUN, folder)
+    written = export_tables(v2_run, folder)
     tables = {
         name: {
             "csv": pd.read_csv(folder / f"{name}.csv"),
@@ -42,7 +53,9 @@ def _same(exported: pd.DataFrame, expected: pd.DataFrame) -> None:
                 left.to_numpy(dtype=float), right.to_numpy(dtype=float), rtol=1e-12, equal_nan=True
             )
         else:
-            assert left.fillna("").astype(str).tolist() == right.fillna("").astype(str).tolist()
+            assert left.astype(object).fillna("").astype(str).tolist() == (
+                right.astype(object).fillna("").astype(str).tolist()
+            )
 
 
 def test_every_table_is_written_in_both_formats(exported) -> None:
@@ -53,11 +66,22 @@ def test_every_table_is_written_in_both_formats(exported) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_leaderboard_equals_the_runs_leaderboard(exported, fmt) -> None:
-    expected = leaderboard(Run(DEMO_RUN).metrics())
+def test_leaderboard_equals_the_runs_leaderboard(exported, v2_run, fmt) -> None:
+    metrics = read_metrics(v2_run)
+    expected = leaderboard(metrics)
     table = exported[1]["leaderboard"][fmt]
     _same(table, expected)
-    assert table["simulator"].tolist() == ["close_sim", "narrow_sim", "chatty_sim"]
+    assert table.columns.tolist() == leaderboard_columns()
+    assert table["simulator"].tolist() == metrics.simulator_names
+    for row in table.itertuples():
+        paper = metrics.simulators[row.simulator].paper
+        assert (row.js, row.js_low, row.js_high) == (paper.js, *paper.js_ci)
+
+
+def test_one_leaderboard_csv_for_export_and_the_report_page(exported, v2_run) -> None:
+    written, _ = exported
+    exported_csv = next(p for p in written if p.name == "leaderboard.csv")
+    assert exported_csv.read_bytes() == leaderboard_csv(read_metrics(v2_run))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

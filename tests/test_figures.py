@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import metrics_fixtures
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from simgap_core.present import figures
 from simgap_core.present.leaderboard import pairwise_matrix
 from simgap_core.present.selection import Grid, cluster_gaps, source_order
+from simgap_core.schema import Metrics, parse_metrics
 
 
 def _points(n: int = 300, seed: int = 3) -> pd.DataFrame:
@@ -138,73 +140,45 @@ def test_cluster_gap_error_bars_span_exactly_the_stored_interval() -> None:
     ]
 
 
-def _metrics() -> dict:
-    def simulator(js, lo, hi, bias, floor, auc, missed):
-        return {
-            "paper": {
-                "js": js,
-                "js_ci": [lo, hi],
-                "js_bias": bias,
-                "kl_forward": 2 * js,
-                "kl_backward": 3 * js,
-                "null_js": {"mean": floor / 2},
-                "noise_floor": {
-                    "js": floor,
-                    "js_quantiles": {"0.05": floor - 0.01, "0.95": floor + 0.01},
-                },
-            },
-            "map": {"js": js / 2},
-            "classifier": {"auc": auc, "accuracy": auc - 0.05},
-            "p_value": 0.001,
-            "clusters": {"captured": 5, "missed": missed, "hallucinated": 1},
-        }
-
-    return {
-        "noise_floor": {"paper": {"js": 0.05}},
-        "simulators": {
-            "far": simulator(0.2, 0.15, 0.19, 0.03, 0.05, 0.8, 4),
-            "near": simulator(0.03, 0.0, 0.02, 0.02, 0.055, 0.55, 0),
-        },
-        "pairwise": {
-            "sources": ["real", "far", "near"],
-            "js": [[0, 0.2, 0.03], [0.2, 0, 0.18], [0.03, 0.18, 0]],
-        },
-        "mixture": {
-            "weights": {"far": 0.25, "near": 0.75},
-            "js": 0.02,
-            "best_single": "near",
-            "best_single_js": 0.03,
-            "gain": 0.01,
-        },
-    }
+def _metrics() -> Metrics:
+    """The realistic v2 fixture: sim_a and sim_b tied, sim_c small and unreliable."""
+    return parse_metrics(metrics_fixtures.realistic())
 
 
-def test_leaderboard_table_and_chart_carry_intervals_and_noise_floor() -> None:
+def test_leaderboard_table_and_chart_carry_intervals_and_the_no_gap_band() -> None:
     metrics = _metrics()
     board = figures.leaderboard_table(metrics)
-    assert board["simulator"].tolist() == ["near", "far"]
-    assert board["noise_floor"].tolist() == [0.055, 0.05]
-    assert board["noise_floor_q95"].tolist() == pytest.approx([0.065, 0.06])
-    assert board["missed_clusters"].tolist() == [0, 4]
-    assert board["classifier_accuracy"].tolist() == pytest.approx([0.5, 0.75])
+    assert board["simulator"].tolist() == ["sim_a", "sim_b", "sim_c"]
+    stored = metrics_fixtures.realistic()["simulators"]
+    papers = [stored[name]["paper"] for name in board["simulator"]]
+    assert board["no_gap_js"].tolist() == [p["null_js"]["mean"] for p in papers]
+    assert board["no_gap_q95"].tolist() == [p["null_js"]["q95"] for p in papers]
     figure = figures.leaderboard_figure(board)
     intervals = [t for t in figure.data if t.legendgroup == "interval"]
-    assert [list(t.x) for t in intervals] == [[0.0, 0.02], [0.15, 0.19]]
-    assert [t.y[0] for t in intervals] == ["near", "far"]
-    bands = [list(t.x) for t in figure.data if t.legendgroup == "floor-band"]
-    np.testing.assert_allclose(bands, [[0.045, 0.065], [0.04, 0.06]])
+    assert [list(t.x) for t in intervals] == [p["js_ci"] for p in papers]
+    assert [t.y[0] for t in intervals] == ["sim_a", "sim_b", "sim_c"]
+    bands = [list(t.x) for t in figure.data if t.legendgroup == "no-gap"]
+    assert bands == [[p["null_js"]["mean"], p["null_js"]["q95"]] for p in papers]
     named = {t.name: t for t in figure.data}
-    assert list(named["noise floor (real vs real)"].x) == [0.055, 0.05]
-    assert list(named["JS (plug-in)"].x) == [0.03, 0.2]
-    assert list(named["JS minus estimated bias"].x) == pytest.approx([0.01, 0.17])
+    assert list(named["plug-in JS (descriptive)"].x) == [p["js_plugin"] for p in papers]
+    ranked = named["JS (bias-corrected; ranks)"]
+    assert list(ranked.x) == [p["js"] for p in papers]
+    # The unreliable comparison says so beside its number.
+    assert list(ranked.text) == ["0.012", "0.015", "0.061 unreliable"]
 
 
 def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
     metrics = _metrics()
     heatmap = figures.pairwise_figure(pairwise_matrix(metrics)).data[0]
-    np.testing.assert_array_equal(heatmap.z, metrics["pairwise"]["js"])
-    assert list(heatmap.x) == list(heatmap.y) == ["real", "far", "near"]
-    mixture = figures.mixture_figure(metrics["mixture"])
+    np.testing.assert_array_equal(heatmap.z, metrics.pairwise.js)
+    assert list(heatmap.x) == list(heatmap.y) == ["real", "sim_a", "sim_b", "sim_c"]
+    mixture = figures.mixture_figure(metrics.mixture)
     bars = mixture.data[0]
-    assert list(bars.x) == ["near", "far"] and list(bars.y) == [0.75, 0.25]
-    assert "0.0200" in mixture.layout.title.text and "(near) 0.0300" in mixture.layout.title.text
+    assert list(bars.x) == ["sim_a", "sim_b", "sim_c"] and list(bars.y) == [0.62, 0.38, 0.0]
+    title = mixture.layout.title.text
+    assert title == (
+        "mixture does not help beyond noise: held-out gain -0.0007 [-0.0041, 0.0025] over sim_a"
+    )
+    helping = parse_metrics(metrics_fixtures.helping_mixture(metrics_fixtures.realistic()))
+    title = figures.mixture_figure(helping.mixture).layout.title.text
+    assert title.startswith("mixture helps: held-out gain 0.0040 [0.0012, 0.0069]")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import markupsafe
+import metrics_fixtures
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
@@ -18,6 +20,7 @@ from typer.testing import CliRunner
 from simgap_core.cli import app
 from simgap_core.errors import RunDirectoryError
 from simgap_core.present.export import assignments
+from simgap_core.present.leaderboard import leaderboard_cells
 from simgap_core.present.report import (
     EXCERPT_CHARS,
     attach_excerpts,
@@ -26,12 +29,12 @@ from simgap_core.present.report import (
     excerpt,
     figure_html,
     format_js,
-    format_p,
-    format_score,
     format_share,
     subsample_points,
 )
+from simgap_core.present.verdicts import verdicts
 from simgap_core.run import Run
+from simgap_core.schema import SCHEMA_VERSION, Metrics, read_metrics
 
 DEMO_RUN = Path(__file__).resolve().parent.parent / "data" / "demo_run"
 PAYLOADS = (
@@ -73,56 +76,136 @@ def _parse(html: str) -> _Document:
 
 
 @pytest.fixture(scope="module")
-def demo_html() -> str:
-    return build_report(DEMO_RUN)
+def v2_run(tmp_path_factory) -> Path:
+    """The demo run, or while it still holds a v1 metrics.json, a copy with a v2 one."""
+    if json.loads((DEMO_RUN / "metrics.json").read_text()).get("schema_version") == SCHEMA_VERSION:
+        return DEMO_RUN
+    return metrics_fixtures.demo_run(tmp_path_factory.mktemp("v2") / "demo_run")
 
 
 @pytest.fixture(scope="module")
-def demo_metrics() -> dict:
-    return Run(DEMO_RUN).metrics()
+def demo_html(v2_run) -> str:
+    return build_report(v2_run)
+
+
+@pytest.fixture(scope="module")
+def demo_metrics(v2_run) -> Metrics:
+    return read_metrics(v2_run)
+
+
+def _page(html: str) -> str:
+    """The report without its scripts: the figures' JSON holds the raw floats, whose digits
+    would match a formatted number by prefix."""
+    page = re.sub(r"<script\b.*?</script>", "", html, flags=re.S)
+    assert len(page) < len(html) // 10
+    return page
+
+
+def _text(html: str) -> str:
+    """The page's text with tags dropped, entities decoded and white space collapsed."""
+    text = re.sub(r"<[^>]+>", " ", _page(html))
+    return re.sub(r"\s+", " ", unescape(text))
 
 
 def test_report_shows_every_headline_number_of_metrics_json(demo_html, demo_metrics) -> None:
-    expected = []
-    for name, entry in demo_metrics["simulators"].items():
-        paper = entry["paper"]
-        expected += [
-            name,
-            format_js(paper["js"]),
-            f"{format_js(paper['js_ci'][0])} – {format_js(paper['js_ci'][1])}",
-            format_js(paper["js"] - paper["js_bias"]),
-            format_js(paper["null_js"]["mean"]),
-            format_js(paper["noise_floor"]["js"]),
-            format_js(paper["kl_forward"]),
-            format_js(paper["kl_backward"]),
-            format_js(entry["map"]["js"]),
-            format_score(entry["classifier"]["auc"]),
-            format_share(entry["classifier"]["accuracy"]),
-            format_p(entry["p_value"]),
-            f"<td>{entry['clusters']['missed']}</td>",
-            f"<td>{entry['clusters']['hallucinated']}</td>",
-        ]
-    mixture = demo_metrics["mixture"]
-    expected += [format_share(w) for w in mixture["weights"].values()]
-    expected += [format_js(mixture[key]) for key in ("js", "best_single_js", "gain")]
-    expected.append(format_js(demo_metrics["noise_floor"]["paper"]["js"]))
-    expected += [f"{n:,} conversations" for n in demo_metrics["n"].values()]
-    # Only the page itself counts: the figures' JSON holds the raw floats, whose digits would
-    # match a formatted number by prefix.
-    page = re.sub(r"<script\b.*?</script>", "", demo_html, flags=re.S)
-    assert len(page) < len(demo_html) // 10
-    missing = [text for text in expected if text not in page]
+    text = _text(demo_html)
+    # Every cell of the registry-built leaderboard, exactly as the CLI prints it.
+    cells = leaderboard_cells(demo_metrics)
+    expected = [value for row in cells.to_dict("records") for value in row.values()]
+    mixture = demo_metrics.mixture
+    expected += [format_share(w) for w in mixture.weights.values()]
+    expected += [
+        format_js(value) for value in (mixture.js, mixture.best_single_js, mixture.in_sample_gain)
+    ]
+    low, high = mixture.held_out_gain_ci
+    expected.append(f"{format_js(mixture.held_out_gain)} [{format_js(low)}, {format_js(high)}]")
+    expected += [f"{n:,} conversations" for n in demo_metrics.n.values()]
+    missing = [value for value in expected if value not in text]
     assert not missing, f"numbers of metrics.json absent from the report: {missing}"
+
+
+def test_every_verdict_sentence_is_in_the_report(demo_html, demo_metrics) -> None:
+    text = _text(demo_html)
+    missing = [line for line in verdicts(demo_metrics).lines() if line not in text]
+    assert not missing
 
 
 def test_summary_names_the_closest_simulator_and_its_largest_gaps(demo_html) -> None:
     summary = demo_html[demo_html.index('<section id="summary">') : demo_html.index("</section>")]
     # close_sim is the demo's planted near-copy of real users; chatty_sim's politeness cluster
     # and the angry-complaint cluster other simulators miss are its planted gaps.
-    assert re.search(r"<strong>close_sim</strong> is the closest\s+of the 3 simulators", summary)
+    assert re.search(r"close_sim is the closest of the 3 simulators", summary)
     assert "courtesy, formal, greetings, phrases" in summary
     assert "angrily, complains, dissatisfied, frustrated" in summary
-    assert "below the noise floor" in summary
+    # The split-half floor is descriptive: no sentence compares a simulator with it.
+    assert "below the noise floor" not in summary
+    assert "Noise floor (descriptive)" in summary
+
+
+def _variant(run_dir: Path, target: Path, change) -> str:
+    """The report of a copy of `run_dir` whose metrics.json went through `change`."""
+    shutil.copytree(run_dir, target)
+    document = json.loads((target / "metrics.json").read_text())
+    change(document)
+    (target / "metrics.json").write_text(json.dumps(document))
+    return _text(build_report(target))
+
+
+def test_ties_unreliable_skipped_and_helping_mixture_are_said(v2_run, tmp_path) -> None:
+    def change(document: dict) -> None:
+        first, second, third = (e["simulator"] for e in document["leaderboard"])
+        document["simulators"][first]["tied_with"] = [second]
+        document["simulators"][second]["tied_with"] = [first]
+        document["ties"] = [
+            {"a": first, "b": second, "diff": -0.02, "diff_ci": [-0.05, 0.01], "tied": True}
+        ]
+        document["simulators"][third].update(
+            reliable=False, reliability_notes=["sizes differ by more than 2x (150 vs 1500)"]
+        )
+        document["simulators"][third]["classifier"] = None
+        document["skipped"] = [
+            {"simulator": third, "statistic": "classifier", "reason": "needs 5 per side, has 3"}
+        ]
+        document["mixture"].update(held_out_gain=0.004, held_out_gain_ci=[0.001, 0.007], helps=True)
+        document["simulators"][first]["paper"]["p_value_adjusted"] = 0.3
+
+    text = _variant(v2_run, tmp_path / "run", change)
+    assert "close_sim and chatty_sim are statistically tied for closest to real users" in text
+    assert "is the closest" not in text
+    assert "close_sim and chatty_sim are statistically tied: the difference in JS -0.0200" in text
+    assert "unreliable: sizes differ by more than 2x (150 vs 1500)" in text
+    assert "skipped: needs 5 per side, has 3" in text
+    assert "Mixing helps: " in text and "No mixture beats" not in text
+    assert "close_sim is as close to real users as they are to each other" in text
+    assert "chatty_sim is as close to real users" not in text
+
+
+def test_an_unhelpful_mixture_and_a_rejecting_test_are_said(demo_html) -> None:
+    text = _text(demo_html)
+    assert "No mixture beats the best single simulator beyond noise" in text
+    assert "Mixing helps" not in text
+    assert "as close to real users as they are to each other" not in text
+    assert "close_sim differs from real users beyond noise" in text
+    assert "The ranking holds over 5 k-means seeds and k/2, 2k (min Kendall tau 1.00)." in text
+
+
+def test_an_unstable_ranking_names_the_variant(v2_run, tmp_path) -> None:
+    def change(document: dict) -> None:
+        robustness = document["robustness"]
+        two_k = next(v for v in robustness["variants"] if v["name"] == "2k")
+        js = two_k["js"]
+        js["close_sim"], js["narrow_sim"] = js["narrow_sim"], js["close_sim"]
+        robustness.update(
+            ranking_holds=False,
+            min_kendall_tau=-0.33,
+            map_agrees=False,
+            map_ranking=["chatty_sim", "close_sim", "narrow_sim"],
+        )
+
+    text = _variant(v2_run, tmp_path / "run", change)
+    assert "The ranking does not hold in every variant" in text
+    assert "2k (narrow_sim, chatty_sim, close_sim) order the simulators differently" in text
+    assert "The map clusters rank the simulators differently (chatty_sim, close_sim" in text
 
 
 def test_report_references_nothing_outside_the_file(demo_html) -> None:
@@ -196,24 +279,24 @@ def test_subsample_keeps_each_source_share_and_is_seeded() -> None:
     assert subsample_points(points, max_points=400, seed=1) is points
 
 
-def test_large_runs_show_a_sample_of_the_map_and_say_so(demo_metrics) -> None:
-    html = build_report(DEMO_RUN, max_map_points=1000)
-    total = sum(demo_metrics["n"].values())
+def test_large_runs_show_a_sample_of_the_map_and_say_so(v2_run, demo_metrics) -> None:
+    html = build_report(v2_run, max_map_points=1000)
+    total = sum(demo_metrics.n.values())
     assert f"The map shows 1,000 of {total:,}" in html
 
 
 @pytest.fixture(scope="module")
-def payload_run(tmp_path_factory) -> tuple[Path, list[str]]:
+def payload_run(tmp_path_factory, v2_run) -> tuple[Path, list[str]]:
     """A copy of the demo run whose excerpted conversations and card terms hold HTML payloads."""
     target = tmp_path_factory.mktemp("payload") / "run"
-    shutil.copytree(DEMO_RUN, target, ignore=shutil.ignore_patterns("cache"))
+    shutil.copytree(v2_run, target, ignore=shutil.ignore_patterns("cache"))
     run = Run(target)
-    metrics = run.metrics()
+    metrics = read_metrics(target)
     summary = run.clusters_summary()
-    simulators = [s for s in metrics["sources"] if s != metrics["reference"]]
-    cards = cluster_cards(summary, simulators=simulators, reference=metrics["reference"])
+    simulators = metrics.simulator_names
+    cards = cluster_cards(summary, simulators=simulators, reference=metrics.reference)
     attach_excerpts(
-        cards, points=assignments(run), corpus=run.corpus(), reference=metrics["reference"]
+        cards, points=assignments(run), corpus=run.corpus(), reference=metrics.reference
     )
     shown = [e.conversation_id for c in cards for e in [*c.real_excerpts, *c.simulated_excerpts]]
     assert len(shown) >= len(PAYLOADS)
@@ -251,24 +334,24 @@ def test_transcript_payloads_appear_escaped(payload_run) -> None:
         assert cid in html
 
 
-def test_a_single_simulator_run_has_no_mixture_section(tmp_path) -> None:
-    target = tmp_path / "run"
-    shutil.copytree(DEMO_RUN, target, ignore=shutil.ignore_patterns("cache"))
-    metrics = json.loads((target / "metrics.json").read_text())
-    keep = ["real", "narrow_sim"]
-    rows = [metrics["pairwise"]["sources"].index(s) for s in keep]
-    metrics["simulators"] = {"narrow_sim": metrics["simulators"]["narrow_sim"]}
-    metrics["sources"], metrics["leaderboard"] = keep, ["narrow_sim"]
-    metrics["pairwise"]["sources"] = keep
-    metrics["pairwise"]["js"] = [[metrics["pairwise"]["js"][i][j] for j in rows] for i in rows]
-    metrics["mixture"]["weights"] = {"narrow_sim": 1.0}
-    (target / "metrics.json").write_text(json.dumps(metrics))
+def test_a_single_simulator_run_has_no_mixture_section(tmp_path, v2_run) -> None:
+    def change(metrics: dict) -> None:
+        keep = ["real", "narrow_sim"]
+        rows = [metrics["pairwise"]["sources"].index(s) for s in keep]
+        metrics["simulators"] = {"narrow_sim": metrics["simulators"]["narrow_sim"]}
+        metrics["sources"] = keep
+        metrics["leaderboard"] = [e for e in metrics["leaderboard"] if e["simulator"] in keep]
+        metrics["pairwise"]["sources"] = keep
+        metrics["pairwise"]["js"] = [[metrics["pairwise"]["js"][i][j] for j in rows] for i in rows]
+        metrics["mixture"], metrics["ties"] = None, []
 
+    target = tmp_path / "run"
+    text = _variant(v2_run, target, change)
     html = build_report(target)
-    assert "One simulator only: there is no mixture to weigh." in html
-    assert "<strong>narrow_sim</strong> is the closest\nsimulator" in html
+    assert "One simulator only: there is no mixture to weigh." in text
+    assert "narrow_sim is the only simulator: JS 0.0940 (95% interval 0.0810 – 0.1100)" in text
     assert 'id="fig-mixture"' not in html and 'id="fig-gaps-1"' not in html
-    assert "Classifier AUC" in html  # the summary tile that replaces the mixture's
+    assert "Mixture, held-out gain" not in html
 
 
 def test_report_of_a_missing_or_incomplete_run_raises(tmp_path) -> None:
@@ -279,9 +362,9 @@ def test_report_of_a_missing_or_incomplete_run_raises(tmp_path) -> None:
         build_report(tmp_path)
 
 
-def test_cli_report_writes_the_file(tmp_path) -> None:
+def test_cli_report_writes_the_file(tmp_path, v2_run) -> None:
     out = tmp_path / "nested" / "report.html"
-    result = runner.invoke(app, ["report", str(DEMO_RUN), "-o", str(out)])
+    result = runner.invoke(app, ["report", str(v2_run), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.is_file() and out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert "report written to" in result.stdout and "MB" in result.stdout
@@ -303,8 +386,8 @@ def test_cli_fails_with_one_line_on_a_missing_or_incomplete_run(tmp_path, comman
     assert result.stderr.strip().count("\n") == 0 and "simgap analyze" in result.stderr
 
 
-def test_cli_export_lists_the_written_tables(tmp_path) -> None:
-    result = runner.invoke(app, ["export", str(DEMO_RUN), "--to", str(tmp_path / "tables")])
+def test_cli_export_lists_the_written_tables(tmp_path, v2_run) -> None:
+    result = runner.invoke(app, ["export", str(v2_run), "--to", str(tmp_path / "tables")])
     assert result.exit_code == 0, result.output
     names = sorted(Path(line).name for line in result.stdout.split())
     assert names == sorted(

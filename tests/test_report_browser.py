@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import metrics_fixtures
 import pytest
 from conftest import CHROMIUM_ARGS
 
 from simgap_core.present.report import write_report
-from simgap_core.run import Run
+from simgap_core.schema import SCHEMA_VERSION, read_metrics
 
 pytestmark = pytest.mark.browser
 
@@ -21,6 +23,10 @@ ALL_DRAWN = """() => {
 }"""
 
 
+def read_metrics_version(run_dir: Path) -> object:
+    return json.loads((run_dir / "metrics.json").read_text()).get("schema_version")
+
+
 @pytest.fixture(scope="module")
 def chromium(chromium_path: Path):
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -31,7 +37,11 @@ def chromium(chromium_path: Path):
 
 
 def test_report_renders_offline_without_errors(chromium, tmp_path) -> None:
-    report = write_report(DEMO_RUN, tmp_path / "report.html")
+    run_dir = DEMO_RUN
+    if read_metrics_version(DEMO_RUN) != SCHEMA_VERSION:
+        # The committed demo run still holds a v1 metrics.json: a copy with a v2 one.
+        run_dir = metrics_fixtures.demo_run(tmp_path / "demo_run")
+    report = write_report(run_dir, tmp_path / "report.html")
     url = report.resolve().as_uri()
     requested, blocked, errors = [], [], []
 
@@ -76,7 +86,7 @@ def test_report_renders_offline_without_errors(chromium, tmp_path) -> None:
 
     # The heatmap writes every pairwise JS of metrics.json in its cells, as the figure formats it.
     heatmap = next(f["text"] for f in figures if f["id"] == "fig-pairwise")
-    pairwise = Run(DEMO_RUN).metrics()["pairwise"]["js"]
+    pairwise = read_metrics(run_dir).pairwise.js
     for row in pairwise:
         for value in row:
             assert f"{value:.3f}" in heatmap

@@ -2,7 +2,9 @@
 
 Three tables, each written in both formats:
 
-- `leaderboard`: one row per simulator (`leaderboard.leaderboard`), closest first;
+- `leaderboard`: one row per simulator (`leaderboard.leaderboard`: the columns of the metric
+  registry, each estimate with its interval), closest first. The Report page offers the same
+  bytes (`leaderboard_csv`) under the same name, so there is one `leaderboard.csv`;
 - `clusters`: one row per map cluster (`clusters_summary.csv` as measured: shares per source,
   differences with intervals, q-values, categories, terms);
 - `assignments`: one row per conversation: conversation_id, source, cluster, x, y,
@@ -20,6 +22,7 @@ import pandas as pd
 from simgap_core.errors import RunDirectoryError
 from simgap_core.present.leaderboard import leaderboard
 from simgap_core.run import Run
+from simgap_core.schema import Metrics, read_metrics
 
 EXPORT_ARTIFACTS = (
     "params.json",
@@ -47,8 +50,13 @@ def open_run(run_dir: str | Path, *, artifacts: Sequence[str] = EXPORT_ARTIFACTS
 
 def simulators_of(run: Run) -> list[str]:
     """The run's simulators in the order `metrics.json` lists its sources (reference excluded)."""
-    metrics = run.metrics()
-    return [s for s in metrics["sources"] if s != metrics["reference"]]
+    metrics = read_metrics(run.path)
+    return [s for s in metrics.sources if s != metrics.reference]
+
+
+def leaderboard_csv(metrics: Metrics) -> bytes:
+    """`leaderboard.csv` as `export_tables` writes it (UTF-8): one file, one content."""
+    return leaderboard(metrics).to_csv(index=False).encode("utf-8")
 
 
 def assignments(run: Run) -> pd.DataFrame:
@@ -94,7 +102,7 @@ def export_tables(run_dir: str | Path, folder: str | Path) -> list[Path]:
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     tables = {
-        "leaderboard": leaderboard(run.metrics()),
+        "leaderboard": leaderboard(read_metrics(run.path)),
         "clusters": run.clusters_summary(),
         "assignments": assignments(run),
     }
@@ -102,7 +110,7 @@ def export_tables(run_dir: str | Path, folder: str | Path) -> list[Path]:
     for name in TABLES:
         table = tables[name]
         csv_path, parquet_path = target / f"{name}.csv", target / f"{name}.parquet"
-        table.to_csv(csv_path, index=False)
+        table.to_csv(csv_path, index=False, encoding="utf-8")
         table.to_parquet(parquet_path, index=False)
         written += [csv_path, parquet_path]
     return written

@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 
 from simgap_core.present.leaderboard import leaderboard
 from simgap_core.present.selection import NOISE, Grid, cluster_name, source_order
+from simgap_core.schema import Metrics, Mixture
 
 REFERENCE_COLOR = "#1f4e79"
 SIMULATOR_COLORS = (
@@ -382,87 +383,63 @@ def cluster_gap_figure(
     return figure
 
 
-def leaderboard_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
-    """`leaderboard(metrics)` plus each simulator's real-vs-real noise floor and cluster counts.
+def leaderboard_table(metrics: Metrics) -> pd.DataFrame:
+    """`leaderboard(metrics)` plus `no_gap_q95`: what `leaderboard_figure` draws.
 
-    The floor is the same metric between random halves of the real set on that simulator's own
-    paper quantization: a simulator whose JS sits near it is as close as real users are to
-    themselves at this sample size.
+    `no_gap_js` / `no_gap_q95` are the mean and 95th percentile of the permutation null of the
+    plug-in JS at the pair's own sizes: the level the plug-in JS would reach with no gap at all.
     """
-    board = leaderboard(dict(metrics))
-    floors, low, high, accuracy, missed, hallucinated = [], [], [], [], [], []
+    board = leaderboard(metrics)
+    q95 = []
     for name in board["simulator"]:
-        entry = metrics["simulators"][name]
-        floor = entry["paper"]["noise_floor"]
-        quantiles = floor.get("js_quantiles", {})
-        floors.append(floor["js"])
-        low.append(quantiles.get("0.05", np.nan))
-        high.append(quantiles.get("0.95", np.nan))
-        accuracy.append(entry["classifier"]["accuracy"])
-        missed.append(entry.get("clusters", {}).get("missed", 0))
-        hallucinated.append(entry.get("clusters", {}).get("hallucinated", 0))
-    return board.assign(
-        noise_floor=floors,
-        noise_floor_q05=low,
-        noise_floor_q95=high,
-        classifier_accuracy=accuracy,
-        missed_clusters=missed,
-        hallucinated_clusters=hallucinated,
-    )
+        null = metrics.simulators[name].paper.null_js
+        q95.append(np.nan if null is None else null.q95)
+    return board.assign(no_gap_q95=q95)
 
 
 def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
-    """JS per simulator (closest at the top) with its interval, against its noise floor.
+    """The bias-corrected JS per simulator (closest at the top) with its interval.
 
-    `board` is `leaderboard_table(metrics)`. The interval line spans js_lo .. js_hi; the grey
-    band spans the floor's 5-95% quantiles with a tick at the floor itself; an open circle marks
-    the plug-in JS minus its bootstrap bias estimate, which the interval is centred on.
+    `board` is `leaderboard_table(metrics)`. The red line spans the stored interval js_low ..
+    js_high around the corrected JS (filled dot: what ranks). The open grey circle is the plug-in
+    JS (descriptive), drawn against its no-gap band (the permutation null's mean to its 95th
+    percentile at the same sizes). An unreliable comparison is written 'unreliable' beside it.
     """
     names = board["simulator"].tolist()
     figure = go.Figure()
-    for _, row in board.iterrows():
+    for index, row in enumerate(board.itertuples(index=False)):
         figure.add_trace(
             go.Scatter(
-                x=[row["noise_floor_q05"], row["noise_floor_q95"]],
-                y=[row["simulator"], row["simulator"]],
+                x=[row.no_gap_js, row.no_gap_q95],
+                y=[row.simulator, row.simulator],
                 mode="lines",
                 line={"color": "rgba(150,150,150,0.35)", "width": 14},
-                name="noise floor 5–95%",
-                legendgroup="floor-band",
-                showlegend=row.name == 0,
+                name="no-gap level of the plug-in JS (mean – 95th pct.)",
+                legendgroup="no-gap",
+                showlegend=index == 0,
                 hoverinfo="skip",
             )
         )
         figure.add_trace(
             go.Scatter(
-                x=[row["js_lo"], row["js_hi"]],
-                y=[row["simulator"], row["simulator"]],
+                x=[row.js_low, row.js_high],
+                y=[row.simulator, row.simulator],
                 mode="lines",
                 line={"color": "#d62728", "width": 3},
-                name="95% interval (bias-corrected)",
+                name="95% interval",
                 legendgroup="interval",
-                showlegend=row.name == 0,
+                showlegend=index == 0,
                 hovertemplate="interval %{x:.4f}<extra></extra>",
             )
         )
     figure.add_trace(
         go.Scatter(
-            x=board["noise_floor"],
+            x=board["js_plugin"],
             y=names,
             mode="markers",
-            marker={"symbol": "line-ns-open", "size": 18, "color": "#555", "line": {"width": 2}},
-            name="noise floor (real vs real)",
-            hovertemplate="noise floor %{x:.4f}<extra></extra>",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=board["js_corrected"],
-            y=names,
-            mode="markers",
-            marker={"symbol": "circle-open", "size": 10, "color": "#d62728", "line": {"width": 2}},
-            name="JS minus estimated bias",
-            hovertemplate="bias-corrected %{x:.4f}<extra></extra>",
+            marker={"symbol": "circle-open", "size": 10, "color": "#777", "line": {"width": 2}},
+            name="plug-in JS (descriptive)",
+            hovertemplate="plug-in %{x:.4f}<extra></extra>",
         )
     )
     figure.add_trace(
@@ -471,9 +448,12 @@ def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
             y=names,
             mode="markers+text",
             marker={"size": 11, "color": "#111"},
-            text=[f"{v:.3f}" for v in board["js"]],
+            text=[
+                f"{value:.3f}" + ("" if reliable else " unreliable")
+                for value, reliable in zip(board["js"], board["reliable"], strict=True)
+            ],
             textposition="top center",
-            name="JS (plug-in)",
+            name="JS (bias-corrected; ranks)",
             hovertemplate="%{y}: JS %{x:.4f}<extra></extra>",
         )
     )
@@ -510,14 +490,15 @@ def pairwise_figure(matrix: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def mixture_figure(
-    mixture: Mapping[str, Any], *, colors: Mapping[str, str] | None = None
-) -> go.Figure:
-    """The mixture weights (on the simplex) of the simulators closest to real when combined.
+def mixture_figure(mixture: Mixture, *, colors: Mapping[str, str] | None = None) -> go.Figure:
+    """The mixture weights (on the simplex), titled with the held-out gain and its interval.
 
-    `colors` (e.g. `source_colors` of the run) gives each simulator its map colour.
+    `colors` (e.g. `source_colors` of the run) gives each simulator its map colour. The title
+    says "helps" only when `mixture.helps` (the gain's interval lies above 0).
     """
-    weights = pd.Series(mixture["weights"], dtype=float).sort_values(ascending=False)
+    weights = pd.Series(mixture.weights, dtype=float).sort_values(ascending=False)
+    low, high = mixture.held_out_gain_ci
+    verdict = "helps" if mixture.helps else "does not help beyond noise"
     figure = go.Figure(
         go.Bar(
             x=weights.index.tolist(),
@@ -533,8 +514,8 @@ def mixture_figure(
         height=340,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         title={
-            "text": f"mixture JS {mixture['js']:.4f} vs best single "
-            f"({mixture['best_single']}) {mixture['best_single_js']:.4f}",
+            "text": f"mixture {verdict}: held-out gain {mixture.held_out_gain:.4f} "
+            f"[{low:.4f}, {high:.4f}] over {mixture.best_single}",
             "font": {"size": 13},
         },
         plot_bgcolor="white",

@@ -1,51 +1,118 @@
-"""Tables read off `metrics.json`: the simulator leaderboard and the pairwise matrix.
+"""Tables read off `metrics.json` through the schema: the simulator leaderboard and the pairwise
+matrix.
 
-The CLI, the dashboard and the report all show these, so they are built once, here.
+The CLI, the dashboard, the report and the export all show these, so they are built once, here,
+and their columns come from the metric registry (`simgap_core.schema.METRICS`): a registered
+metric appears in every front end without another edit.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
+from simgap_core.schema import METRICS, Metric, Metrics
 
-def leaderboard(metrics: dict[str, Any]) -> pd.DataFrame:
-    """One row per simulator, closest to the reference first (paper JS, natural log).
+# Columns every leaderboard has before the registered metrics.
+LEADING_COLUMNS = ("rank", "simulator", "n", "reliable", "reliability", "tied_with")
+LOW, HIGH = "_low", "_high"
+RELIABILITY_HELP = (
+    "A comparison is unreliable when its bins hold fewer than 5 conversations each on average "
+    "(n/k < 5) or the two sizes differ by more than 2x: its interval may not cover the truth."
+)
 
-    `js` is the plug-in JS on the paper quantization, comparable with the paper. Plug-in JS
-    is biased upwards on finite samples, so the bootstrap interval (`js_lo`, `js_hi`) is the
-    "basic" interval, centred on the bias-corrected `js_corrected`; it can lie below `js`.
-    `no_gap_js` is what the plug-in JS averages when the simulator is the same population
-    (the permutation null at these sample sizes); `floor_js`, the real-vs-real JS between
-    random halves of the real set on that simulator's own quantization.
+
+def reliability_text(metrics: Metrics, simulator: str) -> str:
+    """'' for a reliable comparison, else 'unreliable: <every note>' (shown next to its JS)."""
+    entry = metrics.simulators[simulator]
+    if entry.reliable:
+        return ""
+    notes = "; ".join(entry.reliability_notes) or "the measurement flagged this comparison"
+    return f"unreliable: {notes}"
+
+
+def leaderboard(metrics: Metrics) -> pd.DataFrame:
+    """One row per simulator, closest first (by the bias-corrected JS, as `metrics.leaderboard`).
+
+    Columns: rank, simulator, n, reliable, reliability (the notes, '' when reliable), tied_with
+    (names joined by ', '), then one column per registered metric (its key), followed for an
+    estimate by `<key>_low` and `<key>_high` (its interval). A statistic that was not computed
+    is NaN.
     """
     rows = []
-    for name, entry in metrics["simulators"].items():
-        paper, shared_map = entry["paper"], entry["map"]
-        rows.append(
-            {
-                "simulator": name,
-                "js": paper["js"],
-                "js_corrected": paper["js"] - paper.get("js_bias", 0.0),
-                "js_lo": paper["js_ci"][0],
-                "js_hi": paper["js_ci"][1],
-                "no_gap_js": paper.get("null_js", {}).get("mean", float("nan")),
-                "floor_js": paper["noise_floor"]["js"],
-                "kl_forward": paper["kl_forward"],
-                "kl_backward": paper["kl_backward"],
-                "map_js": shared_map["js"],
-                "classifier_auc": entry["classifier"]["auc"],
-                "p_value": entry["p_value"],
-            }
-        )
-    board = pd.DataFrame(rows)
-    if board.empty:
-        return board
-    return board.sort_values("js", kind="stable").reset_index(drop=True)
+    for rank, (name, entry) in enumerate(metrics.ranked(), start=1):
+        row: dict[str, object] = {
+            "rank": rank,
+            "simulator": name,
+            "n": entry.n,
+            "reliable": entry.reliable,
+            "reliability": reliability_text(metrics, name),
+            "tied_with": ", ".join(entry.tied_with),
+        }
+        for metric in METRICS:
+            value = metric.value(entry)
+            row[metric.key] = float("nan") if value is None else value
+            if metric.kind == "estimate":
+                bounds = metric.bounds(entry)
+                row[metric.key + LOW] = float("nan") if bounds is None else bounds[0]
+                row[metric.key + HIGH] = float("nan") if bounds is None else bounds[1]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(leaderboard_columns()))
 
 
-def pairwise_matrix(metrics: dict[str, Any]) -> pd.DataFrame:
+def leaderboard_columns() -> list[str]:
+    """The columns of `leaderboard`, in order."""
+    columns = list(LEADING_COLUMNS)
+    for metric in METRICS:
+        columns.append(metric.key)
+        if metric.kind == "estimate":
+            columns += [metric.key + LOW, metric.key + HIGH]
+    return columns
+
+
+def cell_text(metric: Metric, metrics: Metrics, simulator: str) -> str:
+    """How every front end writes one number: with its interval, or labelled, or why skipped.
+
+    An estimate reads '0.0120 [0.0040, 0.0210]'; a descriptive number, a p-value or a count as
+    itself (a descriptive column says so in its header, `header`); a statistic not computed
+    'skipped: <reason>' when the run says why, else '—'.
+    """
+    entry = metrics.simulators[simulator]
+    value = metric.value(entry)
+    if value is None:
+        reason = metrics.skip_reason(simulator, metric.statistic)
+        return f"skipped: {reason}" if reason else "—"
+    text = metric.text(value)
+    if metric.kind == "estimate":
+        bounds = metric.bounds(entry)
+        if bounds is None:
+            return f"{text} (no interval)"
+        return f"{text} [{metric.text(bounds[0])}, {metric.text(bounds[1])}]"
+    return text
+
+
+def header(metric: Metric) -> str:
+    """A metric's column header: its label, marked '(descriptive)' when no verdict rests on it."""
+    return f"{metric.label} (descriptive)" if metric.kind == "descriptive" else metric.label
+
+
+def leaderboard_cells(metrics: Metrics) -> pd.DataFrame:
+    """The leaderboard as text, headed by labels: what the CLI and the report print.
+
+    Columns: '#', 'simulator', 'JS' (the first registered metric), 'reliability', then the
+    other registered metrics, headed by `header`; values from `cell_text`.
+    """
+    first, *rest = METRICS
+    rows = []
+    for rank, name in enumerate(metrics.simulator_names, start=1):
+        row = {"#": str(rank), "simulator": name, header(first): cell_text(first, metrics, name)}
+        row["reliability"] = reliability_text(metrics, name) or "reliable"
+        row.update({header(metric): cell_text(metric, metrics, name) for metric in rest})
+        rows.append(row)
+    columns = ["#", "simulator", header(first), "reliability", *(header(m) for m in rest)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def pairwise_matrix(metrics: Metrics) -> pd.DataFrame:
     """The pairwise JS matrix between all sources (reference included), labelled."""
-    sources = metrics["pairwise"]["sources"]
-    return pd.DataFrame(metrics["pairwise"]["js"], index=sources, columns=sources)
+    sources = metrics.pairwise.sources
+    return pd.DataFrame(metrics.pairwise.js, index=sources, columns=sources)

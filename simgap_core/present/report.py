@@ -40,7 +40,13 @@ from simgap_core.present.figures import (
     pairwise_figure,
     source_colors,
 )
-from simgap_core.present.leaderboard import pairwise_matrix
+from simgap_core.present.leaderboard import (
+    RELIABILITY_HELP,
+    header,
+    leaderboard_cells,
+    pairwise_matrix,
+    reliability_text,
+)
 from simgap_core.present.selection import (
     NOISE,
     cluster_gaps,
@@ -48,8 +54,10 @@ from simgap_core.present.selection import (
     rank_examples,
     source_order,
 )
+from simgap_core.present.verdicts import verdicts
 from simgap_core.represent import BASELINE_FACETS
 from simgap_core.run import Run, package_versions
+from simgap_core.schema import METRICS, Metrics, read_metrics
 
 MAX_MAP_POINTS = 20_000
 TOP_CLUSTERS = 12
@@ -320,52 +328,62 @@ def attach_excerpts(
 
 @dataclass(frozen=True)
 class Headline:
-    """The numbers the summary's sentences are made of, for one simulator."""
+    """One simulator's row of the summary: its ranked JS, what the test says, what it misses."""
 
     simulator: str
     js: float
     js_lo: float
     js_hi: float
-    floor: float
-    no_gap: float
-    p_value: float
-    auc: float
+    js_plugin: float
+    reliability: str
+    verdict: str
     missed: Finding | None
     hallucinated: Finding | None
 
-    @property
-    def floor_ratio(self) -> float:
-        return self.js / self.floor if self.floor > 0 else float("inf")
 
+def headlines(metrics: Metrics, summary: pd.DataFrame) -> list[Headline]:
+    """One `Headline` per simulator, in leaderboard order (closest first).
 
-def headlines(
-    metrics: Mapping[str, Any], summary: pd.DataFrame, board: pd.DataFrame
-) -> list[Headline]:
-    """One `Headline` per simulator, in leaderboard order (closest first)."""
-    reference = metrics["reference"]
+    `verdict` is the simulator's no-gap sentence (`verdicts.no_gap_sentence`): driven by the
+    Holm-adjusted permutation test, never by the split-half floor.
+    """
+    said = verdicts(metrics)
     result = []
-    for row in board.itertuples():
+    for name, entry in metrics.ranked():
         found = {
             category: notable_findings(
-                summary, simulator=row.simulator, reference=reference, category=category
+                summary, simulator=name, reference=metrics.reference, category=category
             )
             for category in ("missed", "hallucinated")
         }
         result.append(
             Headline(
-                simulator=row.simulator,
-                js=row.js,
-                js_lo=row.js_lo,
-                js_hi=row.js_hi,
-                floor=row.noise_floor,
-                no_gap=row.no_gap_js,
-                p_value=row.p_value,
-                auc=row.classifier_auc,
+                simulator=name,
+                js=entry.paper.js,
+                js_lo=entry.paper.js_ci[0],
+                js_hi=entry.paper.js_ci[1],
+                js_plugin=entry.paper.js_plugin,
+                reliability=reliability_text(metrics, name),
+                verdict=said.no_gap[name],
                 missed=(found["missed"] or [None])[0],
                 hallucinated=(found["hallucinated"] or [None])[0],
             )
         )
     return result
+
+
+def _leaderboard_context(metrics: Metrics) -> dict[str, Any]:
+    """The leaderboard table as the report prints it: registry labels, help and cell texts."""
+    cells = leaderboard_cells(metrics)
+    return {
+        "columns": [
+            (column, next((m.help for m in METRICS if header(m) == column), RELIABILITY_HELP))
+            for column in cells.columns
+            if column not in ("#", "simulator")
+        ],
+        "rows": cells.to_dict("records"),
+        "metrics": [(m.label, m.kind, m.help) for m in METRICS],
+    }
 
 
 def _style(figure: go.Figure) -> go.Figure:
@@ -442,20 +460,22 @@ def _versions(params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
-def _mixture_context(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
-    mixture = metrics.get("mixture")
-    if not mixture or len(mixture.get("weights", {})) < 2:
+def _mixture_context(metrics: Metrics) -> dict[str, Any] | None:
+    """The mixture section: weights (largest first), its verdict sentence and held-out gain."""
+    mixture = metrics.mixture
+    if mixture is None:
         return None
-    weights = sorted(mixture["weights"].items(), key=lambda item: -item[1])
+    weights = sorted(mixture.weights.items(), key=lambda item: -item[1])
     return {
-        **mixture,
+        **mixture.model_dump(),
         "ranked": weights,
         # Weights under half a percent are solver dust, not a recipe.
         "recipe": [(name, weight) for name, weight in weights if weight >= 0.005],
+        "sentence": verdicts(metrics).mixture,
     }
 
 
-def _provenance(run: Run, params: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
+def _provenance(run: Run, params: Mapping[str, Any], metrics: Metrics) -> dict[str, Any]:
     analysis = params.get("params", {})
     extra = analysis.get("extra", {})
     return {
@@ -463,16 +483,19 @@ def _provenance(run: Run, params: Mapping[str, Any], metrics: Mapping[str, Any])
         "created": params.get("created", "—"),
         "updated": params.get("updated", "—"),
         "inputs": params.get("inputs", []),
-        "sources": params.get("sources", metrics.get("n", {})),
+        "sources": params.get("sources", metrics.n),
         "skipped": len(run.skipped()),
         "seeds": [
             ("analysis seed (UMAP, k-means, resampling)", analysis.get("seed", "—")),
             ("map seed", extra.get("map", {}).get("seed", "—")),
-            ("measurement seed", metrics.get("settings", {}).get("seed", "—")),
+            (
+                "measurement seed",
+                metrics.settings.seed if metrics.settings.seed is not None else "—",
+            ),
         ],
         "versions": _versions(params),
         "parameters": _flatten(analysis),
-        "settings": _flatten(metrics.get("settings", {})),
+        "settings": _flatten(metrics.settings.model_dump()),
         "timings": list(params.get("stage_timings_s", {}).items()),
     }
 
@@ -509,11 +532,11 @@ def build_report(
     `excerpt_chars` characters. Raises RunDirectoryError when an artifact is missing.
     """
     run = open_run(run_dir, artifacts=REPORT_ARTIFACTS)
-    params, metrics = run.params, run.metrics()
+    params, metrics = run.params, read_metrics(run.path)
     summary = run.clusters_summary()
-    reference = metrics["reference"]
+    reference = metrics.reference
     board = leaderboard_table(metrics)
-    simulators = board["simulator"].tolist()
+    simulators = metrics.simulator_names
     seed = int(params.get("params", {}).get("seed", 0))
 
     points = assignments(run)
@@ -548,27 +571,31 @@ def build_report(
             for index, sim in enumerate(simulators)
         ],
         "pairwise": figure_html(pairwise_figure(pairwise_matrix(metrics)), "fig-pairwise"),
-        "mixture": figure_html(mixture_figure(metrics["mixture"]), "fig-mixture")
-        if mixture
+        "mixture": figure_html(mixture_figure(metrics.mixture, colors=colors), "fig-mixture")
+        if metrics.mixture
         else None,
     }
-    thresholds = metrics.get("settings", {}).get("thresholds", {})
+    thresholds = metrics.settings.thresholds
     context = {
         "title": f"simgap report: {', '.join(simulators)} vs {reference}",
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "reference": reference,
         "simulators": simulators,
-        "n": metrics["n"],
+        "n": metrics.n,
         "colors": colors,
-        "board": board.to_dict("records"),
-        "headlines": headlines(metrics, summary, board),
-        "paper_k": next(iter(metrics["simulators"].values()))["paper"]["k"],
-        "pairwise_k": metrics["pairwise"].get("k"),
-        "pooled_floor": metrics["noise_floor"]["paper"]["js"],
+        "board": _leaderboard_context(metrics),
+        "headlines": headlines(metrics, summary),
+        "verdicts": verdicts(metrics),
+        "closest_tied": bool(metrics.simulators[simulators[0]].tied_with),
+        "ci_level": metrics.settings.ci_level,
+        "alpha": metrics.settings.alpha,
+        "paper_k": {name: entry.paper.k for name, entry in metrics.ranked()},
+        "pairwise_k": metrics.pairwise.k,
+        "pooled_floor": metrics.noise_floor.paper.js,
         "thresholds": {
-            "min_share_diff": thresholds.get("min_share_diff", float("nan")),
-            "min_ratio": float(np.exp(thresholds.get("min_log_ratio", float("nan")))),
-            "alpha": thresholds.get("alpha", float("nan")),
+            "min_share_diff": thresholds.min_share_diff,
+            "min_ratio": float(np.exp(thresholds.min_log_ratio)),
+            "alpha": thresholds.alpha,
         },
         "n_clusters": int((summary["cluster"] != NOISE).sum()),
         "top_clusters": top_clusters,

@@ -1,0 +1,250 @@
+"""The verdict sentences of a run, each driven only by a tested statistic of `metrics.json`.
+
+The report, the Simulators page and the CLI caption say the same things, in the same words,
+built here:
+
+- the ranking follows the bias-corrected `js` with its interval; simulators whose difference
+  interval contains 0 (`tied_with`) are said to be *statistically tied* instead of one crowned;
+- "as close to real users as they are to each other" only when the Holm-adjusted permutation
+  test (`p_value_adjusted`) does not reject at `settings.alpha`; the split-half noise floor is a
+  descriptive number that no sentence rests on;
+- "mixing helps" only when `mixture.helps` (the held-out gain's interval lies above 0);
+- the robustness line says whether the ranking holds in every quantization variant, which
+  variant changes it otherwise, and whether the map clusters rank the simulators the same way;
+- unreliable comparisons and skipped statistics are listed with their reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simgap_core.schema import Interval, Metrics, Robustness
+
+JS_FORMAT = ".4f"
+
+
+def _js(value: float) -> str:
+    return format(value, JS_FORMAT)
+
+
+def interval_text(interval: Interval, level: float) -> str:
+    """'95% interval 0.0040 – 0.0210'."""
+    return f"{level:.0%} interval {_js(interval[0])} – {_js(interval[1])}"
+
+
+def names_text(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """Every verdict sentence of a run (plain text; the report escapes it)."""
+
+    ranking: str
+    ties: list[str] = field(default_factory=list)
+    no_gap: dict[str, str] = field(default_factory=dict)
+    mixture: str = ""
+    robustness: str | None = None
+    map_agreement: str | None = None
+    reliability: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    floor: str = ""
+
+    def lines(self) -> list[str]:
+        """All sentences in reading order (what the CLI prints under its table)."""
+        return [
+            self.ranking,
+            *self.ties,
+            *self.no_gap.values(),
+            self.mixture,
+            *(line for line in (self.robustness, self.map_agreement) if line),
+            *self.reliability,
+            *self.skipped,
+            self.floor,
+        ]
+
+
+def js_with_interval(metrics: Metrics, simulator: str) -> str:
+    """'JS 0.0120 (95% interval 0.0040 – 0.0210)': the corrected JS that ranks, as stored."""
+    paper = metrics.simulators[simulator].paper
+    return f"JS {_js(paper.js)} ({interval_text(paper.js_ci, metrics.settings.ci_level)})"
+
+
+def ranking_sentence(metrics: Metrics) -> str:
+    """Who is closest, or who is tied for closest, on the bias-corrected JS."""
+    reference, names = metrics.reference, metrics.simulator_names
+    closest = names[0]
+    if len(names) == 1:
+        return (
+            f"{closest} is the only simulator: {js_with_interval(metrics, closest)}, "
+            "bias-corrected."
+        )
+    group = [closest] + [n for n in names[1:] if n in metrics.simulators[closest].tied_with]
+    detail = "; ".join(f"{name}: {js_with_interval(metrics, name)}" for name in group)
+    if len(group) == len(names):
+        return (
+            f"All {len(names)} simulators are statistically tied: none is closer to {reference} "
+            f"users than the others beyond noise ({detail})."
+        )
+    if len(group) > 1:
+        return (
+            f"{names_text(group)} are statistically tied for closest to {reference} users "
+            f"({detail}); the others are farther."
+        )
+    return (
+        f"{closest} is the closest of the {len(names)} simulators to {reference} users: "
+        f"{js_with_interval(metrics, closest)}, bias-corrected, and no other simulator is "
+        "tied with it."
+    )
+
+
+def tie_sentences(metrics: Metrics) -> list[str]:
+    """One 'A and B are statistically tied' per pair whose difference interval contains 0."""
+    level = metrics.settings.ci_level
+    return [
+        f"{tie.a} and {tie.b} are statistically tied: the difference in JS "
+        f"{_js(tie.diff)} ({interval_text(tie.diff_ci, level)}) includes 0."
+        for tie in metrics.ties
+        if tie.tied
+    ]
+
+
+def no_gap_sentence(metrics: Metrics, simulator: str) -> str:
+    """Whether `simulator` differs from the reference: the Holm-adjusted permutation test only."""
+    paper, reference = metrics.simulators[simulator].paper, metrics.reference
+    alpha = metrics.settings.alpha
+    if paper.p_value_adjusted is None:
+        reason = metrics.skip_reason(simulator, "permutation") or "not computed"
+        return f"{simulator}: permutation test skipped: {reason}."
+    reference_level = ""
+    if paper.null_js is not None:
+        reference_level = (
+            f"; its plug-in JS {_js(paper.js_plugin)} against a no-gap level of "
+            f"{_js(paper.null_js.mean)} (95th percentile {_js(paper.null_js.q95)}) at these sizes"
+        )
+    test = f"p = {paper.p_value_adjusted:.3g} Holm-adjusted across simulators, alpha {alpha:g}"
+    if paper.p_value_adjusted > alpha:
+        return (
+            f"{simulator} is as close to {reference} users as they are to each other at these "
+            f"sample sizes: the permutation test finds no difference ({test}{reference_level})."
+        )
+    return (
+        f"{simulator} differs from {reference} users beyond noise: the permutation test rejects "
+        f"({test}{reference_level})."
+    )
+
+
+def mixture_sentence(metrics: Metrics) -> str:
+    """'Mixing helps' only when the held-out gain's interval lies above 0."""
+    mixture, level = metrics.mixture, metrics.settings.ci_level
+    if mixture is None:
+        reason = metrics.skip_reason(None, "mixture")
+        if reason:
+            return f"Mixture skipped: {reason}."
+        return "One simulator only: there is no mixture to weigh."
+    gain = (
+        f"held-out gain {_js(mixture.held_out_gain)} in JS "
+        f"({interval_text(mixture.held_out_gain_ci, level)}, {mixture.splits} splits)"
+    )
+    if mixture.helps:
+        recipe = " + ".join(
+            f"{weight:.0%} {name}"
+            for name, weight in sorted(mixture.weights.items(), key=lambda item: -item[1])
+            if weight >= 0.005
+        )
+        return (
+            f"Mixing helps: {recipe} beats {mixture.best_single} alone on held-out "
+            f"conversations ({gain})."
+        )
+    return (
+        "No mixture beats the best single simulator beyond noise: "
+        f"{gain}; the in-sample gain of {_js(mixture.in_sample_gain)} is descriptive (fitting and "
+        "judging on the same histograms always finds one)."
+    )
+
+
+def _order(js: dict[str, float]) -> list[str]:
+    return sorted(js, key=lambda name: (js[name], name))
+
+
+def robustness_sentence(metrics: Metrics) -> str | None:
+    """'Ranking holds over 5 k-means seeds and k/2, 2k (min Kendall tau 0.87)' or what breaks it."""
+    robustness: Robustness | None = metrics.robustness
+    if robustness is None:
+        reason = metrics.skip_reason(None, "robustness")
+        return f"Robustness skipped: {reason}." if reason else None
+    seeds = {v.seed for v in robustness.variants if v.name.startswith("seed")}
+    if seeds and metrics.settings.seed is not None:
+        seeds.add(metrics.settings.seed)
+    others = [v.name for v in robustness.variants if not v.name.startswith("seed")]
+    over = names_text(
+        ([f"{len(seeds)} k-means seeds"] if seeds else []) + ([", ".join(others)] if others else [])
+    )
+    tau = (
+        f" (min Kendall tau {robustness.min_kendall_tau:.2f})"
+        if robustness.min_kendall_tau is not None
+        else ""
+    )
+    if robustness.ranking_holds:
+        return f"The ranking holds over {over}{tau}."
+    ranked = metrics.simulator_names
+    changed = [
+        f"{v.name} ({', '.join(_order(v.js))})"
+        for v in robustness.variants
+        if [n for n in _order(v.js) if n in ranked] != ranked
+    ]
+    where = f": {'; '.join(changed)} order the simulators differently" if changed else ""
+    return f"The ranking does not hold in every variant of {over}{tau}{where}."
+
+
+def map_agreement_sentence(metrics: Metrics) -> str | None:
+    """Whether the map clusters rank the simulators as the paper quantization does."""
+    robustness = metrics.robustness
+    if robustness is None or robustness.map_agrees is None:
+        return None
+    if robustness.map_agrees:
+        return "The map clusters rank the simulators the same way."
+    order = ", ".join(robustness.map_ranking or [])
+    return f"The map clusters rank the simulators differently ({order}, closest first)."
+
+
+def reliability_sentences(metrics: Metrics) -> list[str]:
+    return [
+        f"{name}: unreliable: {'; '.join(entry.reliability_notes) or 'flagged by the measurement'}"
+        for name, entry in metrics.ranked()
+        if not entry.reliable
+    ]
+
+
+def skipped_sentences(metrics: Metrics) -> list[str]:
+    return [
+        f"{entry.simulator + ': ' if entry.simulator else ''}{entry.statistic} skipped: "
+        f"{entry.reason}"
+        for entry in metrics.skipped
+    ]
+
+
+def floor_sentence(metrics: Metrics) -> str:
+    """The split-half floor, labelled descriptive: no verdict rests on it."""
+    floor = metrics.noise_floor.paper
+    per_half = f", {floor.n_per_half:,} per half" if floor.n_per_half else ""
+    return (
+        f"Noise floor (descriptive; no verdict uses it): JS {_js(floor.js)} between two random "
+        f"halves of the {metrics.reference} users{per_half}."
+    )
+
+
+def verdicts(metrics: Metrics) -> Verdicts:
+    """Every verdict sentence of the run."""
+    return Verdicts(
+        ranking=ranking_sentence(metrics),
+        ties=tie_sentences(metrics),
+        no_gap={name: no_gap_sentence(metrics, name) for name in metrics.simulator_names},
+        mixture=mixture_sentence(metrics),
+        robustness=robustness_sentence(metrics),
+        map_agreement=map_agreement_sentence(metrics),
+        reliability=reliability_sentences(metrics),
+        skipped=skipped_sentences(metrics),
+        floor=floor_sentence(metrics),
+    )
