@@ -176,16 +176,33 @@ def container(path: Path, head: Head) -> str:
     if head.parquet:
         return "parquet"
     text = head.text().lstrip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first_line = lines[0] if lines else ""
     if text.startswith("["):
-        return "document"
+        # A list on the first line followed by more JSON lines is JSONL whose first record
+        # happens to be a list (it is listed as skipped); otherwise one JSON document.
+        complete = len(lines) > 2 and _is_json(first_line) and _is_json(lines[1])
+        return "jsonl" if complete else "document"
     if text.startswith("{"):
         # A pretty-printed object opens with a line holding only "{"; a JSONL line never does.
-        return "document" if text.split("\n", 1)[0].strip() == "{" else "jsonl"
+        # `jq .` writes an empty object on one line, so any such line in the head counts.
+        pretty = any(line.strip() == "{" for line in text.splitlines())
+        return "document" if pretty else "jsonl"
+    if _is_json(first_line):
+        return "jsonl"  # a first record that is not an object is listed as skipped, not fatal
     raise UnknownFormatError(
         path,
         f"starts with {text[:40]!r}, which is not a JSON object or list, and its extension "
         f"{content_suffix(path)!r} is not .csv, .tsv or .parquet",
     )
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    return True
 
 
 def iter_records(path: Path, head: Head) -> Iterator[RawRecord]:

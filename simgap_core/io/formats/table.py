@@ -10,8 +10,8 @@ Spark writes strings) are decoded as UTF-8; list or struct columns are refused p
 from __future__ import annotations
 
 import csv
-import io
 import math
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -72,7 +72,10 @@ def detect(path: Path, head: Head, column_map: Mapping[str, str]) -> bool:
         raise UnknownFormatError(path, "has a Parquet extension but is not a Parquet file")
     if suffix in reading.TABLE_SUFFIXES:
         delimiter = reading.TABLE_SUFFIXES[suffix]
-        header = next(csv.reader(io.StringIO(head.text()), delimiter=delimiter), [])
+        try:
+            header = next(csv.reader(_lines(head.text())[:1], delimiter=delimiter), [])
+        except csv.Error as exc:
+            raise UnknownFormatError(path, f"its header line is not valid CSV ({exc})") from exc
         _columns(path, header, column_map)
         return True
     return False
@@ -119,8 +122,11 @@ def _csv_rows(
     delimiter = reading.TABLE_SUFFIXES.get(content_suffix(path), ",")
     # Turns longer than csv's default 128 KB field limit are real (pasted logs, documents).
     csv.field_size_limit(max(csv.field_size_limit(), reading.MAX_LINE_BYTES))
-    lines = list(io.StringIO(read_document_text(path, head), newline=""))
-    header = next(csv.reader(lines[:1], delimiter=delimiter), [])
+    lines = _lines(read_document_text(path, head))
+    try:
+        header = next(csv.reader(lines[:1], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise UnknownFormatError(path, f"its header line is not valid CSV ({exc})") from exc
     columns = _columns(path, header, column_map)
     rows: list[_Row] = []
     start = 1  # index into `lines` of the next row's first line
@@ -151,6 +157,13 @@ def _csv_rows(
             )
             start = bad_line  # index of the line after the bad row's first line
     return columns, rows
+
+
+def _lines(text: str) -> list[str]:
+    """Physical lines, ending at "\n" (or at "\r" in a file that has no "\n" at all): a bare
+    "\r" inside a quoted cell stays in its line, where the csv reader keeps it as text."""
+    separator = "\n" if "\n" in text or "\r" not in text else "\r"
+    return [line for line in re.split(f"(?<={separator})", text) if line]
 
 
 def _cell(value: object, name: str, where: str) -> str:
