@@ -25,13 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ROOT.parent / "shared" / "corpora"
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from simgap_core.io.inputs import InputSpec, load_inputs
 started = time.perf_counter()
 corpus = load_inputs([InputSpec(Path(sys.argv[1]), None)])
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across fork + exec.
+status = Path("/proc/self/status").read_text().splitlines()
+peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 print(json.dumps({"conversations": len(corpus), "skipped": len(corpus.skipped),
                   "seconds": seconds, "peak_mb": peak}))
 """
