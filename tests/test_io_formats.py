@@ -309,3 +309,35 @@ def test_registry_lists_every_format_once_and_sniffs_in_priority_order() -> None
     assert registry.record_format_of(both) == "paired"
     assert registry.record_format_of({"conversation": [], "messages": []}) == "wildchat"
     assert registry.record_format_of({"conversation": "not a list"}) is None
+
+
+def test_a_format_registered_through_the_public_api_is_sniffed_and_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simgap_core.io.records import RecordContext, message_turns, require_user, required
+    from simgap_core.io.registry import RecordFormat, register
+
+    def parse(record: dict, context: RecordContext, number: int) -> list[Conversation]:
+        turns = message_turns(required(record, "dialog"), "dialog", text_keys=("utterance",))
+        require_user(turns, "dialog")
+        return [context.conversation(record, number, turns)]
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register(RecordFormat("toy", "dialog (toy)", lambda r: "dialog" in r, parse, priority=5))
+    path = tmp_path / "toy.jsonl"
+    path.write_text(
+        json.dumps({"id": 1, "dialog": [{"role": "user", "utterance": "hi"}]})
+        + "\n"
+        + json.dumps({"id": 2, "dialog": [{"role": "bot", "utterance": "alone"}]})
+        + "\n"
+    )
+    assert sniff_format(path) == "toy"
+    corpus = load_file(path)
+    assert corpus.transcript("toy:1") == [("user", "hi")]
+    assert reasons(corpus) == {
+        "line 2": "no user turn in field 'dialog' (roles present: assistant)"
+    }
+    with pytest.raises(UnknownFormatError, match=r"expected .*dialog \(toy\)"):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text('{"what": 1}\n')
+        load_file(bad)
