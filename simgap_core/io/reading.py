@@ -29,6 +29,8 @@ from simgap_core.errors import (
     EmptyFileError,
     EncodingError,
     FileTooLargeError,
+    MissingFileError,
+    NoConversationsError,
     UnknownFormatError,
 )
 
@@ -83,8 +85,6 @@ class RawRecord:
 
 def read_head(path: Path) -> Head:
     """Check that `path` is a non-empty text (or Parquet) file and return its first bytes."""
-    from simgap_core.errors import MissingFileError
-
     if not path.exists():
         raise MissingFileError(path, "no such file")
     if not path.is_file():
@@ -442,8 +442,6 @@ def _plain(value: object) -> object:
 def first_document_value(path: Path, head: Head) -> RawRecord:
     """Decode the first element of a JSON list (or the first object), reading as little as can
     be: sniffing a 1 GB list must not read it whole."""
-    from simgap_core.errors import NoConversationsError
-
     decoder = json.JSONDecoder()
     incremental = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = ""
