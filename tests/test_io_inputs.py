@@ -54,8 +54,10 @@ def test_a_folder_loads_every_shard_in_order_under_one_source(tmp_path: Path) ->
     corpus = load_inputs([InputSpec(folder, "real")])
     assert len(corpus) == 25 and corpus.sources == ["real"]
     assert corpus.conversations["original_id"].tolist() == [f"h{i}" for i in range(25)]
-    # Without a name, a folder's conversations take the folder's name.
-    assert load_inputs([InputSpec(folder, None)]).sources == ["wildchat"]
+    # Without a name, each file keeps its own (its stem), as when the files are listed.
+    assert load_inputs([InputSpec(folder, None)]).sources == [
+        f"train-0000{i}-of-00003" for i in range(3)
+    ]
 
 
 def test_a_glob_pattern_loads_its_matches(tmp_path: Path) -> None:
@@ -214,11 +216,16 @@ def test_load_shows_repairs_skips_and_the_sample(tmp_path: Path, monkeypatch) ->
 def test_load_takes_a_folder_and_reports_a_bad_file_beside_the_good(tmp_path: Path) -> None:
     folder = shards(tmp_path / "wildchat")
     (folder / "broken.jsonl").write_text("")
-    result = runner.invoke(app, ["load", str(folder), "--json"])
+    result = runner.invoke(app, ["load", str(folder), "--source", "wildchat", "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["sources"]["wildchat"]["conversations"] == 25
     assert len(document["errors"]) == 1 and "broken.jsonl" in document["errors"][0]
+
+
+def test_shared_tau_trait_folder_keeps_one_source_per_file(shared_corpora: Path) -> None:
+    corpus = load_inputs([InputSpec(shared_corpora / "simulated" / "tau_trait", None)])
+    assert len(corpus) == 670 and corpus.skipped == [] and len(corpus.sources) == 16
 
 
 def test_shared_wildchat_folder_loads_588_and_samples(shared_corpora: Path) -> None:

@@ -49,7 +49,7 @@ class InputSpec:
     """One input (a file, a directory or a glob pattern) and the source its conversations get.
 
     `source` None keeps each file's own default (a table's `source` column, else the file
-    stem, or a directory's name). `sample` keeps N conversations per source, drawn with `seed`.
+    stem). `sample` keeps N conversations per source, drawn with `seed`.
     """
 
     path: Path
@@ -66,15 +66,9 @@ class InputSpec:
         return expand_path(self.path)
 
     def default_source(self) -> str | None:
-        """The source name: the one given, else a directory's (or a pattern's folder's) name."""
-        if self.source is not None:
-            return self.source
-        if self.path.is_dir():
-            return self.path.resolve().name
-        if _is_pattern(self.path):
-            fixed = [p for p in self.path.parts if not _GLOB_CHARACTERS & set(p)]
-            return Path(*fixed).resolve().name if fixed else None
-        return None
+        """The source name given; None keeps each file's own (its stem or `source` column),
+        also inside a folder, so files whose ids repeat (tau-bench tasks) never collide."""
+        return self.source
 
 
 # --- parsing ----------------------------------------------------------------------------------
