@@ -11,9 +11,10 @@ import streamlit as st
 
 import ui
 from simgap_core.errors import SimgapError
+from simgap_core.io.inputs import parse_lines, save_uploads
 from simgap_core.io.loaders import FORMATS
 from simgap_core.represent import FACETS
-from simgap_core.run import AnalysisParams, InputSpec
+from simgap_core.run import AnalysisParams
 
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
@@ -27,21 +28,6 @@ STAGE_LABELS = {
     "measure": "Measuring the gap",
 }
 FLASH_KEY = "data_flash"
-
-
-def _parse_disk_inputs(text: str) -> list[InputSpec]:
-    specs = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        source, sep, path = line.partition("=")
-        if not sep or not source.strip() or not path.strip():
-            raise SimgapError(f"line {number}: write SOURCE=PATH, got {line!r}")
-        if not Path(path.strip()).expanduser().is_file():
-            raise SimgapError(f"line {number}: {path.strip()} is not a file on this machine")
-        specs.append(InputSpec(Path(path.strip()).expanduser(), source.strip()))
-    return specs
 
 
 def _start_analysis(
@@ -58,17 +44,13 @@ def _start_analysis(
         st.error("The run name may hold letters, digits, '.', '_' and '-' (at most 80).")
         return
     try:
-        disk = _parse_disk_inputs(disk_text)
+        disk = parse_lines(disk_text, format=format_name)
     except SimgapError as error:
         st.error(f"Files on disk: {error}")
         return
     bad = [s for s in upload_sources if not SOURCE_NAME.fullmatch(s)]
     if bad:
         st.error(f"Source names may hold letters, digits, '.', '_' and '-': {', '.join(bad)}")
-        return
-    names = [Path(upload.name).name for upload in uploads]
-    if len(set(names)) < len(names):
-        st.error("Two uploaded files have the same name: rename one.")
         return
     sources = {spec.source for spec in disk} | set(upload_sources)
     if params.reference not in sources or len(sources) < 2:
@@ -90,14 +72,17 @@ def _start_analysis(
             bars[stage].progress(fraction, text=f"{label}: {count}")
 
         try:
-            inputs = [InputSpec(spec.path, spec.source, format_name) for spec in disk]
+            inputs = list(disk)
             if uploads:
                 # Uploads are kept in the run directory: its params.json records their hashes.
-                folder = out / "inputs"
-                folder.mkdir(parents=True, exist_ok=True)
-                for upload, source, filename in zip(uploads, upload_sources, names, strict=True):
-                    (folder / filename).write_bytes(upload.getvalue())
-                    inputs.append(InputSpec(folder / filename, source, format_name))
+                inputs += save_uploads(
+                    out / "inputs",
+                    [
+                        (upload.name, upload.getvalue(), source)
+                        for upload, source in zip(uploads, upload_sources, strict=True)
+                    ],
+                    format=format_name,
+                )
             result = analyze(inputs, out, params, progress=progress)
         except SimgapError as error:
             status.update(label="The analysis stopped", state="error")
@@ -160,8 +145,8 @@ with st.expander("➕ Start a new analysis", expanded=False):
         for index, upload in enumerate(uploads)
     ]
     disk_text = st.text_area(
-        "Files on this machine, one per line as SOURCE=PATH",
-        placeholder="real=/data/real.jsonl\nmy_sim=/data/my_sim.jsonl",
+        "Files on this machine, one per line as SOURCE=PATH (a file, a folder or a glob)",
+        placeholder="real=/data/real.jsonl\nmy_sim=/data/my_sim/*.parquet",
         key="new_run_disk",
     )
     left, middle, right = st.columns(3)

@@ -41,7 +41,13 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command()
 def load(
-    paths: Annotated[list[Path], typer.Argument(help="Transcript files to load.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Transcript files, folders (every transcript file inside) or quoted "
+            "glob patterns such as 'shards/*.parquet'."
+        ),
+    ],
     format: Annotated[
         str | None, typer.Option("--format", "-f", help="Format name; sniffed when omitted.")
     ] = None,
@@ -53,58 +59,76 @@ def load(
         list[str] | None,
         typer.Option(help="Table column mapping THEIRS=OURS, e.g. --column speaker=role."),
     ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(help="Keep a seeded random sample of N conversations per source."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 42,
 ) -> None:
-    """Load transcripts and print a per-source summary, with every skipped record and why."""
-    from simgap_core.io.loaders import load_file
-    from simgap_core.model import Corpus
+    """Load transcripts and print a per-source summary, with every skipped record and repair."""
+    from simgap_core.io.inputs import InputSpec, InputSpecError, load_inputs, source_name
 
-    column_map = dict(_parse_pair(value, "--column", "THEIRS=OURS") for value in column or [])
-    corpora = []
-    failures = []
-    for path in paths:
-        try:
-            corpora.append(load_file(path, format=format, source=source, column_map=column_map))
-        except (SimgapError, ValueError) as error:
-            failures.append(str(error))
     try:
-        corpus = Corpus.concat(corpora)
-    except ValueError as error:
+        columns = tuple(_parse_pair(value, "--column", "THEIRS=OURS") for value in column or [])
+        name = None if source is None else source_name(source, "--source")
+        if sample is not None and sample < 1:
+            raise InputSpecError(f"--sample takes a number of at least 1, got {sample}")
+        specs = [InputSpec(path, name, format, sample, seed, columns) for path in paths]
+        failures: list[SimgapError] = []
+        corpus = load_inputs(specs, failures=failures)
+    except SimgapError as error:
         raise _fail(str(error)) from None
     if len(corpus) == 0:
-        raise _fail("; ".join(failures) or "no conversations loaded")
+        raise _fail("; ".join(map(str, failures)) or "no conversations loaded")
     summary = corpus.summary()
+    rows = [
+        (str(name), int(row.conversations), int(row.user_turns), float(row.words))
+        for name, row in zip(
+            summary.index,
+            summary.rename(columns={"mean_words_per_user_turn": "words"}).itertuples(index=False),
+            strict=True,
+        )
+    ]
     if as_json:
         document = {
             "sources": {
                 name: {
-                    "conversations": int(row.conversations),
-                    "user_turns": int(row.user_turns),
-                    "mean_words_per_user_turn": round(float(row.mean_words_per_user_turn), 2),
+                    "conversations": conversations,
+                    "user_turns": user_turns,
+                    "mean_words_per_user_turn": round(words, 2),
                 }
-                for name, row in summary.iterrows()
+                for name, conversations, user_turns, words in rows
             },
             "skipped": [s.to_dict() for s in corpus.skipped],
-            "errors": failures,
+            "repairs": [r.to_dict() for r in corpus.repairs],
+            "sampling": corpus.sampling,
+            "errors": [str(failure) for failure in failures],
         }
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     table = Table(title="Loaded conversations")
-    for column in ("source", "conversations", "user turns", "mean words / user turn"):
-        table.add_column(column, justify="left" if column == "source" else "right")
-    for name, row in summary.iterrows():
-        table.add_row(
-            str(name),
-            f"{row.conversations:,}",
-            f"{row.user_turns:,}",
-            f"{row.mean_words_per_user_turn:.1f}",
-        )
+    for heading in ("source", "conversations", "user turns", "mean words / user turn"):
+        table.add_column(heading, justify="left" if heading == "source" else "right")
+    for name, conversations, user_turns, words in rows:
+        table.add_row(Text(name), f"{conversations:,}", f"{user_turns:,}", f"{words:.1f}")
     console.print(table)
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}
+    for name, drawn in corpus.sampling.items():
+        console.print(
+            f"{name}: sampled {drawn['kept']:,} of {drawn['of']:,} conversations "
+            f"(seed {drawn['seed']})",
+            **plain,
+        )
+    if corpus.repairs:
+        console.print(f"{len(corpus.repairs)} records repaired:", style="yellow", **plain)
+        for repair in corpus.repairs:
+            console.print(f"  {repair}", **plain)
     if corpus.skipped:
-        console.print(f"[yellow]{len(corpus.skipped)} records skipped:[/yellow]")
+        console.print(f"{len(corpus.skipped)} records skipped:", style="yellow", **plain)
         for skipped in corpus.skipped:
-            console.print(f"  {skipped}", markup=False, highlight=False, soft_wrap=True)
+            console.print(f"  {skipped}", **plain)
     for failure in failures:
-        errors.print(f"error: {failure}", markup=False, highlight=False, soft_wrap=True)
+        errors.print(f"error: {failure}", **plain)
 
 
 @app.command()
@@ -126,19 +150,20 @@ def _parse_pair(value: str, option: str, shape: str) -> tuple[str, str]:
     return left, right
 
 
-def _parse_sim(value: str) -> tuple[str, Path]:
-    name, path = _parse_pair(value, "--sim", "NAME=PATH")
-    return name, Path(path)
-
-
 @app.command()
 def analyze(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
     real: Annotated[
-        list[Path] | None, typer.Option(help="Real-user transcript file (repeatable).")
+        list[Path] | None,
+        typer.Option(help="Real-user transcripts: a file, folder or quoted glob (repeatable)."),
     ] = None,
     sim: Annotated[
-        list[str] | None, typer.Option(help="Simulator as NAME=PATH (repeatable).")
+        list[str] | None,
+        typer.Option(help="Simulator as NAME=PATH; PATH a file, folder or glob (repeatable)."),
+    ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(help="Analyze a seeded random sample of N conversations per source."),
     ] = None,
     use_demo: Annotated[
         bool, typer.Option("--demo", help="Analyze the embedded demo dataset.")
@@ -173,7 +198,7 @@ def analyze(
     from simgap_core.run import AnalysisParams
     from simgap_core.run import analyze as run_analysis
 
-    inputs = _analysis_inputs(real or [], sim or [], use_demo, format)
+    inputs = _analysis_inputs(real or [], sim or [], use_demo, format, sample, seed)
     params = AnalysisParams(
         facet=facet,
         annotator=annotator,
@@ -223,11 +248,21 @@ def analyze(
         _print_leaderboard(metrics)
 
 
-def _analysis_inputs(real: list[Path], sim: list[str], use_demo: bool, format: str | None):
-    from simgap_core.run import InputSpec
+def _analysis_inputs(
+    real: list[Path],
+    sim: list[str],
+    use_demo: bool,
+    format: str | None,
+    sample: int | None = None,
+    seed: int = 42,
+):
+    """The `--real` / `--sim NAME=PATH` / `--demo` inputs, parsed by `simgap_core.io.inputs`."""
+    from simgap_core.io.inputs import InputSpec, cli_inputs
 
-    inputs = [InputSpec(path, "real", format) for path in real]
-    inputs += [InputSpec(path, name, format) for name, path in map(_parse_sim, sim)]
+    try:
+        inputs = cli_inputs(real, sim, format=format, sample=sample, seed=seed)
+    except SimgapError as error:
+        raise _fail(str(error)) from None
     if use_demo:
         from simgap_core.demo import DEMO_SOURCES
 
@@ -236,7 +271,10 @@ def _analysis_inputs(real: list[Path], sim: list[str], use_demo: bool, format: s
         folder = DEMO_DATA
         if folder.is_relative_to(Path.cwd()):
             folder = folder.relative_to(Path.cwd())
-        inputs += [InputSpec(folder / f"{name}.jsonl", name, "openai") for name in DEMO_SOURCES]
+        inputs += [
+            InputSpec(folder / f"{name}.jsonl", name, "openai", sample, seed)
+            for name in DEMO_SOURCES
+        ]
     if not inputs:
         raise _fail("nothing to analyze: give --real and --sim NAME=PATH, or --demo")
     return inputs

@@ -2,20 +2,22 @@
 
 Every loader produces a `Corpus`; every later stage reads only its two tables. Both are
 Arrow-backed pandas frames. `conversation_id` is unique across the whole corpus: it is
-`"{source}:{original_id}"`, so a paired record's real and simulated halves never collide.
+`conversation_key(source, original_id)`, the source with its `%` and `:` escaped, a colon, then
+the original id, so a paired record's real and simulated halves never collide and neither do
+source `a` with id `b:1` and source `a:b` with id `1`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simgap_core.errors import SkippedRecord
+from simgap_core.errors import SimgapError, SkippedRecord
 
 ROLES = ("user", "assistant", "system", "tool")
 
@@ -30,6 +32,9 @@ CONVERSATION_SCHEMA = pa.schema(
         ("language", pa.string()),
         ("file", pa.string()),
         ("record", pa.string()),
+        # Per-conversation fields a format keeps (WildChat's model, turn, timestamp, ...) as a
+        # JSON object; for people reading the data, no stage computes on it.
+        ("metadata", pa.string()),
     ]
 )
 
@@ -41,6 +46,30 @@ TURN_SCHEMA = pa.schema(
         ("text", pa.string()),
     ]
 )
+
+
+class DuplicateConversationError(SimgapError):
+    """Two inputs hold the same conversation id in the same source."""
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A record that was loaded after a change to its text, and what was changed."""
+
+    file: str
+    record: str
+    change: str
+
+    def __str__(self) -> str:
+        return f"{self.file}, {self.record}: {self.change}"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def conversation_key(source: str, original_id: str) -> str:
+    """The corpus-wide id: the escaped source, ':', the original id (injective by design)."""
+    return source.replace("%", "%25").replace(":", "%3A") + ":" + original_id
 
 
 @dataclass
@@ -59,10 +88,11 @@ class Conversation:
     task: str | None = None
     intent: str | None = None
     language: str | None = None
+    metadata: str | None = None
 
     @property
     def conversation_id(self) -> str:
-        return f"{self.source}:{self.original_id}"
+        return conversation_key(self.source, self.original_id)
 
 
 def _arrow_frame(table: pa.Table) -> pd.DataFrame:
@@ -71,15 +101,24 @@ def _arrow_frame(table: pa.Table) -> pd.DataFrame:
 
 @dataclass
 class Corpus:
-    """Conversations, their turns, and every record that was skipped while loading them."""
+    """Conversations, their turns, every record skipped while loading them, every repair made.
+
+    `sampling` records a `--sample`: per source, the conversations kept, of how many, and
+    the seed.
+    """
 
     conversations: pd.DataFrame
     turns: pd.DataFrame
     skipped: list[SkippedRecord] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)
+    sampling: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def from_conversations(
-        cls, conversations: Iterable[Conversation], skipped: Sequence[SkippedRecord] = ()
+        cls,
+        conversations: Iterable[Conversation],
+        skipped: Sequence[SkippedRecord] = (),
+        repairs: Sequence[Repair] = (),
     ) -> Corpus:
         conv_cols: dict[str, list] = {name: [] for name in CONVERSATION_SCHEMA.names}
         turn_cols: dict[str, list] = {name: [] for name in TURN_SCHEMA.names}
@@ -94,7 +133,12 @@ class Corpus:
                 turn_cols["text"].append(text)
         conversations_table = pa.table(conv_cols, schema=CONVERSATION_SCHEMA)
         turns_table = pa.table(turn_cols, schema=TURN_SCHEMA)
-        return cls(_arrow_frame(conversations_table), _arrow_frame(turns_table), list(skipped))
+        return cls(
+            _arrow_frame(conversations_table),
+            _arrow_frame(turns_table),
+            list(skipped),
+            list(repairs),
+        )
 
     @classmethod
     def empty(cls) -> Corpus:
@@ -102,19 +146,31 @@ class Corpus:
 
     @classmethod
     def concat(cls, corpora: Sequence[Corpus]) -> Corpus:
-        """Join corpora; a conversation id seen twice is an error, not a silent overwrite."""
+        """Join corpora; a conversation id seen twice is an error naming both places, never a
+        silent overwrite (`io.loaders.load_paths` de-duplicates with a report instead)."""
         if not corpora:
             return cls.empty()
         conversations = pd.concat([c.conversations for c in corpora], ignore_index=True)
-        duplicated = conversations["conversation_id"][conversations["conversation_id"].duplicated()]
-        if len(duplicated):
-            raise ValueError(
-                f"{len(duplicated)} conversation ids occur twice, e.g. {duplicated.iloc[0]!r}: "
-                "give each input its own --source name"
+        repeated = conversations["conversation_id"].duplicated(keep=False)
+        if repeated.any():
+            rows = conversations[repeated]
+            first_id = rows["conversation_id"].iloc[0]
+            places = rows[rows["conversation_id"] == first_id]
+            where = " and ".join(
+                f"{file}, {record}"
+                for file, record in zip(places["file"], places["record"], strict=True)
+            )
+            count = int(conversations["conversation_id"].duplicated().sum())
+            raise DuplicateConversationError(
+                f"{count} conversation ids occur twice in source "
+                f"{places['source'].iloc[0]!r}, e.g. id {places['original_id'].iloc[0]!r} in "
+                f"{where}: give each input its own source name, or drop the repeated file"
             )
         turns = pd.concat([c.turns for c in corpora], ignore_index=True)
         skipped = [s for c in corpora for s in c.skipped]
-        return cls(conversations, turns, skipped)
+        repairs = [r for c in corpora for r in c.repairs]
+        sampling = {k: v for c in corpora for k, v in c.sampling.items()}
+        return cls(conversations, turns, skipped, repairs, sampling)
 
     def __len__(self) -> int:
         return len(self.conversations)
@@ -127,7 +183,7 @@ class Corpus:
     def with_source(self, source: str) -> Corpus:
         """The same conversations under another source name (ids are rebuilt to stay unique)."""
         conversations = self.conversations.copy()
-        new_ids = source + ":" + conversations["original_id"].astype(str)
+        new_ids = conversation_key(source, "") + conversations["original_id"].astype(str)
         mapping = dict(zip(conversations["conversation_id"], new_ids, strict=True))
         conversations["conversation_id"] = new_ids.astype(conversations["conversation_id"].dtype)
         conversations["source"] = pd.Series(
@@ -137,7 +193,7 @@ class Corpus:
         turns["conversation_id"] = (
             turns["conversation_id"].map(mapping).astype(turns["conversation_id"].dtype)
         )
-        return Corpus(conversations, turns, list(self.skipped))
+        return Corpus(conversations, turns, list(self.skipped), list(self.repairs))
 
     def subset(self, conversation_ids: Iterable[str]) -> Corpus:
         """The conversations with these ids (in the corpus's order) and their turns."""
@@ -145,7 +201,11 @@ class Corpus:
         conversations = self.conversations[self.conversations["conversation_id"].isin(keep)]
         turns = self.turns[self.turns["conversation_id"].isin(keep)]
         return Corpus(
-            conversations.reset_index(drop=True), turns.reset_index(drop=True), list(self.skipped)
+            conversations.reset_index(drop=True),
+            turns.reset_index(drop=True),
+            list(self.skipped),
+            list(self.repairs),
+            dict(self.sampling),
         )
 
     def user_turns(self) -> pd.DataFrame:
@@ -207,9 +267,14 @@ class Corpus:
 
     @classmethod
     def read(cls, directory: str | Path) -> Corpus:
-        """Read a corpus written by `save`."""
+        """Read a corpus written by `save` (an older one, without `metadata`, gets it empty)."""
         directory = Path(directory)
+        conversations = pq.read_table(directory / "conversations.parquet")
+        if "metadata" not in conversations.column_names:
+            conversations = conversations.append_column(
+                "metadata", pa.nulls(conversations.num_rows, pa.string())
+            )
         return cls(
-            _arrow_frame(pq.read_table(directory / "conversations.parquet")),
+            _arrow_frame(conversations),
             _arrow_frame(pq.read_table(directory / "turns.parquet")),
         )

@@ -39,6 +39,7 @@ import pandas as pd
 
 from simgap_core import __version__
 from simgap_core.errors import EmptySourceError, RunDirectoryError, SimgapError
+from simgap_core.io.inputs import InputSpec, load_inputs
 from simgap_core.model import Corpus
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -57,15 +58,6 @@ PACKAGES = (
     "torch",
     "transformers",
 )
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One input file and the source name its conversations get."""
-
-    path: Path
-    source: str
-    format: str | None = None
 
 
 @dataclass
@@ -222,19 +214,6 @@ class _Stages:
         self.saved[stage] = self.current[stage]
         # Written after every stage so an interrupted run keeps what it finished.
         (self.run.path / "stages.json").write_text(json.dumps(self.saved, indent=2))
-
-
-def load_inputs(inputs: Sequence[InputSpec]) -> Corpus:
-    """Load every input under its source name; raise when a named source ends up empty."""
-    from simgap_core.io.loaders import load_file
-
-    corpora = [load_file(spec.path, format=spec.format, source=spec.source) for spec in inputs]
-    corpus = Corpus.concat(corpora)
-    present = set(corpus.sources)
-    for spec in inputs:
-        if spec.source not in present:
-            raise EmptySourceError(f"source {spec.source!r} ({spec.path}) has no conversations")
-    return corpus
 
 
 def _make_annotator(params: AnalysisParams):

@@ -20,7 +20,7 @@ from simgap_core.errors import (
     SkippedRecord,
     UnknownFormatError,
 )
-from simgap_core.io import loaders
+from simgap_core.io import reading
 from simgap_core.io.loaders import FORMATS, load_file, load_paths, sniff_format
 
 
@@ -177,8 +177,27 @@ def make_paired(tmp_path: Path) -> Path:
     )
 
 
+def make_wildchat(tmp_path: Path) -> Path:
+    return write_jsonl(
+        tmp_path / "wildchat_shard.jsonl",
+        [
+            {
+                "conversation_hash": "h1",
+                "model": "gpt-4",
+                "language": "English",
+                "turn": 1,
+                "conversation": [
+                    {"role": "user", "content": "write a haiku", "turn_identifier": 1},
+                    {"role": "assistant", "content": "leaves fall", "turn_identifier": 1},
+                ],
+            }
+        ],
+    )
+
+
 MAKERS = {
     "openai": make_openai,
+    "wildchat": make_wildchat,
     "sharegpt": make_sharegpt,
     "hh_rlhf": make_hh,
     "taubench": make_taubench,
@@ -442,9 +461,11 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_unknown_format_name(tmp_path: Path) -> None:
     with pytest.raises(
-        UnknownFormatError, match=r"chats\.jsonl: unknown format 'xml'; known: openai"
-    ):
+        UnknownFormatError, match=r"chats\.jsonl: unknown format 'xml'; known: [a-z_, ]+"
+    ) as caught:
         load_file(make_openai(tmp_path), format="xml")
+    known = str(caught.value).rsplit("known: ", 1)[1].split(", ")
+    assert sorted(known) == sorted(FORMATS)
 
 
 def test_unknown_record_shape_names_the_line_and_keys(tmp_path: Path) -> None:
@@ -563,7 +584,7 @@ def test_empty_json_list(tmp_path: Path) -> None:
 
 
 def test_document_over_the_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loaders, "MAX_DOCUMENT_BYTES", 100)
+    monkeypatch.setattr(reading, "MAX_DOCUMENT_BYTES", 100)
     path = make_taubench(tmp_path)
     with pytest.raises(
         FileTooLargeError, match=r"gpt-4o-airline\.json: is over 100 bytes.*write it as JSONL"
@@ -663,7 +684,7 @@ def test_truncated_gzip_keeps_the_lines_before_the_break(tmp_path: Path) -> None
 def test_over_long_line_is_skipped_not_held(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loaders, "MAX_LINE_BYTES", 200)
+    monkeypatch.setattr(reading, "MAX_LINE_BYTES", 200)
     long_record = chat(("user", "x" * 5000))
     path = write_jsonl(
         tmp_path / "long.jsonl",
