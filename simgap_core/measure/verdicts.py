@@ -8,9 +8,11 @@ Each verdict is judged against its own noise, at the sizes the data have:
   per real conversation); each simulator is resampled on its own. Two simulators whose
   difference interval contains 0 are tied.
 - `held_out_mixture`: mixing weights are fitted on a random half of every source and judged
-  on the other half, with the bias-corrected JS on both sides (a mixture pools samples, so its
-  plug-in JS is less biased than a single simulator's: comparing plug-in values would credit
-  the mixture with sample size). Over repeated splits; "helps" only when the 2.5% quantile of
+  on the other half at matched sizes: the mixture histogram is drawn from as many held-out
+  conversations as the best single simulator has, and both sides are scored by bias-corrected
+  JS (a mixture that pools samples has a less biased plug-in JS, which would credit it with
+  sample size, and the bootstrap bias correction under-corrects the sparser side). Over
+  repeated splits; "helps" only when the 2.5% quantile of
   the held-out gains is above 0.
 - `holm`, `kendall_tau`: the multiple-testing and ranking-stability summaries.
 """
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from simgap_core.measure.divergence import js_divergence, normalize
+from simgap_core.measure.divergence import js_divergence
 from simgap_core.measure.mixture import best_mixture
 from simgap_core.measure.uncertainty import CorrectedJS, corrected_from_replicates, holm
 
@@ -123,23 +125,29 @@ def joint_bootstrap(
     return JointBootstrap(corrected=corrected, ties=ties)
 
 
-def _corrected_mixture_js(
-    real: np.ndarray,
-    sims: np.ndarray,
-    weights: np.ndarray,
-    rng: np.random.Generator,
-    n_boot: int,
-) -> float:
-    """Bias-corrected (unclipped) JS of real vs the mixture `weights @ shares(sims)`."""
-    plugin = float(js_divergence(real, weights @ normalize(sims)))
+def _corrected(real: np.ndarray, sim: np.ndarray, rng: np.random.Generator, n_boot: int) -> float:
+    """Bias-corrected (unclipped) JS: plug-in minus its bootstrap bias."""
+    plugin = float(js_divergence(real, sim))
     real_boot = rng.multinomial(int(real.sum()), real / real.sum(), size=n_boot)
-    mixed = np.zeros((n_boot, sims.shape[1]))
+    sim_boot = rng.multinomial(int(sim.sum()), sim / sim.sum(), size=n_boot)
+    return 2 * plugin - float(np.mean(js_divergence(real_boot, sim_boot)))
+
+
+def _mixture_sample(
+    sims: np.ndarray, weights: np.ndarray, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """A mixture histogram of about `size` conversations: round(w_i size) drawn from simulator i.
+
+    Drawn without replacement from each simulator's held-out conversations (capped at what it
+    has), so the mixture is judged on as many conversations as a single simulator and cannot
+    win by pooling samples.
+    """
+    mixed = np.zeros(sims.shape[1], dtype=np.int64)
     for weight, counts in zip(weights, sims, strict=True):
-        if weight > 0:
-            boot = rng.multinomial(int(counts.sum()), counts / counts.sum(), size=n_boot)
-            mixed += weight * normalize(boot)
-    replicates = np.asarray(js_divergence(real_boot, mixed))
-    return 2 * plugin - float(replicates.mean())
+        take = min(int(round(weight * size)), int(counts.sum()))
+        if take > 0:
+            mixed += rng.multivariate_hypergeometric(counts, take)
+    return mixed
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,9 @@ def held_out_mixture(
     `labels` are bins 0 .. k-1 of a shared quantization of all sources, `codes` the source of
     each row (0 = real). In every split each source's conversations are halved at random;
     weights and the best single simulator are chosen on the first halves, and both are scored
-    on the second halves by bias-corrected JS. Needs at least 2 conversations per source.
+    on the second halves by bias-corrected JS, the mixture histogram drawn from as many
+    held-out conversations as the best single simulator has there (`_mixture_sample`). Needs
+    at least 2 conversations per source.
     """
     rng = np.random.default_rng(seed)
     rows_of = [np.flatnonzero(codes == g) for g in range(n_sources)]
@@ -195,15 +205,12 @@ def held_out_mixture(
             judge.append(np.bincount(labels[shuffled[half:]], minlength=k))
         fit_hist, judge_hist = np.array(fit), np.array(judge)
         mixture = best_mixture(fit_hist[0], fit_hist[1:])
-        single_fit = [
-            _corrected_mixture_js(fit_hist[0], fit_hist[1:], np.eye(n_sources - 1)[i], rng, n_boot)
-            for i in range(n_sources - 1)
-        ]
-        best = int(np.argmin(single_fit))
-        single = _corrected_mixture_js(
-            judge_hist[0], judge_hist[1:], np.eye(n_sources - 1)[best], rng, n_boot
-        )
-        mixed = _corrected_mixture_js(judge_hist[0], judge_hist[1:], mixture.weights, rng, n_boot)
+        single_fit = [_corrected(fit_hist[0], sim, rng, n_boot) for sim in fit_hist[1:]]
+        best = 1 + int(np.argmin(single_fit))
+        single = _corrected(judge_hist[0], judge_hist[best], rng, n_boot)
+        size = int(judge_hist[best].sum())
+        mixed_hist = _mixture_sample(judge_hist[1:], mixture.weights, size, rng)
+        mixed = _corrected(judge_hist[0], mixed_hist, rng, n_boot)
         gains[split] = single - mixed
     return HeldOutMixture(gains=gains, level=level)
 
