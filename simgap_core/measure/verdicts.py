@@ -26,7 +26,12 @@ from scipy import stats
 
 from simgap_core.measure.divergence import js_divergence
 from simgap_core.measure.mixture import best_mixture
-from simgap_core.measure.uncertainty import CorrectedJS, corrected_from_replicates, holm
+from simgap_core.measure.uncertainty import (
+    CorrectedJS,
+    corrected_from_replicates,
+    holm,
+    second_level_mean,
+)
 
 __all__ = ["JointBootstrap", "joint_bootstrap", "held_out_mixture", "holm", "kendall_tau"]
 
@@ -73,6 +78,7 @@ def joint_bootstrap(
     sim_counts: list[np.ndarray],
     *,
     n_boot: int = 200,
+    n_inner: int = 25,
     level: float = 0.95,
     seed: int = 42,
 ) -> JointBootstrap:
@@ -93,6 +99,8 @@ def joint_bootstrap(
         ]
     )
     replicates = np.empty((len(names), n_boot))
+    real_boot = [np.empty((n_boot, k), dtype=np.int64) for k in ks]
+    sim_boot = [np.empty((n_boot, k), dtype=np.int64) for k in ks]
     uniform = np.full(n_real, 1.0 / n_real)
     sim_probs = [counts / counts.sum() for counts in sim_counts]
     for b in range(n_boot):
@@ -101,18 +109,30 @@ def joint_bootstrap(
             real_hist = np.bincount(labels, weights=weights, minlength=k)
             sim_hist = rng.multinomial(int(sim_counts[i].sum()), sim_probs[i])
             replicates[i, b] = js_divergence(real_hist, sim_hist)
+            real_boot[i][b], sim_boot[i][b] = real_hist, sim_hist
+    # The second level only serves each simulator's own bias: resampling the binned
+    # resample is the same law as resampling its conversations, so it needs no joint draw.
     corrected = {
-        name: corrected_from_replicates(float(plugins[i]), replicates[i], level=level)
+        name: corrected_from_replicates(
+            float(plugins[i]),
+            replicates[i],
+            level=level,
+            second_level_mean=second_level_mean(
+                real_boot[i], sim_boot[i], n_inner=n_inner, rng=rng
+            ),
+        )
         for i, name in enumerate(names)
     }
     alpha = (1 - level) / 2
     ties = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            plugin_diff = plugins[i] - plugins[j]
             q_lo, q_hi = np.quantile(replicates[i] - replicates[j], [alpha, 1 - alpha])
+            mean = float(np.mean(replicates[i] - replicates[j]))
+            centre = corrected[names[i]].unclipped - corrected[names[j]].unclipped
             diff = corrected[names[i]].js - corrected[names[j]].js
-            low, high = 2 * plugin_diff - q_hi, 2 * plugin_diff - q_lo
+            # The basic interval, centred on the difference of the corrected values.
+            low, high = centre - (q_hi - mean), centre - (q_lo - mean)
             ties.append(
                 Tie(
                     a=names[i],
