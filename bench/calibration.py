@@ -255,7 +255,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="the whole grid, more runs")
     args = parser.parse_args()
     started = time.perf_counter()
-    runs = 200 if args.full else 60
+    runs = 200 if args.full else 30
     print("Machine: 2 cores shared. Sizes next to every figure.")
     coverage_table(args.full, runs, boot=200)
     finer_bins(30)
