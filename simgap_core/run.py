@@ -82,6 +82,8 @@ class AnalysisParams:
     cluster_method: str = "eom"
     measure: bool = True
     k: int | None = None
+    k_rule: str = "common"
+    match_n: bool = False
     bootstrap: int = 200
     floor_repeats: int = 50
     permutations: int = 1000
@@ -555,7 +557,13 @@ def _measure_stage(
         representation_texts=representations["text"].tolist(),
         user_texts=representations["conversation_id"].map(user_text).fillna("").tolist(),
         map_coords=_cluster_space(projection),
+        pair_ids=representations["conversation_id"]
+        .map(corpus.conversations.set_index("conversation_id").get("pair_id", pd.Series(dtype=str)))
+        .tolist(),
+        conversation_ids=representations["conversation_id"].astype(str).tolist(),
         k=params.k,
+        k_rule=params.k_rule,
+        match_n=params.match_n,
         bootstrap=params.bootstrap,
         floor_repeats=params.floor_repeats,
         permutations=params.permutations,

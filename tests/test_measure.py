@@ -45,7 +45,9 @@ def synthetic(weights: dict[str, np.ndarray], n: int, seed: int = 0) -> dict:
         "embeddings": embeddings,
         "sources": sources,
         "map_labels": np.where(rng.random(len(cluster)) < 0.05, -1, cluster),
-        "texts": [f"{words[c]} request please" for c in cluster],
+        # A distinct id per text: identical texts share a probe fold group, which would put
+        # whole behaviours in one fold.
+        "texts": [f"{words[c]} request please r{i}" for i, c in enumerate(cluster)],
         "cluster": cluster,
     }
 
@@ -76,13 +78,19 @@ def test_metrics_follow_the_schema_and_are_json(planted) -> None:
     assert metrics["sources"] == ["real", "sim_a", "sim_b"]
     for name in ("sim_a", "sim_b"):
         entry = metrics["simulators"][name]
-        assert {"js", "kl_forward", "kl_backward", "k", "js_ci"} <= entry["paper"].keys()
-        assert {"js", "kl_forward", "kl_backward", "js_ci"} <= entry["map"].keys()
-        assert {"accuracy", "auc"} <= entry["classifier"].keys()
-        assert 0 < entry["p_value"] <= 1
+        assert {"js", "js_plugin", "kl_forward", "kl_backward", "k", "js_ci"} <= entry[
+            "paper"
+        ].keys()
+        assert {"js", "js_plugin", "kl_forward", "kl_backward", "js_ci"} <= entry["map"].keys()
+        assert {"accuracy", "auc", "auc_ci", "p_value"} <= entry["classifier"].keys()
+        assert 0 < entry["paper"]["p_value"] <= entry["paper"]["p_value_adjusted"] <= 1
+        assert entry["paper"]["js_ci"][0] <= entry["paper"]["js"] <= entry["paper"]["js_ci"][1]
+        assert entry["reliable"] is True and entry["reliability_notes"] == []
         assert entry["paper"]["k"] == 40
         assert entry["classifier"]["n_per_class"] == 600
         assert len(entry["paper"]["js_ci"]) == 2
+    assert metrics["schema_version"] == 2
+    assert metrics["noise_floor"]["descriptive"] is True
     assert metrics["noise_floor"]["paper"]["js"] > 0 and metrics["noise_floor"]["map"]["js"] > 0
     assert metrics["pairwise"]["sources"] == metrics["sources"]
     assert set(metrics["mixture"]["weights"]) == {"sim_a", "sim_b"}
@@ -98,7 +106,10 @@ def test_every_metric_equals_scipy_on_the_returned_histograms(planted) -> None:
         rows = result.paper_histograms[result.paper_histograms["simulator"] == name]
         p, q = rows["real_count"].to_numpy(), rows["sim_count"].to_numpy()
         assert p.sum() == 600 and q.sum() == 600 and len(rows) == 40
-        assert paper["js"] == pytest.approx(scipy_js(p, q), abs=1e-9)
+        assert paper["js_plugin"] == pytest.approx(scipy_js(p, q), abs=1e-9)
+        assert paper["js"] == pytest.approx(
+            min(max(paper["js_plugin"] - paper["js_bias"], 0.0), math.log(2)), abs=1e-12
+        )
         assert paper["kl_forward"] == pytest.approx(scipy_kl_smoothed(p, q), abs=1e-9)
         assert paper["kl_backward"] == pytest.approx(scipy_kl_smoothed(q, p), abs=1e-9)
 
@@ -108,7 +119,7 @@ def test_every_metric_equals_scipy_on_the_returned_histograms(planted) -> None:
         p_map = np.bincount(labels[sources == "real"] + 1, minlength=CLUSTERS + 1)
         q_map = np.bincount(labels[sources == name] + 1, minlength=CLUSTERS + 1)
         assert shared_map["n_bins"] == CLUSTERS + 1
-        assert shared_map["js"] == pytest.approx(scipy_js(p_map, q_map), abs=1e-9)
+        assert shared_map["js_plugin"] == pytest.approx(scipy_js(p_map, q_map), abs=1e-9)
         assert shared_map["kl_forward"] == pytest.approx(scipy_kl_smoothed(p_map, q_map), abs=1e-9)
         assert shared_map["kl_backward"] == pytest.approx(scipy_kl_smoothed(q_map, p_map), abs=1e-9)
 
@@ -118,6 +129,7 @@ def test_pairwise_and_mixture_use_one_quantization_of_all_sources(planted) -> No
     codes = np.array([["real", "sim_a", "sim_b"].index(s) for s in data["sources"]])
     shared = quantize(data["embeddings"], codes, k=40).histograms
     pairwise = np.array(result.metrics["pairwise"]["js"])
+    assert result.metrics["pairwise"]["k"] == 40
     expected = [[scipy_js(a, b) for b in shared] for a in shared]
     np.testing.assert_allclose(pairwise, expected, atol=1e-9)
     np.testing.assert_allclose(pairwise, pairwise.T)
@@ -174,9 +186,13 @@ def test_the_planted_gap_is_found(planted) -> None:
     assert "topic0" in summary.loc[0, "terms_user"]
 
     metrics = result.metrics
-    assert metrics["leaderboard"] == ["sim_b", "sim_a"]
-    assert metrics["simulators"]["sim_a"]["p_value"] <= 0.01
-    assert metrics["simulators"]["sim_b"]["p_value"] > 0.05
+    assert [row["simulator"] for row in metrics["leaderboard"]] == ["sim_b", "sim_a"]
+    assert metrics["simulators"]["sim_a"]["paper"]["p_value_adjusted"] <= 0.01
+    assert metrics["simulators"]["sim_b"]["paper"]["p_value_adjusted"] > 0.05
+    assert metrics["ties"] == [
+        {**metrics["ties"][0], "a": "sim_a", "b": "sim_b", "tied": False}
+    ]
+    assert metrics["ties"][0]["diff_ci"][0] > 0
     assert metrics["simulators"]["sim_a"]["classifier"]["auc"] > 0.6
     assert metrics["simulators"]["sim_b"]["classifier"]["auc"] < 0.6
 
@@ -216,7 +232,9 @@ def test_the_mixture_favours_the_simulators_that_cover_real_together() -> None:
     assert mixture["weights"]["first_half"] == pytest.approx(0.5, abs=0.08)
     assert mixture["weights"]["second_half"] == pytest.approx(0.5, abs=0.08)
     assert mixture["weights"]["one_behaviour"] < 0.05
-    assert mixture["gain"] > 0.2
+    assert mixture["in_sample_gain"] > 0.2
+    # Held out, at matched sizes, the complementary halves still beat any single simulator.
+    assert mixture["held_out_gain_ci"][0] > 0.1 and mixture["helps"] is True
     assert mixture["duality_gap"] < 1e-7
 
 
@@ -235,7 +253,7 @@ def test_same_seed_same_numbers_and_bad_input_is_named() -> None:
     assert first.metrics["simulators"]["sim"]["classifier"]["n_per_class"] == 150
     assert first.metrics["settings"]["classifier_max_per_class"] == 150
     # One simulator: its paper quantization is the shared one.
-    paper_js = first.metrics["simulators"]["sim"]["paper"]["js"]
+    paper_js = first.metrics["simulators"]["sim"]["paper"]["js_plugin"]
     assert first.metrics["pairwise"]["js"][0][1] == pytest.approx(paper_js, abs=1e-15)
     with pytest.raises(EmptySourceError, match="'people'"):
         measure(*args, reference="people", **settings)

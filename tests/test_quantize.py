@@ -9,7 +9,13 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import normalize
 
 from simgap_core.errors import EmptySourceError
-from simgap_core.measure.quantize import bin_labels, default_k, histograms_from_labels, quantize
+from simgap_core.measure.quantize import (
+    bin_labels,
+    common_k,
+    default_k,
+    histograms_from_labels,
+    quantize,
+)
 
 
 def clustered(n: int, weights: np.ndarray, centers: np.ndarray, rng: np.random.Generator):
@@ -31,7 +37,7 @@ def test_histograms_equal_mauve_text_on_the_same_settings(pair) -> None:
 
     real, sim = pair
     groups = np.r_[np.zeros(len(real), int), np.ones(len(sim), int)]
-    ours = quantize(np.vstack([real, sim]), groups, k=70, seed=42)
+    ours = quantize(np.vstack([real, sim]), groups, k=70, seed=42, pool_order="grouped")
     # MAUVE stacks [q, p] and seeds k-means with seed + 2; passing q = real, p = sim and
     # seed = 40 gives it the paper's [real, sim] order and k-means seed 42. Features are passed
     # directly, so MAUVE's featurize step is bypassed.
@@ -64,19 +70,32 @@ def test_labels_come_back_in_input_order_and_pooling_is_by_group(pair) -> None:
     real, sim = pair
     pooled = np.vstack([real, sim])
     groups = np.r_[np.zeros(len(real), int), np.ones(len(sim), int)]
-    blocked = quantize(pooled, groups, k=30)
+    blocked = quantize(pooled, groups, k=30, pool_order="grouped")
     # Interleave real and simulated rows, keeping each group's own order.
     mixed_groups = np.random.default_rng(0).permutation(groups)
     order = np.empty(len(pooled), dtype=int)
     order[mixed_groups == 0] = np.flatnonzero(groups == 0)
     order[mixed_groups == 1] = np.flatnonzero(groups == 1)
-    interleaved = quantize(pooled[order], mixed_groups, k=30)
+    interleaved = quantize(pooled[order], mixed_groups, k=30, pool_order="grouped")
     # Rows are pooled as [real, sim] (stable within each group), as the paper stacks them.
     np.testing.assert_array_equal(interleaved.labels, blocked.labels[order])
     np.testing.assert_array_equal(interleaved.histograms, blocked.histograms)
     np.testing.assert_array_equal(
         blocked.histograms[1], np.bincount(blocked.labels[len(real) :], minlength=30)
     )
+
+
+def test_bins_do_not_depend_on_the_source_labels(pair) -> None:
+    real, sim = pair
+    pooled = np.vstack([real, sim])
+    groups = np.r_[np.zeros(len(real), int), np.ones(len(sim), int)]
+    relabelled = np.random.default_rng(3).permutation(groups)
+    first = quantize(pooled, groups, k=40, seed=7)
+    second = quantize(pooled, relabelled, k=40, seed=7)
+    assert adjusted_rand_score(first.labels, second.labels) == 1.0
+    # Grouped pooling (the paper's) does depend on them: the reason for shuffling.
+    grouped = quantize(pooled, relabelled, k=40, seed=7, pool_order="grouped")
+    assert adjusted_rand_score(first.labels, grouped.labels) < 1.0
 
 
 def test_well_separated_clusters_are_recovered() -> None:
@@ -96,6 +115,12 @@ def test_default_k_is_a_tenth_of_the_reference() -> None:
     points = rng.standard_normal((300, 10))
     groups = np.r_[np.zeros(200, int), np.ones(100, int)]
     assert quantize(points, groups).k == 20
+
+
+def test_common_k_follows_the_smallest_source() -> None:
+    assert common_k([1500, 150, 1500]) == 15
+    assert common_k([3000, 300, 3000]) == 30
+    assert common_k([3, 1500]) == 2
 
 
 def test_invalid_inputs_are_rejected() -> None:

@@ -136,12 +136,27 @@ def compare_clusters(
     )
 
 
+def misalignment_rank(
+    misalignment: np.ndarray, distance: np.ndarray, ids: Sequence[str] | np.ndarray
+) -> np.ndarray:
+    """Rank 1 = most misaligned; ties by larger neighbour distance, then by id (not input order)."""
+    order = np.lexsort(
+        (np.asarray(ids, dtype=str), -np.asarray(distance), -np.asarray(misalignment))
+    )
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    return rank
+
+
 def misalignment_scores(
     points: np.ndarray,
     simulated: np.ndarray,
     *,
     neighbours: int = 15,
     metric: str = "cosine",
+    ids: Sequence[str] | np.ndarray | None = None,
+    null_repeats: int = 20,
+    seed: int = 42,
 ) -> pd.DataFrame:
     """Simulated fraction among each point's nearest neighbours, against the expected fraction.
 
@@ -150,7 +165,14 @@ def misalignment_scores(
     neighbour. `score` = sim_fraction - expected; `misalignment` is the score seen from the
     point's side (score for simulated rows, -score for real rows), so a high value means a real
     conversation in a region simulators leave empty or a simulated one in a region real users
-    don't reach. `rank` orders each side by misalignment (1 = most misaligned).
+    don't reach. `rank` orders each side by misalignment (1 = most misaligned), ties broken by
+    the mean distance to the neighbours (more isolated first), then by `ids` (default: row
+    number).
+
+    With no gap at all the score is not 0: a point's neighbours are a small sample. `null_sd`
+    is the score's standard deviation when the simulated flags are shuffled over the same
+    neighbour graph (`null_repeats` times), and `z` = misalignment / null_sd says how many
+    no-gap spreads a row's score is.
     """
     points = np.asarray(points)
     simulated = np.asarray(simulated, dtype=bool)
@@ -158,23 +180,37 @@ def misalignment_scores(
         raise ValueError(f"got {len(points)} points and {len(simulated)} simulated flags")
     if not 1 <= neighbours < len(points):
         raise ValueError(f"neighbours must lie in 1 .. {len(points) - 1}, got {neighbours}")
+    ids = np.arange(len(points)).astype(str) if ids is None else np.asarray(ids, dtype=str)
     index = NearestNeighbors(n_neighbors=neighbours, metric=metric).fit(points)
-    neighbour_rows = index.kneighbors(return_distance=False)
+    distances, neighbour_rows = index.kneighbors(return_distance=True)
     sim_fraction = simulated[neighbour_rows].mean(axis=1)
     expected = simulated.mean()
     score = sim_fraction - expected
+    rng = np.random.default_rng(seed)
+    null_scores = [
+        rng.permutation(simulated)[neighbour_rows].mean(axis=1) - expected
+        for _ in range(null_repeats)
+    ]
+    null_sd = float(np.std(np.concatenate(null_scores))) if null_repeats else float("nan")
+    misalignment = np.where(simulated, score, -score)
+    distance = distances.mean(axis=1)
     frame = pd.DataFrame(
         {
             "side": np.where(simulated, "simulated", "real"),
             "sim_fraction": sim_fraction,
             "expected": expected,
             "score": score,
-            "misalignment": np.where(simulated, score, -score),
+            "misalignment": misalignment,
+            "distance": distance,
+            "null_sd": null_sd,
+            "z": misalignment / null_sd if null_sd > 0 else np.nan,
         }
     )
-    frame["rank"] = (
-        frame.groupby("side")["misalignment"].rank(ascending=False, method="first").astype(int)
-    )
+    rank = np.zeros(len(frame), dtype=np.int64)
+    for side in (False, True):
+        rows = np.flatnonzero(simulated == side)
+        rank[rows] = misalignment_rank(misalignment[rows], distance[rows], ids[rows])
+    frame["rank"] = rank
     return frame
 
 

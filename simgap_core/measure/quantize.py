@@ -4,8 +4,9 @@ Mirrors `Evaluator.cluster` in the paper's code (github.com/Shuhaibm/UserBehavio
 evaluate.py) and `cluster_feats` in MAUVE (mauve-text, compute_mauve.py), which agree on
 every step:
 
-1. pool the groups in order (reference first: the paper stacks [real, sim]) and L2-normalize
-   each row;
+1. pool the rows in an order shuffled with the seed (never sorted by group: the bins must not
+   depend on which source a row carries, so relabelling the sources gives the same bins) and
+   L2-normalize each row;
 2. PCA without whitening (MAUVE's `compute_mauve` passes `whiten=False`; the paper does not
    whiten either), keeping the leading components up to the first whose cumulative explained
    variance ratio reaches `explained_variance` (MAUVE's rule; sklearn's `n_components=0.9`,
@@ -57,6 +58,15 @@ def default_k(n_reference: int) -> int:
     return max(2, int(round(n_reference / 10)))
 
 
+def common_k(sizes: list[int] | tuple[int, ...]) -> int:
+    """MAUVE's rule applied to the smallest source: one k for every comparison of a run.
+
+    The plug-in JS grows with the number of bins, so a k that follows each pair's own sizes
+    would give a small simulator fewer bins and a smaller JS than a large one at the same gap.
+    """
+    return default_k(min(sizes))
+
+
 def _group_codes(groups: np.ndarray, n_rows: int, n_groups: int | None) -> tuple[np.ndarray, int]:
     groups = np.asarray(groups)
     if groups.shape != (n_rows,):
@@ -82,12 +92,15 @@ def quantize(
     max_iter: int = 500,
     seed: int = 42,
     n_groups: int | None = None,
+    pool_order: str = "shuffled",
 ) -> Quantization:
     """Quantize pooled embeddings the paper's way and count each group's points per bin.
 
     `groups` holds an integer code per row (0 = the reference, e.g. real). Rows are pooled in
-    group order (a stable sort, so [real, sim] as the paper stacks them); labels come back in
-    input order.
+    an order shuffled with `seed` that ignores the groups, so the bins depend on the points
+    only (k-means initialisation depends on row order); labels come back in input order.
+    `pool_order="grouped"` stacks the groups in order instead ([real, sim], as the paper and
+    MAUVE do), which reproduces their bins exactly.
     """
     import faiss  # imported on use: no other stage needs it
 
@@ -101,7 +114,12 @@ def quantize(
     if not 2 <= k <= len(embeddings):
         raise ValueError(f"k must lie in 2 .. {len(embeddings)} (the number of rows), got {k}")
 
-    order = np.argsort(groups, kind="stable")
+    if pool_order == "shuffled":
+        order = np.random.default_rng(seed).permutation(len(embeddings))
+    elif pool_order == "grouped":
+        order = np.argsort(groups, kind="stable")
+    else:
+        raise ValueError(f"pool_order must be 'shuffled' or 'grouped', got {pool_order!r}")
     pooled = normalize(embeddings[order], norm="l2", axis=1)
     pca = PCA(n_components=None, whiten=False, random_state=seed + 1).fit(pooled)
     cumulative = np.cumsum(pca.explained_variance_ratio_)

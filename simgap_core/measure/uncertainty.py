@@ -237,3 +237,122 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     adjusted = np.empty(m)
     adjusted[order] = adjusted_sorted
     return adjusted
+
+
+LN2 = float(np.log(2.0))
+
+
+@dataclass(frozen=True)
+class CorrectedJS:
+    """Bias-corrected JS with its basic bootstrap interval (what ranks simulators)."""
+
+    js: float
+    """plug-in - bootstrap bias, clipped to [0, ln 2]."""
+    low: float
+    high: float
+    plugin: float
+    bias: float
+    unclipped: float
+    """plug-in - bias before clipping: the value to average or difference."""
+
+
+def corrected_from_replicates(
+    plugin: float,
+    replicates: np.ndarray,
+    *,
+    level: float = 0.95,
+    second_level_mean: float | None = None,
+) -> CorrectedJS:
+    """Corrected JS and basic interval from the plug-in and its bootstrap replicates.
+
+    One bootstrap level: js = 2 plug-in - mean(replicates), and the basic interval
+    [2 plug-in - q_hi, 2 plug-in - q_lo] brackets it. With `second_level_mean` (the mean JS of
+    resamples of the resamples) the bias is corrected to second order, js = 3 plug-in -
+    3 mean(replicates) + second_level_mean (Hall's iterated bootstrap), and the interval is
+    shifted by the same extra correction: the one-level bootstrap estimates the bias at the
+    observed shares, which under-corrects on sparse bins (interval coverage 0.75 instead of
+    0.93 with 100 skewed bins and 500 conversations; bench/calibration.py). After clipping
+    both to [0, ln 2] the interval is widened if needed so that it always contains `js`.
+    """
+    replicates = np.asarray(replicates, dtype=np.float64)
+    first_mean = float(replicates.mean())
+    one_level = 2 * plugin - first_mean
+    unclipped = (
+        one_level if second_level_mean is None else 3 * plugin - 3 * first_mean + second_level_mean
+    )
+    shift = unclipped - one_level
+    alpha = (1 - level) / 2
+    q_lo, q_hi = np.quantile(replicates, [alpha, 1 - alpha])
+    js = float(np.clip(unclipped, 0.0, LN2))
+    low = float(np.clip(2 * plugin - q_hi + shift, 0.0, LN2))
+    high = float(np.clip(2 * plugin - q_lo + shift, 0.0, LN2))
+    return CorrectedJS(
+        js=js,
+        low=min(low, js),
+        high=max(high, js),
+        plugin=float(plugin),
+        bias=float(plugin - unclipped),
+        unclipped=float(unclipped),
+    )
+
+
+def second_level_mean(
+    p_boot: np.ndarray, q_boot: np.ndarray, *, n_inner: int, rng: np.random.Generator
+) -> float | None:
+    """Mean JS over `n_inner` resamples of each bootstrap resample (None when n_inner = 0)."""
+    if n_inner < 1:
+        return None
+    n_p, n_q = int(p_boot[0].sum()), int(q_boot[0].sum())
+    total = 0.0
+    for p_hist, q_hist in zip(p_boot, q_boot, strict=True):
+        inner_p = rng.multinomial(n_p, p_hist / n_p, size=n_inner)
+        inner_q = rng.multinomial(n_q, q_hist / n_q, size=n_inner)
+        total += float(np.mean(js_divergence(inner_p, inner_q)))
+    return total / len(p_boot)
+
+
+def corrected_js(
+    p_counts: np.ndarray,
+    q_counts: np.ndarray,
+    *,
+    n_boot: int = 200,
+    n_inner: int = 25,
+    level: float = 0.95,
+    seed: int = 42,
+) -> CorrectedJS:
+    """Bias-corrected JS of two histograms, resampling conversations within each source.
+
+    The plug-in JS is biased upwards (by about (k - 1)(1/n + 1/m)/8 nats on k bins with no
+    gap), so comparing plug-in values across simulators of different sizes compares their
+    biases; the bootstrap estimate of that bias (second order with `n_inner` > 0, see
+    `corrected_from_replicates`) is subtracted here.
+    """
+    p_counts, q_counts = _counts(p_counts), _counts(q_counts)
+    rng = np.random.default_rng(seed)
+    n_p, n_q = int(p_counts.sum()), int(q_counts.sum())
+    p_boot = rng.multinomial(n_p, p_counts / n_p, size=n_boot)
+    q_boot = rng.multinomial(n_q, q_counts / n_q, size=n_boot)
+    replicates = np.asarray(js_divergence(p_boot, q_boot), dtype=np.float64)
+    return corrected_from_replicates(
+        float(js_divergence(p_counts, q_counts)),
+        replicates,
+        level=level,
+        second_level_mean=second_level_mean(p_boot, q_boot, n_inner=n_inner, rng=rng),
+    )
+
+
+def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values: reject where adjusted <= alpha for family-wise alpha.
+
+    Controls the chance that any simulator is called different when none is, without the
+    independence that BH-type procedures lean on (the tests share the real set).
+    """
+    p_values = np.asarray(p_values, dtype=np.float64)
+    if p_values.ndim != 1:
+        raise ValueError("expected a 1-d array of p-values")
+    m = p_values.size
+    order = np.argsort(p_values, kind="stable")
+    scaled = np.minimum(1.0, p_values[order] * (m - np.arange(m)))
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(scaled)
+    return adjusted

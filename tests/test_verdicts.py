@@ -1,0 +1,194 @@
+"""The verdicts hold their promises at small sizes with fixed seeds (issue 10)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simgap_core.measure.compare import measure, probe_groups, reliability_notes
+from simgap_core.measure.interpret import misalignment_rank
+from simgap_core.measure.uncertainty import corrected_js, holm, permutation_test
+from simgap_core.measure.verdicts import held_out_mixture, joint_bootstrap, kendall_tau
+
+
+def test_js_lies_inside_its_interval_even_for_identical_distributions() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(30))
+    negative_before_clipping = 0
+    for seed in range(60):
+        result = corrected_js(
+            rng.multinomial(300, p), rng.multinomial(300, p), n_boot=100, seed=seed
+        )
+        assert 0.0 <= result.low <= result.js <= result.high <= math.log(2)
+        assert result.js == pytest.approx(min(max(result.plugin - result.bias, 0), math.log(2)))
+        negative_before_clipping += result.unclipped < 0
+    assert negative_before_clipping > 10  # the clip matters: it is not a no-op here
+
+
+def test_holm_equals_the_step_down_rule() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.5])
+    # Sorted 0.01, 0.03, 0.04, 0.5 times 4, 3, 2, 1 = 0.04, 0.09, 0.08, 0.5; running maximum.
+    np.testing.assert_allclose(holm(p), [0.04, 0.09, 0.09, 0.5])
+
+
+def test_holm_keeps_the_family_wise_error_on_identical_simulators() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(20))
+    flagged = 0
+    for seed in range(40):
+        real = rng.multinomial(400, p)
+        p_values = [
+            permutation_test(
+                real, rng.multinomial(200, p), permutations=199, seed=seed * 5 + i
+            ).p_value
+            for i in range(5)
+        ]
+        flagged += bool(np.any(holm(p_values) <= 0.05))
+    assert flagged <= 4  # 10% of 40: the rate is 0.05 in expectation, binomial slack
+
+
+def test_held_out_mixture_of_identical_simulators_does_not_help() -> None:
+    rng = np.random.default_rng(2)
+    k = 20
+    p = rng.dirichlet(np.ones(k))
+    helped = 0
+    gains = []
+    for seed in range(15):
+        sizes = [400, 200, 200, 200]
+        labels = np.concatenate([rng.choice(k, size=n, p=p) for n in sizes])
+        codes = np.repeat(np.arange(4), sizes)
+        result = held_out_mixture(labels, codes, 4, k, splits=10, seed=seed)
+        helped += result.helps
+        gains.append(result.gain)
+    assert helped == 0
+    assert abs(np.mean(gains)) < 0.01
+
+
+def test_held_out_mixture_of_complementary_simulators_helps() -> None:
+    rng = np.random.default_rng(3)
+    k = 10
+    real = rng.choice(k, size=600)
+    first = rng.choice(5, size=300)
+    second = 5 + rng.choice(5, size=300)
+    labels = np.concatenate([real, first, second])
+    codes = np.repeat(np.arange(3), [600, 300, 300])
+    result = held_out_mixture(labels, codes, 3, k, splits=10, seed=0)
+    assert result.helps and result.interval[0] > 0.2
+
+
+def test_the_smaller_but_closer_simulator_ranks_first_and_ties_are_said() -> None:
+    rng = np.random.default_rng(4)
+    k = 30
+    p = rng.dirichlet(np.full(k, 2.0))
+    far = 0.6 * p + 0.4 * rng.dirichlet(np.full(k, 0.3))
+    real = rng.choice(k, size=3000, p=p)
+    close = rng.multinomial(300, 0.97 * p + 0.03 * np.full(k, 1 / k))
+    joint = joint_bootstrap(
+        ["close", "far", "twin"],
+        [real, real, real],
+        [close, rng.multinomial(3000, far), rng.multinomial(3000, p)],
+        n_boot=200,
+        seed=0,
+    )
+    assert joint.corrected["close"].js < joint.corrected["far"].js
+    # Plug-in JS alone would put the small simulator behind: the bias is what differs.
+    assert joint.corrected["close"].bias > 3 * joint.corrected["twin"].bias
+    assert "far" not in joint.tied_with("close")
+    assert joint.tied_with("twin") == ["close"]
+    for tie in joint.ties:
+        assert tie.low <= tie.diff <= tie.high
+
+
+def test_reliability_rule_and_kendall_tau() -> None:
+    assert reliability_notes(1500, 1500, 150) == []
+    notes = reliability_notes(1500, 150, 15)
+    assert notes == ["sizes differ by more than 2x (150 vs 1500)"]
+    assert len(reliability_notes(400, 400, 100)) == 2
+    assert kendall_tau(["a", "b", "c"], ["a", "b", "c"]) == 1.0
+    assert kendall_tau(["a", "b", "c"], ["c", "b", "a"]) == -1.0
+    assert kendall_tau(["a"], ["a"]) == 1.0
+
+
+def test_probe_groups_join_identical_texts_and_pair_partners() -> None:
+    groups = probe_groups(5, ["x", "y", "x", "z", "w"], [None, "p1", None, "p1", "p2"])
+    assert groups[0] == groups[2]
+    assert groups[1] == groups[3]
+    assert len({groups[0], groups[1], groups[4]}) == 3
+
+
+def test_misalignment_ties_break_by_distance_then_id_not_input_order() -> None:
+    rank = misalignment_rank(
+        np.array([0.2, 0.2, 0.2, 0.5]), np.array([1.0, 2.0, 1.0, 0.0]), ["b", "c", "a", "d"]
+    )
+    assert rank.tolist() == [4, 2, 3, 1]
+
+
+def clustered(sizes: dict[str, int], weights: dict[str, np.ndarray], seed: int):
+    rng = np.random.default_rng(seed)
+    clusters = len(next(iter(weights.values())))
+    centers = rng.standard_normal((clusters, 16)) * 3
+    points, sources, truth = [], [], []
+    for name, n in sizes.items():
+        which = rng.choice(clusters, size=n, p=weights[name] / weights[name].sum())
+        points.append(centers[which] + rng.standard_normal((n, 16)))
+        sources += [name] * n
+        truth.append(which)
+    points = np.vstack(points)
+    return points / np.linalg.norm(points, axis=1, keepdims=True), sources, np.concatenate(truth)
+
+
+FAST = {
+    "bootstrap": 100,
+    "permutations": 200,
+    "floor_repeats": 5,
+    "classifier_permutations": 5,
+    "seeds": 2,
+    "mixture_splits": 5,
+    "misalignment_null_repeats": 5,
+}
+
+
+def test_demo_case_the_small_close_simulator_ranks_first() -> None:
+    # As the demo: real 1,500, close_sim cut to 150 (small gap), narrow_sim 1,500 (large gap).
+    real = 1.0 / np.arange(1, 21)
+    narrow = real.copy()
+    narrow[10:] = 0.0
+    points, sources, truth = clustered(
+        {"real": 1500, "close_sim": 150, "narrow_sim": 1500},
+        {"real": real, "close_sim": real, "narrow_sim": narrow + 1e-3},
+        seed=5,
+    )
+    metrics = measure(points, sources, truth, **FAST).metrics
+    assert metrics["settings"]["k_rule"] == "common"
+    assert {s["paper"]["k"] for s in metrics["simulators"].values()} == {15}
+    assert [row["simulator"] for row in metrics["leaderboard"]] == ["close_sim", "narrow_sim"]
+    close = metrics["simulators"]["close_sim"]
+    assert close["reliable"] is False and "150 vs 1500" in close["reliability_notes"][0]
+    for entry in metrics["simulators"].values():
+        assert entry["paper"]["js_ci"][0] <= entry["paper"]["js"] <= entry["paper"]["js_ci"][1]
+    assert metrics["robustness"]["ranking_holds"] is True
+    assert metrics["robustness"]["map_agrees"] is True
+    assert [v["name"] for v in metrics["robustness"]["variants"]] == ["seed 43", "k/2", "2k"]
+
+
+def test_a_source_of_three_conversations_is_skipped_with_reasons_not_a_crash() -> None:
+    weights = np.ones(6)
+    points, sources, truth = clustered(
+        {"real": 200, "tiny": 3, "normal": 200},
+        {"real": weights, "tiny": weights, "normal": weights},
+        seed=6,
+    )
+    result = measure(points, sources, truth, k_rule="pair", **FAST)
+    metrics = result.metrics
+    assert metrics["simulators"]["tiny"]["classifier"] is None
+    assert metrics["simulators"]["normal"]["classifier"] is not None
+    reasons = {(s["simulator"], s["statistic"]): s["reason"] for s in metrics["skipped"]}
+    assert reasons[("tiny", "classifier")] == "needs at least 10 conversations per side, has 3"
+    assert metrics["simulators"]["tiny"]["reliable"] is False
+    assert metrics["mixture"]["held_out_gain"] is not None
+    assert len(result.misalignment) == 403
+    one = measure(points[:201], sources[:201], truth[:201], **FAST).metrics
+    assert one["mixture"] is None
+    assert ("real", "mixture") not in {(s["simulator"], s["statistic"]) for s in one["skipped"]}
