@@ -1,7 +1,9 @@
 """Streamlit building blocks shared by the pages: the chosen run, cached artifacts, transcripts.
 
 Transcript text is always shown as plain text (`st.text`), never as Markdown or HTML: it is
-user content and may hold `<script>` or image links.
+user content and may hold `<script>` or image links. Every other piece of untrusted text that
+goes into Markdown (simulator and source names, file names, conversation ids, cluster terms,
+error messages quoting data; widget labels are Markdown too) goes through `md` or `code_span`.
 
 Run artifacts are cached per (run path, mtime of params.json): `analyze` writes params.json
 last, so a rerun into the same directory invalidates every cached artifact of that run. Large
@@ -12,6 +14,7 @@ small ones `st.cache_data`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,7 +200,7 @@ class RunView:
         try:
             return loader(str(self.path), self.stamp)
         except READ_ERRORS as error:
-            st.error(f"Could not read {what} of run {self.name} ({self.path}): {error}")
+            st.error(f"Could not read {what} of run {md(self.name)} ({md(self.path)}): {md(error)}")
             st.stop()
 
     def metrics(self) -> dict[str, Any]:
@@ -273,9 +276,22 @@ def representation_text(params: dict[str, Any]) -> str:
     return f"facet {analysis.get('facet', '?')} · {annotator} annotator · embedding {model}"
 
 
+# Every ASCII punctuation character CommonMark lets a backslash escape: no link, image, emphasis,
+# HTML, LaTeX ($), Streamlit colour directive or emoji shortcode (:) can start in escaped text.
+_MARKDOWN_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+
+
+def md(value: object) -> str:
+    """`value` as literal text inside Streamlit Markdown (and widget labels, which are Markdown).
+
+    White space collapses to single spaces: a line break could start a Markdown block.
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(str(value).split()))
+
+
 def code_span(value: object) -> str:
     """`value` as a Markdown code span: names from a run directory are never interpreted."""
-    return "`" + str(value).replace("`", "'") + "`"
+    return "`" + " ".join(str(value).split()).replace("`", "'") + "`"
 
 
 def open_run() -> RunView:
@@ -295,7 +311,7 @@ def open_run() -> RunView:
     path = current_run_path()
     if not (path / "params.json").is_file():
         st.error(
-            f"{path} is not a run directory (it has no params.json). Choose another run on the "
+            f"{md(path)} is not a run directory (it has no params.json). Choose another run on the "
             f"Data page, or create it with {code_span(f'simgap analyze --out {path}')}."
         )
         st.stop()
@@ -303,7 +319,7 @@ def open_run() -> RunView:
         stamp = _stamp(path)
         view = RunView(path, stamp, _load_params(str(path), stamp))
     except READ_ERRORS as error:
-        st.error(f"Could not read params.json of {path}: {error}")
+        st.error(f"Could not read params.json of {md(path)}: {md(error)}")
         st.stop()
     total = sum(view.params.get("sources", {}).values())
     st.caption(

@@ -60,11 +60,13 @@ def _start_analysis(
     try:
         disk = _parse_disk_inputs(disk_text)
     except SimgapError as error:
-        st.error(f"Files on disk: {error}")
+        st.error(f"Files on disk: {ui.md(error)}")
         return
     bad = [s for s in upload_sources if not SOURCE_NAME.fullmatch(s)]
     if bad:
-        st.error(f"Source names may hold letters, digits, '.', '_' and '-': {', '.join(bad)}")
+        st.error(
+            f"Source names may hold letters, digits, '.', '_' and '-': {ui.md(', '.join(bad))}"
+        )
         return
     names = [Path(upload.name).name for upload in uploads]
     if len(set(names)) < len(names):
@@ -73,12 +75,12 @@ def _start_analysis(
     sources = {spec.source for spec in disk} | set(upload_sources)
     if params.reference not in sources or len(sources) < 2:
         st.error(
-            f"Give files for the reference source {params.reference!r} and at least one "
-            f"simulator (sources given: {', '.join(sorted(sources)) or 'none'})."
+            f"Give files for the reference source {ui.md(repr(params.reference))} and at least "
+            f"one simulator (sources given: {ui.md(', '.join(sorted(sources)) or 'none')})."
         )
         return
     out = ui.runs_dir() / name
-    with st.status(f"Analyzing into {out} …", expanded=True) as status:
+    with st.status(f"Analyzing into {ui.md(out)} …", expanded=True) as status:
         bars: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -101,18 +103,18 @@ def _start_analysis(
             result = analyze(inputs, out, params, progress=progress)
         except SimgapError as error:
             status.update(label="The analysis stopped", state="error")
-            st.error(str(error))
+            st.error(ui.md(error))
             return
         # The UI boundary: whatever a third-party stage raises becomes a message, not a traceback.
         except Exception as error:  # noqa: BLE001
             status.update(label="The analysis failed", state="error")
-            st.error(f"The analysis failed: {type(error).__name__}: {error}")
+            st.error(f"The analysis failed: {type(error).__name__}: {ui.md(error)}")
             return
         status.update(label="Analysis finished", state="complete")
     ui.set_current_run(result.path)
     recomputed = ", ".join(result.params.get("recomputed", [])) or "nothing (all stages reused)"
     st.session_state[FLASH_KEY] = (
-        f"Run {result.path.name} is ready and selected (computed: {recomputed})."
+        f"Run {ui.md(result.path.name)} is ready and selected (computed: {recomputed})."
     )
     st.rerun()
 
@@ -143,8 +145,8 @@ with st.expander("➕ Start a new analysis", expanded=False):
     st.caption(
         "Upload transcript files, or name files on this machine, each with the source its "
         "conversations belong to (the reference population and one name per simulator). The run "
-        f"is written to {ui.runs_dir()}/<name>; rerunning into the same name reuses every stage "
-        "whose inputs did not change."
+        f"is written to {ui.md(ui.runs_dir())}/<name>; rerunning into the same name reuses every "
+        "stage whose inputs did not change."
     )
     name = st.text_input("Run name", value="my-analysis", key="new_run_name")
     uploads = (
@@ -153,7 +155,7 @@ with st.expander("➕ Start a new analysis", expanded=False):
     )
     upload_sources = [
         st.text_input(
-            f"Source of {upload.name}",
+            f"Source of {ui.md(upload.name)}",
             value=re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.name).name.split(".")[0]),
             key=f"new_run_source_{index}_{upload.name}",
         )
@@ -212,9 +214,9 @@ if has_metrics:
     for column, name in zip(columns, metrics["leaderboard"], strict=False):
         paper = metrics["simulators"][name]["paper"]
         column.metric(
-            name,
+            ui.md(name),
             f"JS {paper['js']:.3f}",
-            help=f"Jensen-Shannon divergence to {run.reference} on the paper quantization "
+            help=f"Jensen-Shannon divergence to {ui.md(run.reference)} on the paper quantization "
             f"(k={paper['k']}); 95% interval {paper['js_ci'][0]:.3f} – {paper['js_ci'][1]:.3f}.",
         )
     columns[-1].metric(

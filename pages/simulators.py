@@ -67,8 +67,8 @@ st.dataframe(
     key="simulators_table",
 )
 st.caption(
-    f"JS: Jensen-Shannon divergence to {reference} (natural log, at most ln 2 ≈ 0.693) on each "
-    "simulator's own paper quantization (pooled PCA to "
+    f"JS: Jensen-Shannon divergence to {ui.md(reference)} (natural log, at most ln 2 ≈ 0.693) on "
+    "each simulator's own paper quantization (pooled PCA to "
     f"{settings.get('explained_variance', 0.9):.0%} variance, k-means with k = "
     f"{settings.get('k', 'n_real / 10')}); KL smoothed by 1/k. The 95% interval ("
     f"{settings.get('ci_method', 'bootstrap')}, {settings.get('bootstrap', '?')} resamples) "
@@ -104,7 +104,8 @@ left.plotly_chart(
 with right:
     st.metric("mixture JS", f"{mixture['js']:.4f}")
     st.metric(
-        f"best single simulator ({mixture['best_single']})", f"{mixture['best_single_js']:.4f}"
+        f"best single simulator ({ui.md(mixture['best_single'])})",
+        f"{mixture['best_single_js']:.4f}",
     )
     st.metric(
         "gain of the mixture",
@@ -113,6 +114,6 @@ with right:
     )
     st.caption(
         "Weights on the simplex that make the weighted mix of simulator histograms closest to "
-        f"{reference} in JS, on the pooled quantization. Sampling conversations from the "
+        f"{ui.md(reference)} in JS, on the pooled quantization. Sampling conversations from the "
         "simulators in these proportions would give the closest population."
     )

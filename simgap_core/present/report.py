@@ -411,11 +411,12 @@ def _gap_figure(
     summary: pd.DataFrame, *, simulator: str, reference: str, top: int, colors: Mapping[str, str]
 ) -> go.Figure:
     gaps = cluster_gaps(summary, simulator=simulator, reference=reference).head(top)
-    figure = cluster_gap_figure(gaps, reference=reference, simulator=simulator)
-    for name in (reference, simulator):
-        figure.update_traces(
-            marker_color=colors[name], selector={"name": name, "legendgroup": "shares"}
-        )
+    figure = cluster_gap_figure(
+        gaps,
+        reference=reference,
+        simulator=simulator,
+        colors={name: colors[name] for name in (reference, simulator)},
+    )
     # The legend sits at the very top, above the subplot titles, however tall the figure is.
     figure.update_layout(legend={"yref": "container", "y": 1, "yanchor": "top"}, margin={"t": 96})
     return figure
