@@ -49,6 +49,11 @@ ROLE_AVATARS = {"user": "🧑", "assistant": "🤖", "system": "⚙️", "tool":
 READ_ERRORS = (SimgapError, OSError, ValueError, KeyError)
 
 T = TypeVar("T")
+NO_CLUSTER_MESSAGE = (
+    "HDBSCAN found no cluster: every conversation is noise. The map and the simulator-level "
+    "numbers still hold; a smaller `--min-cluster-size` or more conversations usually gives "
+    "clusters."
+)
 
 
 def show_transcript(turns: Sequence[tuple[str, str]], *, max_chars: int = 4000) -> None:

@@ -34,6 +34,8 @@ except KeyError as error:
     st.error(f"clusters_summary.csv of this run does not cover {ui.md(simulator)}: {ui.md(error)}")
     st.stop()
 
+if not (gaps["cluster"] >= 0).any():
+    st.info(ui.NO_CLUSTER_MESSAGE)
 thresholds = metrics["settings"]["thresholds"]
 counts = metrics["simulators"][simulator].get("clusters", {})
 columns = st.columns(3)

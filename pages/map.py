@@ -39,6 +39,8 @@ with st.expander("Filters", expanded=False):
 shown = filter_points(points, sources=chosen_sources, clusters=chosen_clusters or None)
 n_clusters = int((points["cluster"].unique() >= 0).sum())
 noise_share = float((points["cluster"] < 0).mean())
+if n_clusters == 0:
+    st.info(ui.NO_CLUSTER_MESSAGE)
 
 if shown.empty:
     st.warning("No conversation matches these filters.")

@@ -143,7 +143,7 @@ def map_scatter(
                     + "<br>"
                     + _plotly_texts(rows["source"])
                     + " · "
-                    + rows["cluster"].map(cluster_name)
+                    + rows["cluster"].map(cluster_name).astype(str)
                 ).to_numpy(dtype=object),
                 mode="markers",
                 name="conversations",
@@ -201,7 +201,7 @@ def map_scatter(
                 text=(
                     _plotly_texts(clustered["conversation_id"])
                     + "<br>"
-                    + clustered["cluster"].map(cluster_name)
+                    + clustered["cluster"].map(cluster_name).astype(str)
                     + " · "
                     + _plotly_texts(clustered["source"])
                 ).to_numpy(dtype=object),

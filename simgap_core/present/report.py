@@ -547,6 +547,8 @@ def build_report(
                 ),
             )
             for index, sim in enumerate(simulators)
+            # All noise (HDBSCAN found no cluster): no per-cluster shares to draw.
+            if (summary["cluster"] != NOISE).any()
         ],
         "pairwise": figure_html(pairwise_figure(pairwise_matrix(metrics)), "fig-pairwise"),
         "mixture": figure_html(mixture_figure(metrics["mixture"]), "fig-mixture")
