@@ -306,7 +306,8 @@ def test_cli_fails_with_one_line_on_a_missing_or_incomplete_run(tmp_path, comman
 def test_cli_export_lists_the_written_tables(tmp_path) -> None:
     result = runner.invoke(app, ["export", str(DEMO_RUN), "--to", str(tmp_path / "tables")])
     assert result.exit_code == 0, result.output
-    names = sorted(Path(line).name for line in result.stdout.split())
+    # One path per line (a temporary folder may hold spaces).
+    names = sorted(Path(line).name for line in result.stdout.splitlines() if line.strip())
     assert names == sorted(
         f"{table}.{ext}"
         for table in ("leaderboard", "clusters", "assignments")
