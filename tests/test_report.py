@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from simgap_core.cli import app
 from simgap_core.errors import RunDirectoryError
+from simgap_core.present import report as report_module
 from simgap_core.present.export import assignments
 from simgap_core.present.report import (
     EXCERPT_CHARS,
@@ -313,3 +314,22 @@ def test_cli_export_lists_the_written_tables(tmp_path) -> None:
         for table in ("leaderboard", "clusters", "assignments")
         for ext in ("csv", "parquet")
     )
+
+
+@pytest.mark.parametrize(
+    "formatter",
+    [
+        report_module.format_js,
+        report_module.format_share,
+        report_module.format_points,
+        report_module.format_p,
+        report_module.format_score,
+    ],
+)
+def test_a_statistic_skipped_for_a_small_source_is_shown_as_skipped(formatter) -> None:
+    # Defect 6: `measure` leaves out what a source is too small for (None in metrics.json, NaN
+    # in a table); the report shows "skipped" where it used to crash on the format.
+    assert formatter(None) == "skipped"
+    assert formatter(float("nan")) == "skipped"
+    assert report_module.format_statistic(None, "p") == "p: skipped"
+    assert formatter(0.5) != "skipped"

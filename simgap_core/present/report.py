@@ -13,6 +13,7 @@ formatted by the `format_*` functions below, never recomputed.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,35 +73,47 @@ FONT_STACK = (
 REPORT_PACKAGES = ("plotly", "jinja2")
 
 
-def format_js(value: float) -> str:
+SKIPPED = "skipped"
+
+
+def _skipped(value: Any) -> bool:
+    """A statistic `measure` left out for a source too small for it (None or NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_js(value: float | None) -> str:
     """A divergence (JS or KL, nats)."""
-    return f"{value:.4f}"
+    return SKIPPED if _skipped(value) else f"{value:.4f}"
 
 
 def format_share(value: float) -> str:
     """A share of a source's conversations, or a mixture weight."""
-    return f"{value:.1%}"
+    return SKIPPED if _skipped(value) else f"{value:.1%}"
 
 
 def format_points(value: float) -> str:
     """A difference of two shares, in percentage points, signed."""
-    return f"{100 * value:+.1f} pts"
+    return SKIPPED if _skipped(value) else f"{100 * value:+.1f} pts"
 
 
 def format_p(value: float) -> str:
     """A p- or q-value."""
+    if _skipped(value):
+        return SKIPPED
     return f"{value:.4f}" if value >= 1e-4 else "< 0.0001"
 
 
 def format_statistic(value: float, name: str) -> str:
     """A p- or q-value with its name: "p = 0.0110", "q < 0.0001"."""
     shown = format_p(value)
+    if shown == SKIPPED:
+        return f"{name}: {SKIPPED}"
     return f"{name} {shown}" if shown.startswith("<") else f"{name} = {shown}"
 
 
 def format_score(value: float) -> str:
     """A classifier AUC."""
-    return f"{value:.3f}"
+    return SKIPPED if _skipped(value) else f"{value:.3f}"
 
 
 def excerpt(text: str | None, *, limit: int = EXCERPT_CHARS) -> str:
