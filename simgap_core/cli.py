@@ -187,8 +187,8 @@ def load(
     for name, row in summary.iterrows():
         table.add_row(
             str(name),
-            f"{row.conversations:,}",
-            f"{row.user_turns:,}",
+            f"{int(row.conversations):,}",
+            f"{int(row.user_turns):,}",
             f"{row.mean_words_per_user_turn:.1f}",
         )
     console.print(table)

@@ -250,3 +250,13 @@ def test_a_simulator_named_with_markup_is_printed_literally(
     names = [line.split("│")[1].strip() for line in compared.stdout.splitlines() if "│" in line]
     assert names == [MARKUP_NAME]
     assert "\x1b[" not in compared.stdout
+
+
+def test_load_table_prints_counts_as_integers(sources: dict[str, Path]) -> None:
+    # Defect 17: iterrows() upcast the counts to float, so the table said "40.0".
+    result = runner.invoke(app, ["load", str(sources["real"])])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│ real"))
+    cells = [cell.strip() for cell in row.strip("│").split("│")]
+    assert cells[:2] == ["real", "40"], cells
+    assert "40.0" not in result.stdout
