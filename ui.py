@@ -281,9 +281,12 @@ def representation_text(params: dict[str, Any]) -> str:
     return f"facet {analysis.get('facet', '?')} · {annotator} annotator · embedding {model}"
 
 
-# Every ASCII punctuation character CommonMark lets a backslash escape: no link, image, emphasis,
-# HTML, LaTeX ($), Streamlit colour directive or emoji shortcode (:) can start in escaped text.
-_MARKDOWN_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+# The characters that start Markdown syntax, backslash-escaped (CommonMark): no image, link,
+# HTML tag, emphasis, code, LaTeX ($), table or Streamlit colour directive (`:red[...]`) can start
+# in escaped text. `.`, `-`, `/` and `:` stay as they are (paths and names stay readable); a
+# leading list or heading marker is escaped apart.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+!|<>~$&])")
+_BLOCK_START = re.compile(r"^(\d+)([.)])|^([-=])")
 
 
 def md(value: object) -> str:
@@ -291,7 +294,8 @@ def md(value: object) -> str:
 
     White space collapses to single spaces: a line break could start a Markdown block.
     """
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(str(value).split()))
+    text = _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(value).split()))
+    return _BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
 
 
 def code_span(value: object) -> str:

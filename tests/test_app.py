@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,11 @@ def open_page(page: str, *, run: Path = DEMO_RUN, **state: Any) -> AppTest:
     if page != "data":
         app.switch_page(f"pages/{page}.py").run()
     return app
+
+
+def shown(markdown: str) -> str:
+    """Markdown as the browser shows it: backslash escapes (`ui.md`) removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
 
 
 def no_failures(app: AppTest) -> None:
@@ -78,10 +84,11 @@ def test_every_page_renders_and_names_the_representation(demo: Run, page: str) -
 def test_data_page_shows_each_source_and_the_js_of_each_simulator(demo: Run) -> None:
     app = open_page("data")
     metrics = demo.metrics()
-    shown = {m.label: m.value for m in app.metric}
+    shown_metrics = {shown(m.label): m.value for m in app.metric}
     for name, entry in metrics["simulators"].items():
-        assert shown[name] == f"JS {entry['paper']['js']:.3f}"
-    assert shown["noise floor (real vs real)"] == f"JS {metrics['noise_floor']['paper']['js']:.3f}"
+        assert shown_metrics[name] == f"JS {entry['paper']['js']:.3f}"
+    floor = metrics["noise_floor"]["paper"]["js"]
+    assert shown_metrics["noise floor (real vs real)"] == f"JS {floor:.3f}"
     per_source = app.dataframe[0].value.set_index("source")["conversations"].to_dict()
     assert per_source == demo.params["sources"]
     # The default conversation is read as plain text, turn by turn.
@@ -105,12 +112,12 @@ def test_simulators_page_equals_metrics(demo: Run) -> None:
         assert board.at[name, "classifier_auc"] == entry["classifier"]["auc"]
         assert board.at[name, "missed_clusters"] == entry["clusters"]["missed"]
     mixture = metrics["mixture"]
-    shown = {m.label: m.value for m in app.metric}
-    assert shown["mixture JS"] == f"{mixture['js']:.4f}"
-    assert shown[f"best single simulator ({mixture['best_single']})"] == (
+    shown_metrics = {shown(m.label): m.value for m in app.metric}
+    assert shown_metrics["mixture JS"] == f"{mixture['js']:.4f}"
+    assert shown_metrics[f"best single simulator ({mixture['best_single']})"] == (
         f"{mixture['best_single_js']:.4f}"
     )
-    assert shown["gain of the mixture"] == f"{mixture['gain']:.4f}"
+    assert shown_metrics["gain of the mixture"] == f"{mixture['gain']:.4f}"
     leaderboard, pairwise, weights = chart_specs(app)
     intervals = [t for t in leaderboard["data"] if t.get("legendgroup") == "interval"]
     assert [list(decoded(t["x"])) for t in intervals] == [
@@ -129,9 +136,9 @@ def test_clusters_page_equals_the_summary_and_lists_a_clusters_conversations(dem
     metrics = demo.metrics()
     simulator = app.selectbox(key="clusters_simulator").value
     counts = metrics["simulators"][simulator]["clusters"]
-    shown = {m.label: m.value for m in app.metric}
+    shown_metrics = {shown(m.label): m.value for m in app.metric}
     for category in ("missed", "hallucinated", "captured"):
-        assert shown[f"{category} clusters"] == str(counts[category])
+        assert shown_metrics[f"{category} clusters"] == str(counts[category])
     # Preselected: the simulator with the most missed + hallucinated clusters.
     most = max(
         metrics["simulators"],
@@ -283,13 +290,13 @@ def test_a_broken_run_gives_a_message_not_a_traceback(
 ) -> None:
     app = open_page(page, run=broken_runs / run_name)
     assert not app.exception
-    assert any(message in e.value for e in app.error), [e.value for e in app.error]
+    assert any(message in shown(e.value) for e in app.error), [e.value for e in app.error]
 
 
 def test_a_folder_that_is_not_a_run_is_named(tmp_path: Path) -> None:
     app = open_page("clusters", run=tmp_path)
     assert not app.exception
-    assert f"{tmp_path} is not a run directory" in app.error[0].value
+    assert f"{tmp_path} is not a run directory" in shown(app.error[0].value)
 
 
 def _submit(app: AppTest, *, disk: str = "", name: str | None = None) -> AppTest:
@@ -305,14 +312,14 @@ def test_new_analysis_rejects_bad_input_with_messages(tmp_path: Path, monkeypatc
     monkeypatch.setenv("SIMGAP_RUNS_DIR", str(tmp_path))
     app = _submit(open_page("data"), disk="real=/nonexistent/real.jsonl")
     assert not app.exception
-    assert "/nonexistent/real.jsonl is not a file on this machine" in app.error[0].value
+    assert "/nonexistent/real.jsonl is not a file on this machine" in shown(app.error[0].value)
 
     app = _submit(open_page("data"), disk="just a path")
-    assert "write SOURCE=PATH" in app.error[0].value
+    assert "write SOURCE=PATH" in shown(app.error[0].value)
 
     demo_sim = ROOT / "data" / "demo" / "close_sim.jsonl"
     app = _submit(open_page("data"), disk=f"close_sim={demo_sim}")
-    assert "Give files for the reference source 'real' and at least one simulator" in (
+    assert "Give files for the reference source 'real' and at least one simulator" in shown(
         app.error[0].value
     )
     app = _submit(open_page("data"), disk=f"close_sim={demo_sim}", name="../escape")
