@@ -353,8 +353,8 @@ def test_new_analysis_from_uploads_runs_with_progress_and_becomes_the_run(
     params = Run(out).params
     assert params["sources"] == {"real": 40, "chatty_sim": 40}
     assert {Path(i["path"]).name for i in params["inputs"]} == {"real.jsonl", "chatty_sim.jsonl"}
-    shown = {m.label for m in app.metric}
-    assert "chatty_sim" in shown
+    shown_labels = {shown(m.label) for m in app.metric}
+    assert "chatty_sim" in shown_labels
     assert pd.read_parquet(out / "projection.parquet").shape[0] == 80
     # The bad line was skipped and is listed with its file, line and reason.
     assert any("1 records skipped while loading" in e.label for e in app.expander)
