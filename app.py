@@ -27,7 +27,7 @@ except ui.READ_ERRORS as error:
     # A run directory whose files lack what this version expects (e.g. made by an older simgap)
     # gets a message naming the problem, never a traceback.
     st.error(
-        f"This page cannot be shown for run {ui.run_label(ui.current_run_path())}: "
-        f"{type(error).__name__}: {error}. Re-create the run with "
+        f"This page cannot be shown for run {ui.md(ui.run_label(ui.current_run_path()))}: "
+        f"{type(error).__name__}: {ui.md(error)}. Re-create the run with "
         f"{ui.code_span(f'simgap analyze --out {ui.current_run_path()}')}."
     )

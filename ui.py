@@ -1,7 +1,9 @@
 """Streamlit building blocks shared by the pages: the chosen run, cached artifacts, transcripts.
 
 Transcript text is always shown as plain text (`st.text`), never as Markdown or HTML: it is
-user content and may hold `<script>` or image links.
+user content and may hold `<script>` or image links. Every other piece of untrusted text that
+goes into Markdown (simulator and source names, file names, conversation ids, cluster terms,
+error messages quoting data; widget labels are Markdown too) goes through `md` or `code_span`.
 
 Run artifacts are cached per (run path, mtime of params.json): `analyze` writes params.json
 last, so a rerun into the same directory invalidates every cached artifact of that run. Large
@@ -48,7 +50,11 @@ ROLE_AVATARS = {"user": "🧑", "assistant": "🤖", "system": "⚙️", "tool":
 READ_ERRORS = (SimgapError, OSError, ValueError, KeyError)
 
 T = TypeVar("T")
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$:!{}])")
+NO_CLUSTER_MESSAGE = (
+    "HDBSCAN found no cluster: every conversation is noise. The map and the simulator-level "
+    "numbers still hold; a smaller `--min-cluster-size` or more conversations usually gives "
+    "clusters."
+)
 
 
 def show_transcript(turns: Sequence[tuple[str, str]], *, max_chars: int = 4000) -> None:
@@ -200,7 +206,7 @@ class RunView:
         try:
             return loader(str(self.path), self.stamp)
         except READ_ERRORS as error:
-            st.error(f"Could not read {what} of run {self.name} ({self.path}): {error}")
+            st.error(f"Could not read {what} of run {md(self.name)} ({md(self.path)}): {md(error)}")
             st.stop()
 
     def metrics(self) -> Metrics:
@@ -277,15 +283,26 @@ def representation_text(params: dict[str, Any]) -> str:
     return f"facet {analysis.get('facet', '?')} · {annotator} annotator · embedding {model}"
 
 
-def plain_markdown(text: str) -> str:
-    """`text` for st.markdown with every Markdown character escaped: a verdict sentence holds
-    names from the data, which must read as written."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+# The characters that start Markdown syntax, backslash-escaped (CommonMark): no image, link,
+# HTML tag, emphasis, code, LaTeX ($), table or Streamlit colour directive (`:red[...]`) can start
+# in escaped text. `.`, `-`, `/` and `:` stay as they are (paths and names stay readable); a
+# leading list or heading marker is escaped apart.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+!|<>~$&])")
+_BLOCK_START = re.compile(r"^(\d+)([.)])|^([-=])")
+
+
+def md(value: object) -> str:
+    """`value` as literal text inside Streamlit Markdown (and widget labels, which are Markdown).
+
+    White space collapses to single spaces: a line break could start a Markdown block.
+    """
+    text = _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(value).split()))
+    return _BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
 
 
 def code_span(value: object) -> str:
     """`value` as a Markdown code span: names from a run directory are never interpreted."""
-    return "`" + str(value).replace("`", "'") + "`"
+    return "`" + " ".join(str(value).split()).replace("`", "'") + "`"
 
 
 def open_run() -> RunView:
@@ -305,7 +322,7 @@ def open_run() -> RunView:
     path = current_run_path()
     if not (path / "params.json").is_file():
         st.error(
-            f"{path} is not a run directory (it has no params.json). Choose another run on the "
+            f"{md(path)} is not a run directory (it has no params.json). Choose another run on the "
             f"Data page, or create it with {code_span(f'simgap analyze --out {path}')}."
         )
         st.stop()
@@ -313,7 +330,7 @@ def open_run() -> RunView:
         stamp = _stamp(path)
         view = RunView(path, stamp, _load_params(str(path), stamp))
     except READ_ERRORS as error:
-        st.error(f"Could not read params.json of {path}: {error}")
+        st.error(f"Could not read params.json of {md(path)}: {md(error)}")
         st.stop()
     total = sum(view.params.get("sources", {}).values())
     st.caption(

@@ -31,16 +31,18 @@ simulator = st.selectbox(
 try:
     gaps = cluster_gaps(summary, simulator=simulator, reference=reference)
 except KeyError as error:
-    st.error(f"clusters_summary.csv of this run does not cover {simulator}: {error}")
+    st.error(f"clusters_summary.csv of this run does not cover {ui.md(simulator)}: {ui.md(error)}")
     st.stop()
 
+if not (gaps["cluster"] >= 0).any():
+    st.info(ui.NO_CLUSTER_MESSAGE)
 thresholds = metrics.settings.thresholds
 counts = metrics.simulators[simulator].clusters
 columns = st.columns(3)
 for column, category in zip(columns, CATEGORIES, strict=True):
     column.metric(f"{category} clusters", getattr(counts, category))
 st.caption(
-    f"**missed**: {reference} share exceeds {simulator}'s by at least "
+    f"**missed**: {ui.md(reference)} share exceeds {ui.md(simulator)}'s by at least "
     f"{thresholds.min_share_diff:.1%} of the source and by a factor of at least "
     f"{math.exp(thresholds.min_log_ratio):.1f}, with Benjamini-Hochberg q ≤ "
     f"{thresholds.alpha:g} (permutation test); **hallucinated**: the same the other way; "
@@ -121,7 +123,8 @@ if "terms_user" in row:
 members = cluster_members(run.points(), cluster, reference=reference)
 per_source = members["source"].value_counts().reindex(run.sources, fill_value=0)
 st.caption(
-    "In this cluster: " + ", ".join(f"{source} {count:,}" for source, count in per_source.items())
+    "In this cluster: "
+    + ", ".join(f"{ui.md(source)} {count:,}" for source, count in per_source.items())
 )
 listing = members.merge(
     run.overview()[["first_request"]], left_on="conversation_id", right_index=True

@@ -46,21 +46,23 @@ def _start_analysis(
     try:
         disk = parse_lines(disk_text, format=format_name)
     except SimgapError as error:
-        st.error(f"Files on disk: {error}")
+        st.error(f"Files on disk: {ui.md(error)}")
         return
     bad = [s for s in upload_sources if not SOURCE_NAME.fullmatch(s)]
     if bad:
-        st.error(f"Source names may hold letters, digits, '.', '_' and '-': {', '.join(bad)}")
+        st.error(
+            f"Source names may hold letters, digits, '.', '_' and '-': {ui.md(', '.join(bad))}"
+        )
         return
     sources = {spec.source for spec in disk} | set(upload_sources)
     if params.reference not in sources or len(sources) < 2:
         st.error(
-            f"Give files for the reference source {params.reference!r} and at least one "
-            f"simulator (sources given: {', '.join(sorted(sources)) or 'none'})."
+            f"Give files for the reference source {ui.md(repr(params.reference))} and at least "
+            f"one simulator (sources given: {ui.md(', '.join(sorted(sources)) or 'none')})."
         )
         return
     out = ui.runs_dir() / name
-    with st.status(f"Analyzing into {out} …", expanded=True) as status:
+    with st.status(f"Analyzing into {ui.md(out)} …", expanded=True) as status:
         bars: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -86,18 +88,18 @@ def _start_analysis(
             result = analyze(inputs, out, params, progress=progress)
         except SimgapError as error:
             status.update(label="The analysis stopped", state="error")
-            st.error(str(error))
+            st.error(ui.md(error))
             return
         # The UI boundary: whatever a third-party stage raises becomes a message, not a traceback.
         except Exception as error:  # noqa: BLE001
             status.update(label="The analysis failed", state="error")
-            st.error(f"The analysis failed: {type(error).__name__}: {error}")
+            st.error(f"The analysis failed: {type(error).__name__}: {ui.md(error)}")
             return
         status.update(label="Analysis finished", state="complete")
     ui.set_current_run(result.path)
     recomputed = ", ".join(result.params.get("recomputed", [])) or "nothing (all stages reused)"
     st.session_state[FLASH_KEY] = (
-        f"Run {result.path.name} is ready and selected (computed: {recomputed})."
+        f"Run {ui.md(result.path.name)} is ready and selected (computed: {recomputed})."
     )
     st.rerun()
 
@@ -128,8 +130,8 @@ with st.expander("➕ Start a new analysis", expanded=False):
     st.caption(
         "Upload transcript files, or name files on this machine, each with the source its "
         "conversations belong to (the reference population and one name per simulator). The run "
-        f"is written to {ui.runs_dir()}/<name>; rerunning into the same name reuses every stage "
-        "whose inputs did not change."
+        f"is written to {ui.md(ui.runs_dir())}/<name>; rerunning into the same name reuses every "
+        "stage whose inputs did not change."
     )
     name = st.text_input("Run name", value="my-analysis", key="new_run_name")
     uploads = (
@@ -138,7 +140,7 @@ with st.expander("➕ Start a new analysis", expanded=False):
     )
     upload_sources = [
         st.text_input(
-            f"Source of {upload.name}",
+            f"Source of {ui.md(upload.name)}",
             value=re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.name).name.split(".")[0]),
             key=f"new_run_source_{index}_{upload.name}",
         )
@@ -197,11 +199,15 @@ if has_metrics:
     for column, (name, entry) in zip(columns, metrics.ranked(), strict=False):
         low, high = entry.paper.js_ci
         column.metric(
-            name,
+            ui.md(name),
             f"JS {entry.paper.js:.3f}",
-            help=f"Bias-corrected Jensen-Shannon divergence to {run.reference} on the paper "
+            help=f"Bias-corrected Jensen-Shannon divergence to {ui.md(run.reference)} on the paper "
             f"quantization (k={entry.paper.k}); 95% interval {low:.3f} – {high:.3f}."
-            + ("" if entry.reliable else " Unreliable: " + "; ".join(entry.reliability_notes)),
+            + (
+                ""
+                if entry.reliable
+                else " Unreliable: " + ui.md("; ".join(entry.reliability_notes))
+            ),
         )
     columns[-1].metric(
         "noise floor (real vs real)",

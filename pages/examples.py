@@ -56,7 +56,7 @@ if scope == SCOPES[0]:
     if wanted_cluster in options:
         st.session_state["examples_cluster_choice"] = wanted_cluster
     cluster = right.selectbox(
-        f"Cluster (largest gap vs {gap_simulator} first)",
+        f"Cluster (largest gap vs {ui.md(gap_simulator)} first)",
         options,
         format_func=lambda c: (
             f"{gaps.at[c, 'name']} · {gaps.at[c, 'category']} · {gaps.at[c, 'diff']:+.1%}"
@@ -78,7 +78,8 @@ space = settings.neighbour_space or "behaviour embeddings"
 against = simulator or "the simulators (mean)"
 st.caption(
     f"Misalignment looks at each conversation's {neighbours} nearest neighbours ({space}): a "
-    f"{reference} conversation scores high when its neighbourhood holds fewer {against} "
+    f"{ui.md(reference)} conversation scores high when its neighbourhood holds fewer "
+    f"{ui.md(against)} "
     "conversations than expected (behaviour the simulator misses); a simulated one when its "
     "neighbourhood holds more simulated conversations than expected (behaviour real users do "
     "not show). 0 = as mixed as the whole data."
@@ -108,10 +109,10 @@ def ranked_table(rows: pd.DataFrame, key: str) -> None:
 
 def read_one(rows: pd.DataFrame, label: str, key: str) -> None:
     if rows.empty:
-        st.info(f"No {label} conversation here.")
+        st.info(f"No {ui.md(label)} conversation here.")
         return
     chosen = st.selectbox(
-        f"Read a {label} conversation",
+        f"Read a {ui.md(label)} conversation",
         rows.index[:TOP].tolist(),
         format_func=lambda i: (
             f"#{rows.at[i, 'rank']} · {rows.at[i, 'conversation_id']} · "
@@ -124,14 +125,14 @@ def read_one(rows: pd.DataFrame, label: str, key: str) -> None:
 
 real_column, simulated_column = st.columns(2)
 with real_column:
-    st.subheader(f"{reference} ({len(examples.real):,})")
-    st.caption(f"Most under-represented in {against} first.")
+    st.subheader(f"{ui.md(reference)} ({len(examples.real):,})")
+    st.caption(f"Most under-represented in {ui.md(against)} first.")
     if not examples.real.empty:
         ranked_table(examples.real, "examples_real_table")
     read_one(examples.real, reference, "examples_real_read")
 with simulated_column:
-    st.subheader(f"{simulator or 'simulated'} ({len(examples.simulated):,})")
-    st.caption(f"Most over-represented against {reference} first.")
+    st.subheader(f"{ui.md(simulator or 'simulated')} ({len(examples.simulated):,})")
+    st.caption(f"Most over-represented against {ui.md(reference)} first.")
     if not examples.simulated.empty:
         ranked_table(examples.simulated, "examples_simulated_table")
     read_one(examples.simulated, "simulated", "examples_simulated_read")

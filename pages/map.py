@@ -39,6 +39,8 @@ with st.expander("Filters", expanded=False):
 shown = filter_points(points, sources=chosen_sources, clusters=chosen_clusters or None)
 n_clusters = int((points["cluster"].unique() >= 0).sum())
 noise_share = float((points["cluster"] < 0).mean())
+if n_clusters == 0:
+    st.info(ui.NO_CLUSTER_MESSAGE)
 
 if shown.empty:
     st.warning("No conversation matches these filters.")
@@ -129,7 +131,9 @@ else:
     else:
         present = [s for s in run.simulators if s in set(shown["source"])]
         if reference not in set(shown["source"]) or not present:
-            st.warning(f"The difference view needs {reference} and a simulator in the filters.")
+            st.warning(
+                f"The difference view needs {ui.md(reference)} and a simulator in the filters."
+            )
             st.stop()
         default = run.most_gapped_simulator() if (run.path / "metrics.json").is_file() else None
         simulator = option_column.selectbox(
@@ -147,9 +151,9 @@ else:
             totals=totals,
         )
         st.caption(
-            f"Per map cell: the share of {reference} conversations minus the share of "
-            f"{simulator}'s. Half the absolute sum over cells is the total variation distance on "
-            f"this grid: {abs(grid.values).sum() / 2:.3f}."
+            f"Per map cell: the share of {ui.md(reference)} conversations minus the share of "
+            f"{ui.md(simulator)}'s. Half the absolute sum over cells is the total variation "
+            f"distance on this grid: {abs(grid.values).sum() / 2:.3f}."
         )
         st.plotly_chart(
             figures.difference_figure(grid, reference=reference, simulator=simulator),

@@ -21,7 +21,7 @@ st.markdown(
     f"({js_with_interval(metrics, closest)})"
     + (f", statistically tied with {', '.join(ui.code_span(t) for t in tied)}" if tied else "")
     + ". "
-    + ui.plain_markdown(mixture_sentence(metrics))
+    + ui.md(mixture_sentence(metrics))
 )
 st.caption(
     "Every file below is read from (or built from) the run directory, so the CLI, the dashboard "

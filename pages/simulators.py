@@ -18,11 +18,11 @@ settings = metrics.settings
 said = verdicts(metrics)
 
 st.subheader("Leaderboard")
-st.markdown(ui.plain_markdown(said.ranking))
+st.markdown(ui.md(said.ranking))
 for sentence in said.ties:
-    st.markdown(ui.plain_markdown(sentence))
+    st.markdown(ui.md(sentence))
 for line in said.reliability:
-    st.warning(ui.plain_markdown(line))
+    st.warning(ui.md(line))
 
 board = figures.leaderboard_table(metrics)
 st.plotly_chart(figures.leaderboard_figure(board), key="simulators_leaderboard_chart")
@@ -61,20 +61,21 @@ st.dataframe(
     key="simulators_table",
 )
 for sentence in said.no_gap.values():
-    st.markdown(f"- {ui.plain_markdown(sentence)}")
+    st.markdown(f"- {ui.md(sentence)}")
 if said.robustness:
-    st.markdown(ui.plain_markdown(" ".join(filter(None, (said.robustness, said.map_agreement)))))
+    st.markdown(ui.md(" ".join(filter(None, (said.robustness, said.map_agreement)))))
 for line in said.skipped:
-    st.caption(ui.plain_markdown(line))
+    st.caption(ui.md(line))
 st.caption(
-    f"JS ranks the simulators: the Jensen-Shannon divergence to {reference} (natural log, at "
-    "most ln 2 ≈ 0.693) on each simulator's own paper quantization, corrected for its "
-    f"small-sample bias and clipped to [0, ln 2], with its {settings.ci_level:.0%} bootstrap "
-    "interval. The plug-in JS (open circle) is the paper's number: descriptive, biased upwards, "
-    "more so for small simulators; the grey band is what it reaches with no gap at all (the "
-    "permutation null at the same sizes). A simulator is as close to real users as they are to "
-    f"each other only when the Holm-adjusted permutation test does not reject at alpha "
-    f"{settings.alpha:g}. " + ui.plain_markdown(said.floor)
+    f"JS ranks the simulators: the Jensen-Shannon divergence to {ui.md(reference)} (natural log, "
+    "at most ln 2 ≈ 0.693) on the paper quantization of each (real, simulator) pair, at one "
+    "common k for every simulator, corrected for its small-sample bias and clipped to "
+    f"[0, ln 2], with its {settings.ci_level:.0%} bootstrap interval. The plug-in JS (open "
+    "circle) is the paper's number: descriptive, biased upwards, more so for small simulators; "
+    "the grey band is what it reaches with no gap at all (the permutation null at the same "
+    "sizes). A simulator is as close to real users as they are to each other only when the "
+    f"Holm-adjusted permutation test does not reject at alpha {settings.alpha:g}. "
+    + ui.md(said.floor)
 )
 
 st.subheader("Pairwise divergence between all sources")
@@ -84,13 +85,12 @@ left.plotly_chart(figures.pairwise_figure(matrix), key="simulators_pairwise")
 right.caption(
     f"Plug-in JS (descriptive) on one {metrics.pairwise.quantization or 'shared quantization'} "
     f"(k = {metrics.pairwise.k}). Two simulators far from each other but both close to real "
-    "cover different parts of real behaviour: a mixture may beat each. "
-    + ui.plain_markdown(said.floor)
+    "cover different parts of real behaviour: a mixture may beat each. " + ui.md(said.floor)
 )
 
 st.subheader("Mixture of simulators")
 mixture = metrics.mixture
-st.markdown(ui.plain_markdown(said.mixture))
+st.markdown(ui.md(said.mixture))
 if mixture is not None:
     left, right = st.columns([3, 2])
     left.plotly_chart(
@@ -111,6 +111,6 @@ if mixture is not None:
         st.metric("in-sample gain (descriptive)", f"{mixture.in_sample_gain:.4f}")
         st.metric("mixture JS (descriptive)", f"{mixture.js:.4f}")
         st.metric(
-            f"best single simulator ({mixture.best_single}, descriptive)",
+            f"best single simulator ({ui.md(mixture.best_single)}, descriptive)",
             f"{mixture.best_single_js:.4f}",
         )

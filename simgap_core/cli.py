@@ -1,16 +1,29 @@
-"""The `simgap` command line: load, demo, analyze, compare, report, export."""
+"""The `simgap` command line: load, demo, analyze, compare, report, export.
+
+One error boundary (`_Boundary.main`) turns every failure into one line on stderr,
+`error: ...`, and exit status 2: our own errors (`SimgapError`, naming file, record and field),
+bad options (click's usage errors, with the allowed range) and, for a bug, any other exception
+(with "rerun with --debug"). `simgap --debug COMMAND` prints the traceback as well.
+
+Names in the output come from data (source names, file names, ids): both consoles print with
+rich markup and highlighting off, so `[/bold]` is printed as typed, and lines are never wrapped,
+so a message stays on one line whatever the terminal width or the temporary path's length.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer._click import exceptions as click_errors
+from typer.core import TyperGroup
 
 from simgap_core.environment import apply_defaults
 from simgap_core.errors import SimgapError
@@ -20,23 +33,104 @@ if TYPE_CHECKING:
 
 apply_defaults()
 
+# Set by the `--debug` global option for the command being run.
+_debug = False
+PRECISIONS = ("auto", "fp32", "bf16")
+ANNOTATORS = ("heuristic", "llm")
+# Skipped records listed after `analyze`; the rest are in skipped.json.
+SKIPPED_SHOWN = 3
+
+
+def _error_line(message: str) -> None:
+    """One line on stderr: newlines inside a message (e.g. from a library) become spaces."""
+    errors.print(
+        "error: " + " ".join(str(message).split()), markup=False, highlight=False, soft_wrap=True
+    )
+
+
+class _Boundary(TyperGroup):
+    """The CLI's single error boundary: one line on stderr and status 2 for every failure."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        global _debug
+        _debug = False
+        try:
+            status = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            _error_line("aborted")
+            status = 1
+        except click_errors.NoArgsIsHelpError as error:
+            typer.echo(error.ctx.get_help() if error.ctx else "")
+            status = 2
+        except click_errors.ClickException as error:
+            message = error.format_message()
+            if isinstance(error, click_errors.UsageError) and error.ctx is not None:
+                message += f" (see `{error.ctx.command_path} --help`)"
+            _error_line(message)
+            status = 2
+        except SimgapError as error:
+            if _debug:
+                errors.print(traceback.format_exc(), markup=False, highlight=False)
+            _error_line(str(error))
+            status = 2
+        except Exception as error:  # noqa: BLE001 - the boundary: a bug still gets one line
+            if _debug:
+                errors.print(traceback.format_exc(), markup=False, highlight=False)
+            _error_line(
+                f"{type(error).__name__}: {error} (an unexpected error, probably a bug in "
+                "simgap; rerun with --debug for the traceback)"
+            )
+            status = 2
+        status = status if isinstance(status, int) else 0
+        if standalone_mode:
+            sys.exit(status)
+        return status
+
+
 app = typer.Typer(
+    cls=_Boundary,
     help="How far are simulated users from real ones? Load transcripts, map user behaviour, "
     "measure the gap.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+console = Console(markup=False, highlight=False, soft_wrap=True)
+errors = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "demo"
 
 
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, print the traceback too.")
+    ] = False,
+) -> None:
+    global _debug
+    _debug = debug
+
+
+def _choice(value: str, allowed: tuple[str, ...]) -> str:
+    """An option's value if it is one of `allowed`, else a usage error listing them."""
+    if value not in allowed:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(repr(a) for a in allowed)}")
+    return value
+
+
 def _fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit to raise (status 2)."""
-    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    _error_line(message)
     return typer.Exit(2)
+
+
+def _run_directory(path: Path) -> Path:
+    """`path` if it is a directory, else a clear error (a file is not a run directory)."""
+    if path.is_file():
+        raise _fail(f"{path} is a file, not a run directory (give the folder `analyze` wrote)")
+    if not path.is_dir():
+        raise _fail(f"{path} does not exist (give the folder `analyze --out` wrote)")
+    return path
 
 
 @app.command()
@@ -128,7 +222,7 @@ def load(
         for skipped in corpus.skipped:
             console.print(f"  {skipped}", **plain)
     for failure in failures:
-        errors.print(f"error: {failure}", **plain)
+        _error_line(failure)
 
 
 @app.command()
@@ -145,14 +239,17 @@ def demo(
 
 def _parse_pair(value: str, option: str, shape: str) -> tuple[str, str]:
     left, sep, right = value.partition("=")
-    if not sep or not left or not right:
+    if not sep or not left.strip() or not right.strip():
         raise _fail(f"{option} takes {shape}, got {value!r}")
     return left, right
 
 
 @app.command()
 def analyze(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", file_okay=False, help="Run directory to write (a folder)."),
+    ],
     real: Annotated[
         list[Path] | None,
         typer.Option(help="Real-user transcripts: a file, folder or quoted glob (repeatable)."),
@@ -170,7 +267,9 @@ def analyze(
     ] = False,
     format: Annotated[str | None, typer.Option("--format", help="Input format.")] = None,
     facet: Annotated[str, typer.Option(help="Representation of user behaviour.")] = "combined",
-    annotator: Annotated[str, typer.Option(help="heuristic or llm.")] = "heuristic",
+    annotator: Annotated[
+        str, typer.Option(callback=lambda v: _choice(v, ANNOTATORS), help="heuristic or llm.")
+    ] = "heuristic",
     llm_base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint for --annotator llm.")
     ] = None,
@@ -178,18 +277,26 @@ def analyze(
     model: Annotated[
         str, typer.Option(help="Sentence-transformers model name or path.")
     ] = "all-MiniLM-L6-v2",
-    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed for UMAP, k-means and resampling.")] = 42,
-    n_neighbors: Annotated[int, typer.Option(help="UMAP neighbours.")] = 15,
+    precision: Annotated[
+        str, typer.Option(callback=lambda v: _choice(v, PRECISIONS), help="auto, fp32 or bf16.")
+    ] = "auto",
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**32 - 1, help="Seed for UMAP, k-means and resampling.")
+    ] = 42,
+    n_neighbors: Annotated[int, typer.Option(min=2, help="UMAP neighbours.")] = 15,
     min_cluster_size: Annotated[
-        int | None, typer.Option(help="HDBSCAN min_cluster_size (default: from data size).")
+        int | None,
+        typer.Option(min=2, help="HDBSCAN min_cluster_size (default: from data size)."),
     ] = None,
-    min_samples: Annotated[int | None, typer.Option(help="HDBSCAN min_samples.")] = None,
+    min_samples: Annotated[int | None, typer.Option(min=1, help="HDBSCAN min_samples.")] = None,
     balance: Annotated[
         bool, typer.Option(help="Fit the map on a per-source balanced sample.")
     ] = False,
-    k: Annotated[int | None, typer.Option(help="k-means clusters (default n_real/10).")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 200,
+    k: Annotated[
+        int | None,
+        typer.Option(min=1, help="k-means clusters, at most n_real (default n_real/10)."),
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(min=1, help="Bootstrap resamples.")] = 200,
     measure: Annotated[bool, typer.Option(help="Compute the metrics stage.")] = True,
 ) -> None:
     """Represent, embed, map, cluster and measure: write a run directory."""
@@ -220,7 +327,8 @@ def analyze(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=errors,
+        # Its own console: the column format is markup (stage names, never data).
+        console=Console(stderr=True),
         transient=False,
     ) as bar:
         tasks: dict[str, int] = {}
@@ -230,14 +338,12 @@ def analyze(
                 tasks[stage] = bar.add_task(stage, total=total or None)
             bar.update(tasks[stage], completed=done, total=total or None)
 
-        try:
-            run = run_analysis(inputs, out, params, progress=progress)
-        except SimgapError as error:
-            raise _fail(str(error)) from None
+        run = run_analysis(inputs, out, params, progress=progress)
     document = run.params
     console.print(
         f"run written to {run.path}  (recomputed: {', '.join(document['recomputed']) or 'nothing'})"
     )
+    _print_skipped_summary(run)
     if (run.path / "metrics.json").is_file():
         from simgap_core.schema import read_metrics
 
@@ -246,6 +352,23 @@ def analyze(
         except SimgapError as error:
             raise _fail(str(error)) from None
         _print_leaderboard(metrics)
+
+
+def _print_skipped_summary(run: Any) -> None:
+    """One line on how many input records were skipped, and the first reasons (defect 14)."""
+    skipped = run.skipped()
+    if not skipped:
+        return
+    loaded = sum(int(n) for n in run.params.get("sources", {}).values())
+    console.print(
+        f"{len(skipped)} of {len(skipped) + loaded} records skipped "
+        f"(see {run.path / 'skipped.json'} or `simgap load`)",
+        style="yellow",
+    )
+    for entry in skipped[:SKIPPED_SHOWN]:
+        console.print(f"  {entry['file']}, {entry['record']}: {entry['reason']}")
+    if len(skipped) > SKIPPED_SHOWN:
+        console.print(f"  … and {len(skipped) - SKIPPED_SHOWN} more")
 
 
 def _analysis_inputs(
@@ -311,11 +434,7 @@ def compare(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -
     """Print the simulator leaderboard of a run and its verdicts."""
     from simgap_core.schema import read_metrics
 
-    try:
-        metrics = read_metrics(_run_directory(run_dir))
-    except SimgapError as error:
-        raise _fail(str(error)) from None
-    _print_leaderboard(metrics)
+    _print_leaderboard(read_metrics(_run_directory(run_dir)))
 
 
 def _run_directory(run_dir: Path) -> Path:
@@ -335,7 +454,12 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="HTML file to write (default: RUN_DIR/report.html)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="HTML file to write (default: RUN_DIR/report.html); an existing folder gets "
+            "FOLDER/report.html.",
+        ),
     ] = None,
 ) -> None:
     """Write the stakeholder report: one self-contained HTML file that opens offline."""
@@ -344,10 +468,11 @@ def report(
     from simgap_core.present.report import write_report
 
     started = time.perf_counter()
-    try:
-        written = write_report(run_dir, out or run_dir / "report.html")
-    except SimgapError as error:
-        raise _fail(str(error)) from None
+    _run_directory(run_dir)
+    target = out or run_dir / "report.html"
+    if target.is_dir():
+        target = target / "report.html"
+    written = write_report(run_dir, target)
     size_mb = written.stat().st_size / 1e6
     console.print(
         f"report written to {written}  ({size_mb:.1f} MB, {time.perf_counter() - started:.1f} s)",
@@ -360,25 +485,20 @@ def report(
 @app.command()
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    to: Annotated[Path, typer.Option("--to", help="Folder to write the tables to.")],
+    to: Annotated[
+        Path, typer.Option("--to", file_okay=False, help="Folder to write the tables to.")
+    ],
 ) -> None:
     """Write the leaderboard, per-cluster table and per-conversation assignments (CSV, Parquet)."""
     from simgap_core.present.export import export_tables
 
-    try:
-        written = export_tables(run_dir, to)
-    except SimgapError as error:
-        raise _fail(str(error)) from None
-    for path in written:
-        console.print(str(path), markup=False, highlight=False, soft_wrap=True)
+    for path in export_tables(_run_directory(run_dir), to):
+        console.print(str(path))
 
 
 def main() -> None:
-    try:
-        app()
-    except SimgapError as error:
-        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+    """The console script: `app` carries the error boundary (see `_Boundary`)."""
+    app()
 
 
 if __name__ == "__main__":

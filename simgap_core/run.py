@@ -89,8 +89,36 @@ class AnalysisParams:
     permutations: int = 1000
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> None:
+    def validate(self, *, n_reference: int | None = None) -> None:
+        """Check every parameter, with the allowed range in the message.
+
+        `n_reference` (the reference source's conversations, known once the inputs are loaded)
+        bounds what only the data can tell: k-means cannot make more clusters than points.
+        """
         from simgap_core.represent import FACETS
+
+        bounds = {
+            "seed": (self.seed, 0),
+            "n_neighbors": (self.n_neighbors, 2),
+            "bootstrap": (self.bootstrap, 1),
+            "floor_repeats": (self.floor_repeats, 1),
+            "permutations": (self.permutations, 1),
+            "llm_concurrency": (self.llm_concurrency, 1),
+        }
+        if self.k is not None:
+            bounds["k"] = (self.k, 1)
+        if self.min_samples is not None:
+            bounds["min_samples"] = (self.min_samples, 1)
+        for name, (value, low) in bounds.items():
+            if value < low:
+                raise SimgapError(f"{name} must be at least {low}, got {value}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise SimgapError(f"unknown precision {self.precision!r}; choose auto, fp32 or bf16")
+        if n_reference is not None and self.k is not None and self.k > n_reference:
+            raise SimgapError(
+                f"k = {self.k} is larger than the {n_reference} {self.reference} conversations; "
+                f"choose k between 1 and {n_reference}"
+            )
 
         if self.facet not in FACETS:
             raise SimgapError(f"unknown facet {self.facet!r}; choose one of {', '.join(FACETS)}")
@@ -282,6 +310,7 @@ def analyze(
         )
     if len(sources) < 2:
         raise EmptySourceError("only one source loaded: give at least one simulator to compare")
+    params.validate(n_reference=int((corpus.conversations["source"] == params.reference).sum()))
 
     representations = _represent_stage(run, stages, corpus, corpus_key, params, report)
     embed_key = _fingerprint(

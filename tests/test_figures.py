@@ -182,3 +182,80 @@ def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
     helping = parse_metrics(metrics_fixtures.helping_mixture(metrics_fixtures.realistic()))
     title = figures.mixture_figure(helping.mixture).layout.title.text
     assert title.startswith("mixture helps: held-out gain 0.0040 [0.0012, 0.0069]")
+
+
+HOSTILE = [
+    '<span style="background:url(http://127.0.0.1:9/y)">',
+    "<img src=http://127.0.0.1:9/x>",
+    "a & b <b>bold</b>",
+]
+
+
+def _all_label_strings(figure) -> list[str]:
+    """Every string plotly would render as its HTML subset: hover, names, titles, ticks."""
+    texts: list[str] = []
+    for trace in figure.data:
+        for field in ("text", "hovertext", "name", "hovertemplate", "y"):
+            value = getattr(trace, field, None)
+            if value is None:
+                continue
+            values = [value] if isinstance(value, str) else list(value)
+            texts += [v for v in values if isinstance(v, str)]
+    layout = figure.layout
+    texts += [a.text for a in layout.annotations or () if a.text]
+    if layout.title and layout.title.text:
+        texts.append(layout.title.text)
+    return texts
+
+
+def _tags(text: str) -> set[str]:
+    """Tag names in `text` (the markup plotly would interpret)."""
+    import re
+
+    return {m.lower() for m in re.findall(r"<\s*/?\s*([a-zA-Z]+)", text)}
+
+
+def test_hostile_ids_and_names_are_escaped_in_every_map_label() -> None:
+    points = _points(n=30)
+    points.loc[:2, "conversation_id"] = HOSTILE
+    points.loc[:2, "source"] = HOSTILE
+    for color_by in ("source", "cluster"):
+        figure = figures.map_scatter(points, color_by=color_by, reference="real")
+        texts = _all_label_strings(figure)
+        # Only the line break and the hover's <extra> come from us; nothing from data is markup.
+        assert set().union(*map(_tags, texts)) <= {"br", "extra"}, color_by
+        hover = " ".join(t for t in texts)
+        assert "&lt;span style=&quot;" not in hover  # quotes stay literal: only &, <, > escaped
+        assert '&lt;span style="background:url(http://127.0.0.1:9/y)"&gt;' in hover
+        assert "a &amp; b &lt;b&gt;bold&lt;/b&gt;" in hover
+        # Selections still name the raw ids.
+        ids = {c for trace in figure.data for c in list(trace.customdata) if c is not None}
+        assert set(HOSTILE) <= ids
+
+
+def test_hostile_source_names_are_escaped_in_grid_and_gap_figures() -> None:
+    name = HOSTILE[0]
+    grid = Grid(
+        np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 2.0]), np.array([[0.2, 0.0], [0.3, 0.5]])
+    )
+    gaps = pd.DataFrame(
+        {
+            "cluster": [0, 1],
+            "name": ["cluster 0", "cluster 1"],
+            "reference_share": [0.2, 0.8],
+            "simulator_share": [0.5, 0.5],
+            "diff": [-0.3, 0.3],
+            "diff_low": [-0.4, 0.2],
+            "diff_high": [-0.2, 0.4],
+            "category": ["hallucinated", "missed"],
+        }
+    )
+    for figure in (
+        figures.density_figure({name: grid, "real": grid}),
+        figures.difference_figure(grid, reference="real", simulator=name),
+        figures.cluster_gap_figure(gaps, reference="real", simulator=name),
+    ):
+        texts = _all_label_strings(figure)
+        assert set().union(*map(_tags, texts)) <= {"br", "extra"}
+        assert any("&lt;span" in t for t in texts)
+    assert figures.plotly_text("<a href='x'>&</a>") == "&lt;a href='x'&gt;&amp;&lt;/a&gt;"

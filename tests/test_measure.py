@@ -189,9 +189,7 @@ def test_the_planted_gap_is_found(planted) -> None:
     assert [row["simulator"] for row in metrics["leaderboard"]] == ["sim_b", "sim_a"]
     assert metrics["simulators"]["sim_a"]["paper"]["p_value_adjusted"] <= 0.01
     assert metrics["simulators"]["sim_b"]["paper"]["p_value_adjusted"] > 0.05
-    assert metrics["ties"] == [
-        {**metrics["ties"][0], "a": "sim_a", "b": "sim_b", "tied": False}
-    ]
+    assert metrics["ties"] == [{**metrics["ties"][0], "a": "sim_a", "b": "sim_b", "tied": False}]
     assert metrics["ties"][0]["diff_ci"][0] > 0
     assert metrics["simulators"]["sim_a"]["classifier"]["auc"] > 0.6
     assert metrics["simulators"]["sim_b"]["classifier"]["auc"] < 0.6

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from simgap_core.cli import app
 from simgap_core.errors import RunDirectoryError
+from simgap_core.present import report as report_module
 from simgap_core.present.export import assignments
 from simgap_core.present.leaderboard import leaderboard_cells
 from simgap_core.present.report import (
@@ -389,9 +390,29 @@ def test_cli_fails_with_one_line_on_a_missing_or_incomplete_run(tmp_path, comman
 def test_cli_export_lists_the_written_tables(tmp_path, v2_run) -> None:
     result = runner.invoke(app, ["export", str(v2_run), "--to", str(tmp_path / "tables")])
     assert result.exit_code == 0, result.output
-    names = sorted(Path(line).name for line in result.stdout.split())
+    # One path per line (a temporary folder may hold spaces).
+    names = sorted(Path(line).name for line in result.stdout.splitlines() if line.strip())
     assert names == sorted(
         f"{table}.{ext}"
         for table in ("leaderboard", "clusters", "assignments")
         for ext in ("csv", "parquet")
     )
+
+
+@pytest.mark.parametrize(
+    "formatter",
+    [
+        report_module.format_js,
+        report_module.format_share,
+        report_module.format_points,
+        report_module.format_p,
+        report_module.format_score,
+    ],
+)
+def test_a_statistic_skipped_for_a_small_source_is_shown_as_skipped(formatter) -> None:
+    # Defect 6: `measure` leaves out what a source is too small for (None in metrics.json, NaN
+    # in a table); the report shows "skipped" where it used to crash on the format.
+    assert formatter(None) == "skipped"
+    assert formatter(float("nan")) == "skipped"
+    assert report_module.format_statistic(None, "p") == "p: skipped"
+    assert formatter(0.5) != "skipped"

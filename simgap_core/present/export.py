@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simgap_core.errors import RunDirectoryError
+from simgap_core.errors import RunDirectoryError, SimgapError
 from simgap_core.present.leaderboard import leaderboard
 from simgap_core.run import Run
 from simgap_core.schema import Metrics, read_metrics
@@ -100,6 +100,8 @@ def export_tables(run_dir: str | Path, folder: str | Path) -> list[Path]:
     """
     run = open_run(run_dir)
     target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise SimgapError(f"{target} is a file: give a folder to write the tables to")
     target.mkdir(parents=True, exist_ok=True)
     tables = {
         "leaderboard": leaderboard(read_metrics(run.path)),

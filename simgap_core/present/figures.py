@@ -1,7 +1,12 @@
 """Plotly figures of a run, shared by the dashboard and the HTML report (no Streamlit here).
 
 Every map trace carries the conversation ids in `customdata`, so a box or lasso selection names
-conversations, whatever trace a point sits in. Numbers are drawn as stored in the run directory:
+conversations, whatever trace a point sits in. Plotly draws hover text, labels, titles, ticks and
+annotations as an HTML subset (`<span style=...>`, `<a href>`, `<b>`): every piece of data that
+goes into one (ids, source and simulator names, cluster names) passes through `plotly_text`, so a
+conversation id such as `<span style="background:url(http://...)">` is shown as typed and fetches
+nothing. Hover text is built here, escaped, rather than from `%{customdata}`, which plotly would
+insert unescaped. Numbers are drawn as stored in the run directory:
 an interval is exactly the stored bootstrap interval, never recomputed.
 """
 
@@ -56,6 +61,21 @@ NOISE_COLOR = "#c8c8c8"
 CATEGORY_COLORS = {"missed": "#01665e", "hallucinated": "#c51b7d", "captured": "#bdbdbd"}
 # Above this many clusters the map labels only the largest ones (labels would overlap).
 MAX_CLUSTER_LABELS = 60
+
+
+def plotly_text(value: object) -> str:
+    """`value` as literal text in a plotly label or hover text (`&`, `<` and `>` escaped)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _plotly_texts(values: pd.Series) -> pd.Series:
+    """`plotly_text` over a column (vectorised: the map has one hover text per point)."""
+    return (
+        values.astype(str)
+        .str.replace("&", "&amp;", regex=False)
+        .str.replace("<", "&lt;", regex=False)
+        .str.replace(">", "&gt;", regex=False)
+    )
 
 
 def source_colors(sources: Sequence[str], *, reference: str) -> dict[str, str]:
@@ -119,9 +139,13 @@ def map_scatter(
                 x=rows["x"].to_numpy(),
                 y=rows["y"].to_numpy(),
                 customdata=rows["conversation_id"].to_numpy(dtype=object),
-                text=(rows["source"] + " · " + rows["cluster"].map(cluster_name)).to_numpy(
-                    dtype=object
-                ),
+                text=(
+                    _plotly_texts(rows["conversation_id"])
+                    + "<br>"
+                    + _plotly_texts(rows["source"])
+                    + " · "
+                    + rows["cluster"].map(cluster_name).astype(str)
+                ).to_numpy(dtype=object),
                 mode="markers",
                 name="conversations",
                 marker={
@@ -132,7 +156,7 @@ def map_scatter(
                         [colors[s] for s in sources],
                     ),
                 },
-                hovertemplate="%{customdata}<br>%{text}<extra></extra>",
+                hovertemplate="%{text}<extra></extra>",
                 showlegend=False,
             )
         )
@@ -145,13 +169,13 @@ def map_scatter(
                 y=[None],
                 customdata=[None],
                 mode="markers",
-                name=f"{source} ({counts.get(source, 0):,})",
+                name=f"{plotly_text(source)} ({counts.get(source, 0):,})",
                 marker={"size": 9, "color": colors[source]},
             )
             for source in sources
         )
     else:
-        hover = "%{customdata}<br>%{text}<extra>%{fullData.name}</extra>"
+        hover = "%{text}<extra>%{fullData.name}</extra>"
         noise = points[points["cluster"] == NOISE]
         clustered = points[points["cluster"] != NOISE]
         traces.append(
@@ -159,7 +183,11 @@ def map_scatter(
                 x=noise["x"].to_numpy(),
                 y=noise["y"].to_numpy(),
                 customdata=noise["conversation_id"].to_numpy(dtype=object),
-                text=noise["source"].to_numpy(dtype=object),
+                text=(
+                    _plotly_texts(noise["conversation_id"])
+                    + "<br>"
+                    + _plotly_texts(noise["source"])
+                ).to_numpy(dtype=object),
                 mode="markers",
                 name=f"noise ({len(noise):,})",
                 marker={"size": marker_size, "color": NOISE_COLOR, "opacity": opacity},
@@ -172,7 +200,11 @@ def map_scatter(
                 y=clustered["y"].to_numpy(),
                 customdata=clustered["conversation_id"].to_numpy(dtype=object),
                 text=(
-                    clustered["cluster"].map(cluster_name) + " · " + clustered["source"]
+                    _plotly_texts(clustered["conversation_id"])
+                    + "<br>"
+                    + clustered["cluster"].map(cluster_name).astype(str)
+                    + " · "
+                    + _plotly_texts(clustered["source"])
                 ).to_numpy(dtype=object),
                 mode="markers",
                 name=f"in clusters ({len(clustered):,})",
@@ -241,7 +273,7 @@ def density_figure(grids: Mapping[str, Grid], *, height: int = 420) -> go.Figure
     figure = make_subplots(
         rows=1,
         cols=len(names),
-        subplot_titles=names,
+        subplot_titles=[plotly_text(name) for name in names],
         shared_yaxes=True,
         horizontal_spacing=0.02,
     )
@@ -257,7 +289,8 @@ def density_figure(grids: Mapping[str, Grid], *, height: int = 420) -> go.Figure
                 colorscale="Viridis",
                 showscale=column == len(names),
                 colorbar={"title": "share", "tickformat": ".1%"},
-                hovertemplate=f"{name}: %{{z:.2%}} of its conversations<extra></extra>",
+                hovertemplate=f"{plotly_text(name)}: %{{z:.2%}} of its conversations"
+                "<extra></extra>",
             ),
             row=1,
             col=column,
@@ -273,6 +306,7 @@ def difference_figure(
 ) -> go.Figure:
     """Reference share minus simulator share per cell, diverging around 0."""
     bound = float(np.abs(grid.values).max()) or 1.0
+    reference, simulator = plotly_text(reference), plotly_text(simulator)
     values = np.where(grid.values != 0, grid.values, np.nan)
     figure = go.Figure(
         go.Heatmap(
@@ -316,7 +350,7 @@ def cluster_gap_figure(
     each source's map colour; by default the reference is dark blue, the simulator red.
     """
     colors = {reference: REFERENCE_COLOR, simulator: SIMULATOR_COLORS[0], **(colors or {})}
-    labels = gaps["name"].tolist()
+    labels = _plotly_texts(gaps["name"]).tolist()
     height = max(320, 60 + 22 * len(gaps))
     figure = make_subplots(
         rows=1,
@@ -325,7 +359,7 @@ def cluster_gap_figure(
         horizontal_spacing=0.04,
         subplot_titles=(
             "share of each source's conversations",
-            f"difference ({reference} − {simulator}) with 95% interval",
+            f"difference ({plotly_text(reference)} − {plotly_text(simulator)}) with 95% interval",
         ),
     )
     for column, name in (("reference_share", reference), ("simulator_share", simulator)):
@@ -334,10 +368,10 @@ def cluster_gap_figure(
                 y=labels,
                 x=gaps[column],
                 orientation="h",
-                name=name,
+                name=plotly_text(name),
                 marker_color=colors[name],
                 customdata=gaps["cluster"],
-                hovertemplate=f"%{{y}}: {name} %{{x:.1%}}<extra></extra>",
+                hovertemplate=f"%{{y}}: {plotly_text(name)} %{{x:.1%}}<extra></extra>",
                 legendgroup="shares",
             ),
             row=1,
@@ -349,7 +383,7 @@ def cluster_gap_figure(
             continue
         figure.add_trace(
             go.Bar(
-                y=rows["name"],
+                y=_plotly_texts(rows["name"]),
                 x=rows["diff"],
                 orientation="h",
                 name=category,

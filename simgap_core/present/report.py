@@ -13,6 +13,7 @@ formatted by the `format_*` functions below, never recomputed.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,35 +81,47 @@ FONT_STACK = (
 REPORT_PACKAGES = ("plotly", "jinja2")
 
 
-def format_js(value: float) -> str:
+SKIPPED = "skipped"
+
+
+def _skipped(value: Any) -> bool:
+    """A statistic `measure` left out for a source too small for it (None or NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_js(value: float | None) -> str:
     """A divergence (JS or KL, nats)."""
-    return f"{value:.4f}"
+    return SKIPPED if _skipped(value) else f"{value:.4f}"
 
 
 def format_share(value: float) -> str:
     """A share of a source's conversations, or a mixture weight."""
-    return f"{value:.1%}"
+    return SKIPPED if _skipped(value) else f"{value:.1%}"
 
 
 def format_points(value: float) -> str:
     """A difference of two shares, in percentage points, signed."""
-    return f"{100 * value:+.1f} pts"
+    return SKIPPED if _skipped(value) else f"{100 * value:+.1f} pts"
 
 
 def format_p(value: float) -> str:
     """A p- or q-value."""
+    if _skipped(value):
+        return SKIPPED
     return f"{value:.4f}" if value >= 1e-4 else "< 0.0001"
 
 
 def format_statistic(value: float, name: str) -> str:
     """A p- or q-value with its name: "p = 0.0110", "q < 0.0001"."""
     shown = format_p(value)
+    if shown == SKIPPED:
+        return f"{name}: {SKIPPED}"
     return f"{name} {shown}" if shown.startswith("<") else f"{name} = {shown}"
 
 
 def format_score(value: float) -> str:
     """A classifier AUC."""
-    return f"{value:.3f}"
+    return SKIPPED if _skipped(value) else f"{value:.3f}"
 
 
 def excerpt(text: str | None, *, limit: int = EXCERPT_CHARS) -> str:
@@ -429,11 +442,12 @@ def _gap_figure(
     summary: pd.DataFrame, *, simulator: str, reference: str, top: int, colors: Mapping[str, str]
 ) -> go.Figure:
     gaps = cluster_gaps(summary, simulator=simulator, reference=reference).head(top)
-    figure = cluster_gap_figure(gaps, reference=reference, simulator=simulator)
-    for name in (reference, simulator):
-        figure.update_traces(
-            marker_color=colors[name], selector={"name": name, "legendgroup": "shares"}
-        )
+    figure = cluster_gap_figure(
+        gaps,
+        reference=reference,
+        simulator=simulator,
+        colors={name: colors[name] for name in (reference, simulator)},
+    )
     # The legend sits at the very top, above the subplot titles, however tall the figure is.
     figure.update_layout(legend={"yref": "container", "y": 1, "yanchor": "top"}, margin={"t": 96})
     return figure
@@ -569,6 +583,8 @@ def build_report(
                 ),
             )
             for index, sim in enumerate(simulators)
+            # All noise (HDBSCAN found no cluster): no per-cluster shares to draw.
+            if (summary["cluster"] != NOISE).any()
         ],
         "pairwise": figure_html(pairwise_figure(pairwise_matrix(metrics)), "fig-pairwise"),
         "mixture": figure_html(mixture_figure(metrics.mixture, colors=colors), "fig-mixture")

@@ -1,0 +1,238 @@
+"""Hostile ids, names and texts in a real browser, with every outside request blocked (issue 11).
+
+A tiny run whose conversation ids, simulator name and first user turns hold HTML, Markdown and
+rich markup that would fetch from 127.0.0.1:9 if rendered (defects 4 and 5). The HTML report
+(file://) and the dashboard's Map page (streamlit on its own 127.0.0.1 port) are opened with
+every other request aborted and recorded; the hostile points are hovered where plotly draws
+them. Any attempted request fails the test, and the hostile text must be shown literally.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import CHROMIUM_ARGS
+from hostile_run import HOSTILE_IDS, HOSTILE_SOURCE, build_hostile_run
+from test_browser import _free_port
+
+import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
+from simgap_core.present.report import write_report
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+RUN_NAME = "hostile"
+# The pixel position of the point whose id is `id`, in page coordinates, from plotly's own axes.
+POINT_POSITION = """(args) => {
+  const gd = document.querySelector(args.selector);
+  const layout = gd._fullLayout;
+  for (const trace of gd._fullData) {
+    const ids = Array.from(trace.customdata || []);
+    const i = ids.indexOf(args.id);
+    if (i < 0) continue;
+    const box = gd.querySelector('.main-svg').getBoundingClientRect();
+    return {
+      x: box.left + layout.xaxis._offset + layout.xaxis.d2p(trace.x[i]),
+      y: box.top + layout.yaxis._offset + layout.yaxis.d2p(trace.y[i]),
+    };
+  }
+  return null;
+}"""
+HOVER_LABEL = """(selector) => {
+  const layer = document.querySelector(selector).querySelector('.hoverlayer');
+  if (!layer) return null;
+  const styled = Array.from(layer.querySelectorAll('[style]'))
+    .filter(e => /url\\(/i.test(e.getAttribute('style'))).length;
+  return {
+    text: layer.textContent,
+    links: layer.querySelectorAll('a').length,
+    images: layer.querySelectorAll('image, img').length,
+    styled: styled,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    folder = runs / "inputs"
+    folder.mkdir()
+    run = build_hostile_run(folder, min_cluster_size=5)
+    target = runs / RUN_NAME
+    run.path.rename(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: Path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium_path), args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+def _guard(page, allowed) -> list[str]:
+    """Abort and record every request `allowed(url)` refuses; returns the record."""
+    blocked: list[str] = []
+
+    def route(route) -> None:
+        if allowed(route.request.url):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    return blocked
+
+
+def _hover_each(page, selector: str, ids: list[str]) -> list[dict]:
+    """Hover every point of `ids` in the figure `selector`; the hover label each one drew."""
+    labels = []
+    for conversation_id in ids:
+        position = page.evaluate(POINT_POSITION, {"selector": selector, "id": conversation_id})
+        assert position is not None, f"{conversation_id!r} is not in {selector}"
+        page.mouse.move(position["x"] + 30, position["y"] + 30)
+        page.mouse.move(position["x"], position["y"], steps=3)
+        page.wait_for_function(
+            "(s) => { const l = document.querySelector(s).querySelector('.hoverlayer');"
+            " return l && l.textContent.length > 0; }",
+            arg=selector,
+            timeout=10_000,
+        )
+        page.wait_for_timeout(150)
+        labels.append({"id": conversation_id, **page.evaluate(HOVER_LABEL, selector)})
+    return labels
+
+
+def _check_labels(labels: list[dict]) -> None:
+    for label in labels:
+        assert label["links"] == 0 and label["images"] == 0 and label["styled"] == 0, label
+    # The point under the mouse is the hostile one: its id is shown literally, as typed.
+    shown = [label for label in labels if label["id"] in label["text"]]
+    assert len(shown) >= len(labels) - 1, labels
+
+
+def test_report_hover_on_hostile_points_requests_nothing(
+    browser, hostile_run: Path, tmp_path: Path
+) -> None:
+    report = write_report(hostile_run, tmp_path / "report.html")
+    url = report.resolve().as_uri()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    blocked = _guard(page, lambda requested: requested == url)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url, wait_until="load")
+    page.wait_for_function(
+        "() => ['fig-map-source', 'fig-map-cluster'].every(id => "
+        "document.getElementById(id) && document.getElementById(id)._fullLayout)",
+        timeout=30_000,
+    )
+    ids = [f"{source}:{hostile}" for source in ("real", HOSTILE_SOURCE) for hostile in HOSTILE_IDS]
+    labels = []
+    for figure in ("#fig-map-source", "#fig-map-cluster"):
+        page.locator(figure).scroll_into_view_if_needed()
+        labels += _hover_each(page, figure, ids)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "hostile-report-hover.png"))
+    body = page.evaluate("() => document.body.innerText")
+    page.wait_for_timeout(500)
+    page.close()
+
+    assert blocked == [], blocked
+    assert not errors, errors
+    _check_labels(labels)
+    assert HOSTILE_SOURCE in body  # the simulator's name, shown as text
+
+
+@pytest.fixture(scope="module")
+def server(hostile_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "SIMGAP_RUNS_DIR": str(hostile_run.parent), "HF_HUB_OFFLINE": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
+                        if answer.status == 200:
+                            break
+                except (urllib.error.URLError, ConnectionError):
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.25)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_dashboard_map_hover_on_hostile_points_requests_nothing(browser, server: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.set_default_timeout(30_000)
+    blocked = _guard(page, lambda requested: requested.startswith(f"{server}/"))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # Choose the hostile run on the Data page, then open the Map through the navigation.
+    page.goto(f"{server}/")
+    page.wait_for_selector("[data-testid='stChatMessage']", state="attached")
+    page.get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name=RUN_NAME).click()
+    page.get_by_text(f"Run {RUN_NAME} ·", exact=False).first.wait_for()
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Map").click()
+    page.wait_for_selector(".js-plotly-plot .nsewdrag", state="attached")
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout")
+    page.wait_for_timeout(500)
+    ids = [f"{source}:{hostile}" for source in ("real", HOSTILE_SOURCE) for hostile in HOSTILE_IDS]
+    labels = _hover_each(page, ".js-plotly-plot", ids)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "hostile-map-hover.png"))
+    main = page.locator("[data-testid='stMain']")
+    images = main.locator("img[src*='127.0.0.1:9']").count()
+    legend = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot .legendtext'))"
+        ".map(t => t.textContent)"
+    )
+    page.wait_for_timeout(500)
+    page.close()
+
+    assert blocked == [], blocked
+    assert not errors, errors
+    assert images == 0
+    _check_labels(labels)
+    assert any(HOSTILE_SOURCE in text for text in legend), legend
