@@ -64,6 +64,7 @@ PRECISION_PROBE = (
     " ".join(["repeat"] * 200),
 )
 
+
 class ModelLoadError(SimgapError):
     """The embedding model cannot be found offline or cannot be loaded."""
 

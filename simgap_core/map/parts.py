@@ -56,7 +56,9 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None
     if valid and high is not None:
         valid = value <= high
     if not valid:
-        allowed = f"an integer of at least {low}" if high is None else f"an integer in {low}..{high}"
+        allowed = (
+            f"an integer of at least {low}" if high is None else f"an integer in {low}..{high}"
+        )
         raise PartError(f"{name} must be {allowed}, got {value!r}")
 
 
