@@ -130,6 +130,13 @@ def _parse_sim(value: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
+def _registered(kind: str) -> str:
+    """The registered names of `kind`, for help texts and errors."""
+    from simgap_core import parts
+
+    return ", ".join(parts.available(kind))
+
+
 @app.command()
 def analyze(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
@@ -144,15 +151,44 @@ def analyze(
     ] = False,
     format: Annotated[str | None, typer.Option("--format", help="Input format.")] = None,
     facet: Annotated[str, typer.Option(help="Representation of user behaviour.")] = "combined",
-    annotator: Annotated[str, typer.Option(help="heuristic or llm.")] = "heuristic",
+    annotator: Annotated[
+        str, typer.Option(help=f"Annotator part: {_registered('annotator')}.")
+    ] = "heuristic",
     llm_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible endpoint for --annotator llm.")
+        list[str] | None,
+        typer.Option(help="OpenAI-compatible API root for --annotator llm (repeatable)."),
     ] = None,
     llm_model: Annotated[str | None, typer.Option(help="Chat model for --annotator llm.")] = None,
     model: Annotated[
         str, typer.Option(help="Sentence-transformers model name or path.")
     ] = "all-MiniLM-L6-v2",
     precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = "auto",
+    embedder: Annotated[
+        str, typer.Option(help=f"Embedder part: {_registered('embedder')}.")
+    ] = "sentence-transformers",
+    embed_base_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="OpenAI-compatible API root for --embedder openai (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    embed_model: Annotated[
+        str | None, typer.Option(help="Embedding model served at --embed-base-url.")
+    ] = None,
+    embed_dim: Annotated[
+        int | None, typer.Option(help="Keep the first D dimensions (Matryoshka) and re-normalize.")
+    ] = None,
+    reducer: Annotated[str, typer.Option(help=f"Reducer part: {_registered('reducer')}.")] = "umap",
+    clusterer: Annotated[
+        str, typer.Option(help=f"Clusterer part: {_registered('clusterer')}.")
+    ] = "hdbscan",
+    part_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Option of a part as KIND.KEY=VALUE (JSON value), e.g. clusterer.n_clusters=8."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for UMAP, k-means and resampling.")] = 42,
     n_neighbors: Annotated[int, typer.Option(help="UMAP neighbours.")] = 15,
     min_cluster_size: Annotated[
@@ -169,14 +205,25 @@ def analyze(
     """Represent, embed, map, cluster and measure: write a run directory."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from simgap_core import parts
     from simgap_core.run import AnalysisParams
     from simgap_core.run import analyze as run_analysis
 
     inputs = _analysis_inputs(real or [], sim or [], use_demo, format)
+    for kind, name in (
+        ("annotator", annotator),
+        ("embedder", embedder),
+        ("reducer", reducer),
+        ("clusterer", clusterer),
+    ):
+        if name not in parts.available(kind):
+            raise _fail(f"--{kind} {name!r} is not registered; choose one of {_registered(kind)}")
     params = AnalysisParams(
         facet=facet,
         annotator=annotator,
-        llm_base_url=llm_base_url,
+        llm_base_url=(llm_base_url[0] if len(llm_base_url) == 1 else llm_base_url)
+        if llm_base_url
+        else None,
         llm_model=llm_model,
         embedding_model=model,
         precision=precision,
@@ -188,6 +235,13 @@ def analyze(
         k=k,
         bootstrap=bootstrap,
         measure=measure,
+        embedder=embedder,
+        embed_base_url=embed_base_url or [],
+        embed_model=embed_model,
+        embed_dim=embed_dim,
+        reducer=reducer,
+        clusterer=clusterer,
+        part_options=_part_options(part_option or []),
     )
     with Progress(
         "[progress.description]{task.description}",
@@ -205,7 +259,15 @@ def analyze(
             bar.update(tasks[stage], completed=done, total=total or None)
 
         try:
-            run = run_analysis(inputs, out, params, progress=progress)
+            run = run_analysis(
+                inputs,
+                out,
+                params,
+                progress=progress,
+                notice=lambda message: errors.print(
+                    f"notice: {message}", markup=False, highlight=False, soft_wrap=True
+                ),
+            )
         except SimgapError as error:
             raise _fail(str(error)) from None
     document = run.params
@@ -214,6 +276,22 @@ def analyze(
     )
     if (run.path / "metrics.json").is_file():
         _print_leaderboard(run.metrics())
+
+
+def _part_options(values: list[str]) -> dict[str, dict]:
+    """`--part-option KIND.KEY=VALUE` values as {kind: {key: value}}; VALUE is JSON or text."""
+    options: dict[str, dict] = {}
+    for value in values:
+        target, raw = _parse_pair(value, "--part-option", "KIND.KEY=VALUE")
+        kind, dot, key = target.partition(".")
+        if not dot or not key:
+            raise _fail(f"--part-option takes KIND.KEY=VALUE, got {value!r}")
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = raw
+        options.setdefault(kind, {})[key] = parsed
+    return options
 
 
 def _analysis_inputs(real: list[Path], sim: list[str], use_demo: bool, format: str | None):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from simgap_core import parts
-from simgap_core.errors import EmptySourceError, SimgapError
+from simgap_core.errors import EmptySourceError, RunDirectoryError, SimgapError
 from simgap_core.model import Corpus
 from simgap_core.run.directory import (
     RUN_FORMAT_VERSION,
@@ -264,7 +264,7 @@ def analyze(
             try:
                 stage.load()
                 continue
-            except ArtifactError as error:
+            except RunDirectoryError as error:  # missing, or unreadable (ArtifactError)
                 message = f"{record.name}: {error}; recomputing the stage"
                 notices.append(message)
                 tell(message)
