@@ -134,7 +134,13 @@ class OpenAIEmbedder(Embedder):
 
         def embed(batch: list[str]) -> np.ndarray:
             nonlocal done
-            response = client.post("embeddings", {"model": self.model, "input": batch}, stop=stop)
+            try:
+                response = client.post(
+                    "embeddings", {"model": self.model, "input": batch}, stop=stop
+                )
+            except BaseException:
+                stop.set()  # before this worker takes the next batch from the queue
+                raise
             vectors = self._vectors(response, len(batch))
             with lock:
                 done += len(batch)
@@ -147,6 +153,13 @@ class OpenAIEmbedder(Embedder):
                 futures = [pool.submit(embed, batch) for batch in batches]
                 try:
                     rows = [future.result() for future in futures]
+                except Stopped:
+                    # A batch that saw the stop: the error that set it is in another future.
+                    errors = [f.exception() for f in futures]
+                    raise next(
+                        (e for e in errors if e is not None and not isinstance(e, Stopped)),
+                        Stopped(),
+                    ) from None
                 except BaseException:
                     stop.set()  # queued batches never start
                     raise
