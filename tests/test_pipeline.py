@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,8 @@ def test_same_seed_and_inputs_give_identical_clusters(
         demo_run.path / "clusters.parquet"
     ).read_bytes()
     # A second analysis over the same inputs embeds nothing: every text is in the cache.
-    assert again.params["params"]["extra"]["embedded_texts"] == 0
+    assert again.facts("embed")["embedded_texts"] == 0
+    assert again.params["params"]["extra"]["embedded_texts"] == 0  # the older readers' view
 
 
 def test_rerun_with_new_clustering_parameters_reuses_everything_else(
@@ -125,6 +127,7 @@ def test_rerun_with_new_clustering_parameters_reuses_everything_else(
     shutil.copytree(demo_run.path, copy)
     rerun = analyze(demo_inputs(demo_dir), copy, AnalysisParams(min_cluster_size=80))
     assert rerun.params["recomputed"] == ["cluster", "measure"]
+    assert rerun.facts("cluster")["min_cluster_size_used"] == 80
     assert rerun.params["params"]["extra"]["min_cluster_size_used"] == 80
     assert rerun.clusters()["cluster"].max() < demo_run.clusters()["cluster"].max()
 
@@ -173,10 +176,14 @@ def test_committed_demo_run_matches_a_fresh_analysis(demo_run: Run) -> None:
     comparison is on the measured results, not on bytes (bytes are checked above, for one cache).
     """
     committed = Run(Path(__file__).resolve().parent.parent / "data" / "demo_run")
-    assert committed.params["params"] == {
-        **demo_run.params["params"],
-        "extra": committed.params["params"]["extra"],
-    }
+    stored = {k: v for k, v in committed.params["params"].items() if k != "extra"}
+    fresh_params = demo_run.params["params"]
+    assert {k: fresh_params[k] for k in stored} == stored
+    # Parameters added since the committed run (part names and options) are at their defaults,
+    # which reproduce what the committed run used.
+    defaults = asdict(AnalysisParams())
+    added = set(fresh_params) - set(stored) - {"extra"}
+    assert {k: fresh_params[k] for k in added} == {k: defaults[k] for k in added}
     fresh, stored = demo_run.metrics(), committed.metrics()
     assert stored["leaderboard"] == fresh["leaderboard"]
     for name in SIMULATORS:
