@@ -111,6 +111,40 @@ def test_two_configurations_of_one_class_never_share_cache_entries(tmp_path: Pat
     assert (again.embedded_count, again.cache_hits, again.embedder.sent) == (0, 3, 0)
 
 
+class DiesOnSecondCall(SaltedEmbedder):
+    """The same configuration as SaltedEmbedder(salt="z"), killed during its second call."""
+
+    def __init__(self) -> None:
+        super().__init__(salt="z")
+        self.calls = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return super().encode(texts)
+
+
+def test_an_interrupted_embedding_keeps_every_finished_chunk(tmp_path: Path) -> None:
+    texts = [f"text {'x' * i}" for i in range(10)]
+    progress: list[tuple[int, int]] = []
+    dying = CachedEmbedder(DiesOnSecondCall(), cache_dir=tmp_path, chunk_size=4)
+    with pytest.raises(KeyboardInterrupt):
+        dying.encode(texts)
+    resumed = CachedEmbedder(
+        SaltedEmbedder(salt="z"),
+        cache_dir=tmp_path,
+        chunk_size=4,
+        progress=lambda *a: progress.append(a),
+    )
+    vectors = resumed.encode(texts)
+    assert (resumed.cache_hits, resumed.embedded_count) == (4, 6)
+    # The four longest texts went first and were kept.
+    assert resumed.embedder.sent == 6
+    assert progress == [(0, 6), (4, 6), (6, 6)]
+    np.testing.assert_array_equal(vectors, SaltedEmbedder(salt="z").encode(texts))
+
+
 @parts.register
 class ToyKMeans(Clusterer):
     """k-means on the clustering space: the README's example of a new clusterer."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +34,29 @@ class CachedEmbedder:
     It has the wrapped embedder's `kind`, `name`, `params()` and `identity()` (the cache adds
     nothing to what the vectors are). `.embedded_count` counts texts sent to the embedder and
     `.cache_hits` distinct texts found on disk, both cumulative over this object's life.
+
+    Unseen texts go to the embedder longest first, `chunk_size` at a time, and each chunk is
+    stored as soon as it is back: an interrupted run keeps every finished chunk. (Longest
+    first is also the order the local embedder batches in, so its batches, and the padding
+    that moves bf16's last digits, are the same with and without the cache.)
     """
 
-    def __init__(self, embedder: Any, *, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Any,
+        *,
+        cache_dir: Path | None = None,
+        chunk_size: int = 2048,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         if not callable(getattr(embedder, "encode", None)):
             raise TypeError(f"{type(embedder).__name__} has no encode(texts) method")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
         self.embedder = embedder
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.chunk_size = chunk_size
+        self.progress = progress
         self.embedded_count = 0
         self.cache_hits = 0
 
@@ -86,17 +102,23 @@ class CachedEmbedder:
             vectors = store.get(list(unique))
             self.cache_hits += len(vectors)
             missing = [h for h in unique if h not in vectors]
-            if missing:
+            missing.sort(key=lambda h: -len(unique[h]))  # stable: ties keep first appearance
+            if self.progress is not None and missing:
+                self.progress(0, len(missing))
+            for start in range(0, len(missing), self.chunk_size):
+                chunk = missing[start : start + self.chunk_size]
                 fresh = np.asarray(
-                    self.embedder.encode([unique[h] for h in missing]), dtype=np.float32
+                    self.embedder.encode([unique[h] for h in chunk]), dtype=np.float32
                 )
-                if fresh.shape[0] != len(missing):
+                if fresh.shape[0] != len(chunk):
                     raise ValueError(
-                        f"{self.name} returned {fresh.shape[0]} vectors for {len(missing)} texts"
+                        f"{self.name} returned {fresh.shape[0]} vectors for {len(chunk)} texts"
                     )
-                store.put(missing, fresh)
-                vectors.update(zip(missing, fresh, strict=True))
-                self.embedded_count += len(missing)
+                store.put(chunk, fresh)
+                vectors.update(zip(chunk, fresh, strict=True))
+                self.embedded_count += len(chunk)
+                if self.progress is not None:
+                    self.progress(start + len(chunk), len(missing))
         return np.stack([vectors[h] for h in hashes]).astype(np.float32, copy=False)
 
 

@@ -226,7 +226,8 @@ def analyze(
         from simgap_core.embed import CachedEmbedder
 
         embedder = CachedEmbedder(
-            make_part(params, "embedder", progress=lambda done, total: report("embed", done, total))
+            make_part(params, "embedder"),
+            progress=lambda done, total: report("embed", done, total),
         )
     reducer = reducer if reducer is not None else make_part(params, "reducer")
     clusterer = clusterer if clusterer is not None else make_part(params, "clusterer")
