@@ -80,7 +80,12 @@ def main() -> None:
 def embedding_bench(n_texts: int) -> None:
     from transformers import AutoTokenizer
 
-    from simgap_core.embed import Embedder, resolve_model
+    from simgap_core.embed import CachedEmbedder, SentenceTransformerEmbedder, resolve_model
+
+    def Embedder(*, cache_dir: Path, **options) -> CachedEmbedder:  # noqa: N802
+        return CachedEmbedder(
+            SentenceTransformerEmbedder(cache_dir=cache_dir, **options), cache_dir=cache_dir
+        )
 
     rng = np.random.default_rng(0)
     texts = [
@@ -113,8 +118,8 @@ def embedding_bench(n_texts: int) -> None:
         cosines = np.sum(vectors["fp32"] * vectors["bf16"], axis=1)
         print(f"bf16 vs fp32 cosine: min {cosines.min():.6f}, mean {cosines.mean():.6f}")
         auto = Embedder(cache_dir=Path(cache) / "auto", precision="auto")
-        auto.precision  # noqa: B018  (resolving it runs the one-off check)
-        check = auto.precision_check
+        auto.embedder.precision  # noqa: B018  (resolving it runs the one-off check)
+        check = auto.embedder.precision_check
         print(
             f"precision='auto' chooses {check['precision']}: probe min cosine "
             f"{check['min_cosine']:.6f}, measured bf16 speed-up {check['bf16_speedup']:.2f}x"

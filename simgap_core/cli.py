@@ -36,7 +36,7 @@ apply_defaults()
 # Set by the `--debug` global option for the command being run.
 _debug = False
 PRECISIONS = ("auto", "fp32", "bf16")
-ANNOTATORS = ("heuristic", "llm")
+K_RULES = ("common", "pair")
 # Skipped records listed after `analyze`; the rest are in skipped.json.
 SKIPPED_SHOWN = 3
 
@@ -244,6 +244,13 @@ def _parse_pair(value: str, option: str, shape: str) -> tuple[str, str]:
     return left, right
 
 
+def _registered(kind: str) -> str:
+    """The registered names of `kind`, for help texts and errors."""
+    from simgap_core import parts
+
+    return ", ".join(parts.available(kind))
+
+
 @app.command()
 def analyze(
     out: Annotated[
@@ -268,10 +275,11 @@ def analyze(
     format: Annotated[str | None, typer.Option("--format", help="Input format.")] = None,
     facet: Annotated[str, typer.Option(help="Representation of user behaviour.")] = "combined",
     annotator: Annotated[
-        str, typer.Option(callback=lambda v: _choice(v, ANNOTATORS), help="heuristic or llm.")
+        str, typer.Option(help=f"Annotator part: {_registered('annotator')}.")
     ] = "heuristic",
     llm_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible endpoint for --annotator llm.")
+        list[str] | None,
+        typer.Option(help="OpenAI-compatible API root for --annotator llm (repeatable)."),
     ] = None,
     llm_model: Annotated[str | None, typer.Option(help="Chat model for --annotator llm.")] = None,
     model: Annotated[
@@ -280,6 +288,33 @@ def analyze(
     precision: Annotated[
         str, typer.Option(callback=lambda v: _choice(v, PRECISIONS), help="auto, fp32 or bf16.")
     ] = "auto",
+    embedder: Annotated[
+        str, typer.Option(help=f"Embedder part: {_registered('embedder')}.")
+    ] = "sentence-transformers",
+    embed_base_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="OpenAI-compatible API root for --embedder openai (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    embed_model: Annotated[
+        str | None, typer.Option(help="Embedding model served at --embed-base-url.")
+    ] = None,
+    embed_dim: Annotated[
+        int | None,
+        typer.Option(min=1, help="Keep the first D dimensions (Matryoshka) and re-normalize."),
+    ] = None,
+    reducer: Annotated[str, typer.Option(help=f"Reducer part: {_registered('reducer')}.")] = "umap",
+    clusterer: Annotated[
+        str, typer.Option(help=f"Clusterer part: {_registered('clusterer')}.")
+    ] = "hdbscan",
+    part_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Option of a part as KIND.KEY=VALUE (JSON value), e.g. clusterer.n_clusters=8."
+        ),
+    ] = None,
     seed: Annotated[
         int, typer.Option(min=0, max=2**32 - 1, help="Seed for UMAP, k-means and resampling.")
     ] = 42,
@@ -294,22 +329,52 @@ def analyze(
     ] = False,
     k: Annotated[
         int | None,
-        typer.Option(min=1, help="k-means clusters, at most n_real (default n_real/10)."),
+        typer.Option(
+            min=1,
+            help="k-means clusters of the paper quantization, at most n_real "
+            "(default: round(smallest source / 10), see --k-rule).",
+        ),
     ] = None,
+    k_rule: Annotated[
+        str,
+        typer.Option(
+            callback=lambda v: _choice(v, K_RULES),
+            help="common: one k for every pair, from the smallest source (fair across sizes); "
+            "pair: round(min(n_real, n_sim) / 10) per pair.",
+        ),
+    ] = "common",
+    match_n: Annotated[
+        bool,
+        typer.Option(
+            help="Also measure every simulator at one common size (the smallest source), "
+            "averaged over repeated subsamples."
+        ),
+    ] = False,
     bootstrap: Annotated[int, typer.Option(min=1, help="Bootstrap resamples.")] = 200,
     measure: Annotated[bool, typer.Option(help="Compute the metrics stage.")] = True,
 ) -> None:
     """Represent, embed, map, cluster and measure: write a run directory."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from simgap_core import parts
     from simgap_core.run import AnalysisParams
     from simgap_core.run import analyze as run_analysis
 
     inputs = _analysis_inputs(real or [], sim or [], use_demo, format, sample, seed)
+    for kind, name in (
+        ("annotator", annotator),
+        ("embedder", embedder),
+        ("reducer", reducer),
+        ("clusterer", clusterer),
+    ):
+        if name not in parts.available(kind):
+            raise _fail(f"--{kind} {name!r} is not registered; choose one of {_registered(kind)}")
     params = AnalysisParams(
         facet=facet,
         annotator=annotator,
-        llm_base_url=llm_base_url,
+        llm_base_url=(llm_base_url[0] if len(llm_base_url) == 1 else llm_base_url)
+        if llm_base_url
+        else None,
         llm_model=llm_model,
         embedding_model=model,
         precision=precision,
@@ -319,8 +384,17 @@ def analyze(
         min_samples=min_samples,
         balance_sources=balance,
         k=k,
+        k_rule=k_rule,
+        match_n=match_n,
         bootstrap=bootstrap,
         measure=measure,
+        embedder=embedder,
+        embed_base_url=embed_base_url or [],
+        embed_model=embed_model,
+        embed_dim=embed_dim,
+        reducer=reducer,
+        clusterer=clusterer,
+        part_options=_part_options(part_option or []),
     )
     with Progress(
         "[progress.description]{task.description}",
@@ -338,7 +412,15 @@ def analyze(
                 tasks[stage] = bar.add_task(stage, total=total or None)
             bar.update(tasks[stage], completed=done, total=total or None)
 
-        run = run_analysis(inputs, out, params, progress=progress)
+        run = run_analysis(
+            inputs,
+            out,
+            params,
+            progress=progress,
+            notice=lambda message: errors.print(
+                f"notice: {message}", markup=False, highlight=False, soft_wrap=True
+            ),
+        )
     document = run.params
     console.print(
         f"run written to {run.path}  (recomputed: {', '.join(document['recomputed']) or 'nothing'})"
@@ -369,6 +451,22 @@ def _print_skipped_summary(run: Any) -> None:
         console.print(f"  {entry['file']}, {entry['record']}: {entry['reason']}")
     if len(skipped) > SKIPPED_SHOWN:
         console.print(f"  … and {len(skipped) - SKIPPED_SHOWN} more")
+
+
+def _part_options(values: list[str]) -> dict[str, dict]:
+    """`--part-option KIND.KEY=VALUE` values as {kind: {key: value}}; VALUE is JSON or text."""
+    options: dict[str, dict] = {}
+    for value in values:
+        target, raw = _parse_pair(value, "--part-option", "KIND.KEY=VALUE")
+        kind, dot, key = target.partition(".")
+        if not dot or not key:
+            raise _fail(f"--part-option takes KIND.KEY=VALUE, got {value!r}")
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = raw
+        options.setdefault(kind, {})[key] = parsed
+    return options
 
 
 def _analysis_inputs(

@@ -40,9 +40,9 @@ KINDS = ("annotator", "embedder", "reducer", "clusterer", "quantizer")
 # Modules whose import registers the built-in parts of each kind.
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "annotator": ("simgap_core.represent.heuristic", "simgap_core.represent.llm"),
-    "embedder": ("simgap_core.embed",),
-    "reducer": ("simgap_core.map",),
-    "clusterer": ("simgap_core.map",),
+    "embedder": ("simgap_core.embed.local", "simgap_core.embed.openai"),
+    "reducer": ("simgap_core.map.parts",),
+    "clusterer": ("simgap_core.map.parts",),
     "quantizer": ("simgap_core.measure.quantize",),
 }
 

@@ -1,8 +1,10 @@
 """A real HTTP server on 127.0.0.1 that answers like an OpenAI-compatible chat endpoint.
 
-It serves `POST /v1/chat/completions` from a `ThreadingHTTPServer` in a background thread
-(port 0, so tests never collide) and records every request it receives. What it answers is
-scriptable:
+It serves `POST /v1/chat/completions` and `POST /v1/embeddings` from a `ThreadingHTTPServer`
+in a background thread (port 0, so tests never collide) and records every request it receives.
+Embeddings are deterministic: `fake_embedding(text, dim)` (a seeded normal vector from the
+text's hash, not normalized, so truncation plus re-normalization is visible). What it answers
+is scriptable:
 
 - markers in the conversation text pick the answer for that conversation: `#fenced` (JSON in
   a code fence), `#broken` (JSON that needs repair), `#garbage` (never JSON), `#fix-on-reask`
@@ -20,6 +22,7 @@ conversation got its own facets back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -66,6 +69,14 @@ class RecordedRequest:
         return len(self.body.get("messages", [])) > 2
 
 
+def fake_embedding(text: str, dim: int = 64) -> list[float]:
+    """The vector the fake server returns for `text`: same text, same vector, in any server."""
+    import numpy as np
+
+    seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+    return (np.random.default_rng(seed).normal(size=dim) * 3.0).round(6).tolist()
+
+
 def facets_for(token: str | None) -> dict[str, Any]:
     """The well-formed answer for a conversation (dialog_acts as a list, as models often do)."""
     return {
@@ -91,8 +102,9 @@ def _broken(token: str | None) -> str:
 class FakeOpenAIServer:
     """An OpenAI-compatible chat endpoint for tests; use as a context manager or start/close."""
 
-    def __init__(self, *, delay: float = 0.0) -> None:
+    def __init__(self, *, delay: float = 0.0, embedding_dim: int = 64) -> None:
         self.delay = delay
+        self.embedding_dim = embedding_dim
         self.status: int | None = None
         self.fail_after: int | None = None
         self.requests: list[RecordedRequest] = []
@@ -137,8 +149,20 @@ class FakeOpenAIServer:
         with self._lock:
             return [r for r in self.requests if r.path == "/v1/chat/completions"]
 
+    def embedding_requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path == "/v1/embeddings"]
+
     def _decide(self, path: str, body: dict[str, Any]) -> tuple[Step, str | None]:
         """The reply to give (status/headers/drop/sleep) and, for a 200, which content kind."""
+        if path == "/v1/embeddings":
+            with self._lock:
+                step = self._steps.popleft() if self._steps else Step()
+                if step.status != 200 or step.drop:
+                    return step, None
+                if self.status is not None:
+                    return Step(status=self.status), None
+            return step, "embeddings"
         if path != "/v1/chat/completions":
             return Step(status=404), None
         prompt = RecordedRequest(0.0, path, {}, body, 0).prompt
@@ -228,7 +252,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status = recorded.status
-        if status == 200:
+        if status == 200 and kind == "embeddings":
+            texts = body["input"] if isinstance(body.get("input"), list) else [body.get("input")]
+            payload = {
+                "object": "list",
+                "model": body.get("model"),
+                "data": [
+                    {
+                        "object": "embedding",
+                        "index": index,
+                        "embedding": fake_embedding(text, fake.embedding_dim),
+                    }
+                    for index, text in enumerate(texts)
+                ],
+                "usage": {"prompt_tokens": 0, "total_tokens": 0},
+            }
+        elif status == 200:
             content = _content(kind, recorded)
             prompt_tokens = len(json.dumps(body["messages"])) // 4
             payload = {

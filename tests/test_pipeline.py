@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,6 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from simgap_core.demo import DEMO_SOURCES, HALLUCINATED, MISSED, SIMULATORS
-from simgap_core.present.leaderboard import leaderboard
 from simgap_core.run import AnalysisParams, InputSpec, Run, analyze
 
 pytestmark = pytest.mark.slow
@@ -115,7 +115,8 @@ def test_same_seed_and_inputs_give_identical_clusters(
         demo_run.path / "clusters.parquet"
     ).read_bytes()
     # A second analysis over the same inputs embeds nothing: every text is in the cache.
-    assert again.params["params"]["extra"]["embedded_texts"] == 0
+    assert again.facts("embed")["embedded_texts"] == 0
+    assert again.params["params"]["extra"]["embedded_texts"] == 0  # the older readers' view
 
 
 def test_rerun_with_new_clustering_parameters_reuses_everything_else(
@@ -125,15 +126,16 @@ def test_rerun_with_new_clustering_parameters_reuses_everything_else(
     shutil.copytree(demo_run.path, copy)
     rerun = analyze(demo_inputs(demo_dir), copy, AnalysisParams(min_cluster_size=80))
     assert rerun.params["recomputed"] == ["cluster", "measure"]
+    assert rerun.facts("cluster")["min_cluster_size_used"] == 80
     assert rerun.params["params"]["extra"]["min_cluster_size_used"] == 80
     assert rerun.clusters()["cluster"].max() < demo_run.clusters()["cluster"].max()
 
 
 def test_simulator_ranking_matches_the_truth(demo_run: Run, truth: dict) -> None:
     metrics = demo_run.metrics()
-    ranked = leaderboard(metrics)["simulator"].tolist()
+    ranked = [name for name, _ in metrics.ranked()]
     assert ranked == sorted(SIMULATORS, key=lambda name: truth["true_js"][name])
-    on_map = sorted(SIMULATORS, key=lambda name: metrics["simulators"][name]["map"]["js"])
+    on_map = sorted(SIMULATORS, key=lambda name: metrics.simulators[name].map.js)
     assert on_map == ranked
 
 
@@ -156,13 +158,13 @@ def test_planted_gaps_are_found(demo_run: Run, labelled: pd.DataFrame) -> None:
 
 
 def test_mixture_favours_the_truly_closest_mixture(demo_run: Run, truth: dict) -> None:
-    weights = demo_run.metrics()["mixture"]["weights"]
+    weights = demo_run.metrics().mixture.weights
     true_weights = truth["best_mixture"]["weights"]
     for name in SIMULATORS:
         assert weights[name] == pytest.approx(true_weights[name], abs=0.15), name
     assert max(weights, key=weights.get) == max(true_weights, key=true_weights.get)
-    mixture = demo_run.metrics()["mixture"]
-    assert mixture["js"] <= mixture["best_single_js"]
+    mixture = demo_run.metrics().mixture
+    assert mixture.js <= mixture.best_single_js
 
 
 def test_committed_demo_run_matches_a_fresh_analysis(demo_run: Run) -> None:
@@ -173,15 +175,19 @@ def test_committed_demo_run_matches_a_fresh_analysis(demo_run: Run) -> None:
     comparison is on the measured results, not on bytes (bytes are checked above, for one cache).
     """
     committed = Run(Path(__file__).resolve().parent.parent / "data" / "demo_run")
-    assert committed.params["params"] == {
-        **demo_run.params["params"],
-        "extra": committed.params["params"]["extra"],
-    }
+    stored = {k: v for k, v in committed.params["params"].items() if k != "extra"}
+    fresh_params = demo_run.params["params"]
+    assert {k: fresh_params[k] for k in stored} == stored
+    # Parameters added since the committed run (part names and options) are at their defaults,
+    # which reproduce what the committed run used.
+    defaults = asdict(AnalysisParams())
+    added = set(fresh_params) - set(stored) - {"extra"}
+    assert {k: fresh_params[k] for k in added} == {k: defaults[k] for k in added}
     fresh, stored = demo_run.metrics(), committed.metrics()
-    assert stored["leaderboard"] == fresh["leaderboard"]
+    assert stored.simulator_names == fresh.simulator_names
     for name in SIMULATORS:
-        assert stored["simulators"][name]["paper"]["js"] == pytest.approx(
-            fresh["simulators"][name]["paper"]["js"], abs=0.015
+        assert stored.simulators[name].paper.js == pytest.approx(
+            fresh.simulators[name].paper.js, abs=0.015
         )
         assert stored["simulators"][name]["map"]["js"] == pytest.approx(
             fresh["simulators"][name]["map"]["js"], abs=0.03

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fake_openai_server import FakeOpenAIServer
+from typer.testing import CliRunner
 
 import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
+from simgap_core.cli import app
 from simgap_core.demo import generate_demo
-from simgap_core.errors import EmptyFileError, EmptySourceError
-from simgap_core.run import AnalysisParams, InputSpec, analyze
+from simgap_core.errors import EmptyFileError, EmptySourceError, RunDirectoryError
+from simgap_core.run import AnalysisParams, ArtifactError, InputSpec, Run, analysis, analyze
 
 
 class HashEmbedder:
@@ -71,7 +75,7 @@ def test_stages_are_reused_and_recomputed_as_their_inputs_change(tmp_path: Path)
     )
     assert facet.params["recomputed"] == ["represent", "embed", "project", "cluster", "measure"]
     assert (facet.representations()["facet"] == "user_turns").all()
-    assert facet.metrics()["representation"]["facet"] == "user_turns"
+    assert facet.metrics().representation["facet"] == "user_turns"
 
 
 def test_an_empty_simulator_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -111,3 +115,151 @@ def test_llm_annotator_end_to_end_through_a_real_server(
         analyze(inputs, tmp_path / "again", params, embedder=HashEmbedder())
         assert len(server.chat_requests()) == 40
     assert run.params["params"]["annotator"] == "llm"
+
+
+# --- atomic artifacts (issue 11, defects 2, 9 and 15) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[InputSpec], Path]:
+    """One finished small run, copied by each test that breaks it."""
+    folder = tmp_path_factory.mktemp("atomic")
+    inputs = write_sources(folder)
+    analyze(inputs, folder / "run", AnalysisParams(**SMALL), embedder=HashEmbedder())
+    return inputs, folder / "run"
+
+
+def copy_run(finished_run: tuple[list[InputSpec], Path], target: Path) -> Path:
+    shutil.copytree(finished_run[1], target)
+    return target
+
+
+def test_an_interrupted_run_after_a_parameter_change_is_recomputed_by_the_original_command(
+    finished_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs, _ = finished_run
+    run_dir = copy_run(finished_run, tmp_path / "run")
+    original = AnalysisParams(**SMALL)
+    changed = AnalysisParams(**{**SMALL, "bootstrap": 7})
+    real_write = analysis.write_parquet
+
+    def killed_mid_stage(path: Path, frame) -> None:
+        if path.name == "misalignment.parquet":
+            raise KeyboardInterrupt  # metrics.json (7 resamples) is written, the stage is not
+        real_write(path, frame)
+
+    monkeypatch.setattr(analysis, "write_parquet", killed_mid_stage)
+    with pytest.raises(KeyboardInterrupt):
+        analyze(inputs, run_dir, changed, embedder=HashEmbedder())
+    assert json.loads((run_dir / "metrics.json").read_text())["settings"]["bootstrap"] == 7
+    assert "measure" not in Run(run_dir).stages  # the killed stage vouches for nothing
+    monkeypatch.setattr(analysis, "write_parquet", real_write)
+
+    rerun = analyze(inputs, run_dir, original, embedder=HashEmbedder())
+    assert rerun.params["recomputed"] == ["measure"]
+    assert rerun.params["params"]["bootstrap"] == 20
+    assert rerun.metrics().settings.bootstrap == 20
+    assert not list(run_dir.glob(".*.tmp"))  # no temporary file is left behind
+
+
+def test_a_truncated_clusters_file_is_recomputed_with_a_notice(
+    finished_run, tmp_path: Path
+) -> None:
+    inputs, original = finished_run
+    run_dir = copy_run(finished_run, tmp_path / "run")
+    clusters = run_dir / "clusters.parquet"
+    clusters.write_bytes(clusters.read_bytes()[: clusters.stat().st_size // 2])
+    notices: list[str] = []
+
+    rerun = analyze(
+        inputs, run_dir, AnalysisParams(**SMALL), embedder=HashEmbedder(), notice=notices.append
+    )
+
+    assert rerun.params["recomputed"] == ["cluster", "measure"]
+    assert len(notices) == 1 and "clusters.parquet is unreadable" in notices[0]
+    assert notices[0].startswith("cluster: ")
+    assert rerun.params["notices"] == notices
+    assert rerun.clusters().equals(Run(original).clusters())
+
+
+def test_invalid_metrics_json_is_recomputed_and_readers_name_the_file(
+    finished_run, tmp_path: Path
+) -> None:
+    inputs, original = finished_run
+    run_dir = copy_run(finished_run, tmp_path / "run")
+    (run_dir / "metrics.json").write_text('{"reference": "real", "simul')
+    with pytest.raises(ArtifactError, match=r"metrics\.json is unreadable"):
+        Run(run_dir).metrics()
+    notices: list[str] = []
+    rerun = analyze(
+        inputs, run_dir, AnalysisParams(**SMALL), embedder=HashEmbedder(), notice=notices.append
+    )
+    assert rerun.params["recomputed"] == ["measure"]
+    assert "metrics.json" in notices[0]
+    assert rerun.metrics() == Run(original).metrics()
+
+
+def test_a_missing_artifact_is_recomputed(finished_run, tmp_path: Path) -> None:
+    inputs, _ = finished_run
+    run_dir = copy_run(finished_run, tmp_path / "run")
+    (run_dir / "projection.parquet").unlink()
+    notices: list[str] = []
+    rerun = analyze(
+        inputs, run_dir, AnalysisParams(**SMALL), embedder=HashEmbedder(), notice=notices.append
+    )
+    assert rerun.params["recomputed"] == ["project", "cluster", "measure"]
+    assert "has no projection.parquet" in notices[0]
+
+
+def test_stage_records_hold_inputs_parts_artifacts_and_facts(finished_run) -> None:
+    _, run_dir = finished_run
+    records = Run(run_dir).stages
+    assert list(records) == [
+        "corpus",
+        "describe",
+        "represent",
+        "embed",
+        "project",
+        "cluster",
+        "measure",
+    ]
+    assert records["cluster"]["inputs"] == {"project": records["project"]["fingerprint"]}
+    assert records["cluster"]["parts"]["clusterer"] == {
+        "kind": "clusterer",
+        "name": "hdbscan",
+        "min_cluster_size": 5,
+        "min_samples": None,
+        "method": "eom",
+    }
+    assert records["cluster"]["facts"]["min_cluster_size_used"] == 5
+    assert records["cluster"]["artifacts"] == ["clusters.parquet", "cluster_mass.csv"]
+    assert records["describe"]["parts"]["annotator"] == {
+        "kind": "annotator",
+        "name": "heuristic",
+        "version": "1",
+    }
+    assert records["project"]["facts"]["map"]["n_neighbors"] == 15
+    # No stage wrote into the parameters; params.json's "extra" is read from the records.
+    params = Run(run_dir).params
+    assert params["params"]["extra"]["min_cluster_size_used"] == 5
+    assert params["params"]["extra"]["map"] == records["project"]["facts"]["map"]
+    assert "extra" not in asdict(AnalysisParams())
+
+
+def test_a_users_own_folder_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    inputs = write_sources(tmp_path)
+    mine = tmp_path / "my_results"
+    mine.mkdir()
+    (mine / "metrics.json").write_text('{"accuracy": 0.93}')
+    (mine / "stages.json").write_text('{"draft": true}')
+    before = {p.name: p.read_bytes() for p in mine.iterdir()}
+
+    with pytest.raises(RunDirectoryError, match="non-empty folder that is not a simgap run"):
+        analyze(inputs, mine, AnalysisParams(**SMALL), embedder=HashEmbedder())
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == before
+
+    result = CliRunner().invoke(app, ["analyze", "--demo", "--out", str(mine)])
+    assert result.exit_code == 2
+    assert "not a simgap run" in result.output
+    assert "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == before

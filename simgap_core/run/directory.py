@@ -1,0 +1,295 @@
+"""The run directory: the artifacts of one analysis, read lazily and written atomically.
+
+The run directory is the contract between the CLI, the dashboard and the report. Layout::
+
+    params.json            every parameter, package versions, seed, input file hashes
+    stages.json            one record per stage: inputs, part identities, parameters,
+                           artifacts, fingerprint, and the facts the stage learnt
+    corpus/                conversations.parquet, turns.parquet (the canonical tables)
+    skipped.json           records skipped while loading, with reasons
+    descriptions.parquet   behaviour descriptions per conversation (behaviour facets only)
+    representations.parquet  conversation_id, source, facet, text
+    embeddings.npy         float32, L2-normalized, rows in representations order
+    projection.parquet     conversation_id, source, x, y, c0..c4 (the clustering space)
+    clusters.parquet       conversation_id, source, cluster (-1 = noise)
+    cluster_mass.csv       cluster, source, count, share of that source's total
+    metrics.json, paper_histograms.csv, clusters_summary.csv, misalignment.parquet
+
+Every artifact is written under a temporary name in the same folder and renamed into place,
+so a reader (or a rerun after a kill) sees a whole file or none; a stage records its
+fingerprint only after all its artifacts are in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from simgap_core import __version__
+from simgap_core.errors import RunDirectoryError
+from simgap_core.model import Corpus
+
+RUN_FORMAT_VERSION = 1
+STAGES_FORMAT = 2  # stages.json: {"simgap_stages": 2, "stages": {name: record}}
+PACKAGES = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "scipy",
+    "umap-learn",
+    "hdbscan",
+    "sentence-transformers",
+    "torch",
+    "transformers",
+)
+# Every artifact a complete run holds, in pipeline order (descriptions only for behaviour facets).
+ARTIFACTS = (
+    "params.json",
+    "stages.json",
+    "corpus/conversations.parquet",
+    "corpus/turns.parquet",
+    "skipped.json",
+    "repairs.json",
+    "descriptions.parquet",
+    "representations.parquet",
+    "embeddings.npy",
+    "projection.parquet",
+    "clusters.parquet",
+    "cluster_mass.csv",
+    "metrics.json",
+    "paper_histograms.csv",
+    "clusters_summary.csv",
+    "misalignment.parquet",
+)
+
+if TYPE_CHECKING:
+    from simgap_core.schema import Metrics
+
+T = TypeVar("T")
+
+
+class ArtifactError(RunDirectoryError):
+    """An artifact is missing or cannot be read (truncated, invalid JSON, wrong shape)."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"simgap": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _temporary(path: Path) -> Path:
+    # Same folder (so the rename is atomic), a dot name (so no reader lists it), the pid
+    # (so two processes never share one).
+    return path.parent / f".{path.name}.{os.getpid()}.tmp"
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(temporary_path)`, then rename the temporary file onto `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = _temporary(path)
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, document: Any) -> None:
+    """JSON, atomically."""
+    text = json.dumps(document, indent=2)
+    write_atomic(path, lambda partial: partial.write_text(text, encoding="utf-8"))
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    write_atomic(path, lambda partial: frame.to_parquet(partial, index=False))
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    write_atomic(path, lambda partial: frame.to_csv(partial, index=False))
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    def save(partial: Path) -> None:
+        with open(partial, "wb") as handle:  # a handle, so numpy adds no ".npy" to the name
+            np.save(handle, array)
+
+    write_atomic(path, save)
+
+
+def write_corpus(folder: Path, corpus: Corpus) -> None:
+    """The corpus folder, swapped in whole: a reader never sees one new and one old table."""
+    partial = _temporary(folder)
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        corpus.save(partial)
+        if folder.exists():
+            old = folder.parent / f".{folder.name}.{os.getpid()}.old"
+            os.replace(folder, old)
+            os.replace(partial, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(partial, folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def is_run_directory(path: Path) -> bool:
+    """True when `path` holds a simgap run (finished, or interrupted after its first stage)."""
+    params = _json_object(path / "params.json")
+    stages = _json_object(path / "stages.json")
+    return (params is not None and "format_version" in params) or (
+        stages is not None and "simgap_stages" in stages
+    )
+
+
+def check_output_directory(path: Path) -> None:
+    """Refuse an `--out` that is a file, or a non-empty folder that is not a simgap run.
+
+    A run writes `metrics.json`, `stages.json`, `params.json` and more: in someone's own
+    folder it would overwrite their files without a word.
+    """
+    if path.exists() and not path.is_dir():
+        raise RunDirectoryError(f"--out {path} is a file; give a folder for the run")
+    if path.is_dir() and any(path.iterdir()) and not is_run_directory(path):
+        raise RunDirectoryError(
+            f"--out {path} is a non-empty folder that is not a simgap run; "
+            "give a new or empty folder (nothing was written)"
+        )
+
+
+class Run:
+    """A run directory: read artifacts lazily, by name.
+
+    A missing artifact raises `RunDirectoryError`; an unreadable one (half a parquet, invalid
+    JSON) raises `ArtifactError` naming the file, never a parser's traceback.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory)
+
+    def exists(self) -> bool:
+        return (self.path / "params.json").is_file()
+
+    def require(self, name: str) -> Path:
+        target = self.path / name
+        if not target.exists():
+            raise RunDirectoryError(
+                f"{self.path} has no {name}: run `simgap analyze --out {self.path}` first"
+            )
+        return target
+
+    def read(self, name: str, reader: Callable[[Path], T]) -> T:
+        """`reader(path)` of artifact `name`; `ArtifactError` when it cannot be read."""
+        path = self.require(name)
+        try:
+            return reader(path)
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
+            raise ArtifactError(
+                f"{path} is unreadable ({type(error).__name__}: {str(error)[:200]}); rerun "
+                f"`simgap analyze --out {self.path}` to recompute it"
+            ) from None
+        except Exception as error:  # pyarrow's errors do not share a base with the above
+            if type(error).__module__.startswith("pyarrow"):
+                raise ArtifactError(
+                    f"{path} is unreadable ({type(error).__name__}: {str(error)[:200]}); rerun "
+                    f"`simgap analyze --out {self.path}` to recompute it"
+                ) from None
+            raise
+
+    def _json(self, name: str, kind: type = dict) -> Any:
+        def parse(path: Path) -> Any:
+            value = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(value, kind):
+                raise ValueError(f"expected a JSON {kind.__name__}, found {type(value).__name__}")
+            return value
+
+        return self.read(name, parse)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self._json("params.json")
+
+    @property
+    def stages(self) -> dict[str, dict[str, Any]]:
+        """The stage records of `stages.json` by stage name; {} for none or an older run."""
+        document = _json_object(self.path / "stages.json") or {}
+        records = document.get("stages") if "simgap_stages" in document else None
+        return records if isinstance(records, dict) else {}
+
+    def facts(self, stage: str) -> dict[str, Any]:
+        """What `stage` learnt when it ran (e.g. the embedding precision used); {} if unknown."""
+        return dict(self.stages.get(stage, {}).get("facts") or {})
+
+    def corpus(self) -> Corpus:
+        self.require("corpus")
+        return self.read("corpus", Corpus.read)
+
+    def skipped(self) -> list[dict[str, str]]:
+        return self._json("skipped.json", list)
+
+    def descriptions(self) -> pd.DataFrame:
+        return self.read("descriptions.parquet", pd.read_parquet)
+
+    def representations(self) -> pd.DataFrame:
+        return self.read("representations.parquet", pd.read_parquet)
+
+    def embeddings(self) -> np.ndarray:
+        return self.read("embeddings.npy", np.load)
+
+    def projection(self) -> pd.DataFrame:
+        return self.read("projection.parquet", pd.read_parquet)
+
+    def clusters(self) -> pd.DataFrame:
+        return self.read("clusters.parquet", pd.read_parquet)
+
+    def cluster_mass(self) -> pd.DataFrame:
+        return self.read("cluster_mass.csv", pd.read_csv)
+
+    def metrics(self) -> Metrics:
+        """`metrics.json` read and checked through the typed schema (`simgap_core.schema`)."""
+        from simgap_core.schema import read_metrics
+
+        return read_metrics(self.path)
+
+    def paper_histograms(self) -> pd.DataFrame:
+        return self.read("paper_histograms.csv", pd.read_csv)
+
+    def clusters_summary(self) -> pd.DataFrame:
+        return self.read("clusters_summary.csv", pd.read_csv)
+
+    def misalignment(self) -> pd.DataFrame:
+        return self.read("misalignment.parquet", pd.read_parquet)
