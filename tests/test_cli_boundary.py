@@ -54,7 +54,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        (["--sim", " =f"], "--sim takes NAME=PATH"),
+        (["--sim", " =f"], "the source name is empty"),
         (["--sim", "name= "], "--sim takes NAME=PATH"),
         (["--k", "0"], "'--k': Input should be greater than or equal to 1"),
         (["--bootstrap", "0"], "'--bootstrap': Input should be greater than or equal to 1"),
