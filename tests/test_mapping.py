@@ -81,6 +81,8 @@ def test_build_map_shapes_and_recorded_parameters(six_clusters) -> None:
         "seed": 42,
         "fit_size": 330,
         "transformed": 0,
+        "display_fit_size": 330,
+        "distinct_points": 330,
     }
 
 
