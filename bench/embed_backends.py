@@ -183,7 +183,17 @@ def export_onnx(model_dir: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    model = AutoModel.from_pretrained(model_dir).eval()
+    class Transformer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(model_dir).eval()
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    model = Transformer().eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     sample = tokenizer(["an example", "another example text"], padding=True, return_tensors="pt")
     axes = {0: "batch", 1: "tokens"}

@@ -242,7 +242,7 @@ def ann_bench(sizes: list[int], points_file: Path | None) -> None:
         variants = [(f"IVF probe {f:.0%}", f) for f in (0.02, 0.05, 0.1)] + [("HNSW M=32 ef=64", 0)]
         for label, fraction in variants:
             if fraction:
-                lists = max(1, min(n // 39, round(4 * np.sqrt(n))))
+                lists = max(1, min(n // 39, round(np.sqrt(n))))
                 probe = max(1, round(fraction * lists))
                 run, keywords = approximate_knn, {"n_probe": probe}
                 label = f"{label} ({probe}/{lists})"

@@ -72,7 +72,7 @@ def knn(
             f"n_neighbors must be between 1 and the {len(x)} points, got {n_neighbors}"
         )
     if _neighbour_method(method, len(x)) == "approximate":
-        return approximate_knn(x, n_neighbors, seed=seed)
+        return _approximate_neighbours(x, n_neighbors, seed=seed, n_lists=None, n_probe=None)
     return _exact_neighbours(x, x, n_neighbors, same=True)
 
 
@@ -89,18 +89,27 @@ def approximate_knn(
     An inverted-file index, not HNSW: its k-means training is seeded and its search exact
     within the probed lists, so the same input gives the same neighbours on any number of
     threads, which a seeded map needs (HNSW's multi-threaded construction is not
-    reproducible). `n_lists` defaults to 4 sqrt(n) lists and `n_probe` to
-    `IVF_PROBE_FRACTION` of them, measured in bench/map_stages.py. Rows are returned in the
-    same canonical order as the exact search: the row itself first, then by decreasing
-    similarity, ties by index. Same return shapes and types as `knn`.
+    reproducible). `n_lists` defaults to sqrt(n) lists and `n_probe` to `IVF_PROBE_FRACTION`
+    of them, so each query compares with that share of all points instead of every one
+    (the cost ratio to the exact search; recall against it in bench/map_stages.py, `ann`).
+    Rows come in the exact search's canonical order: the row itself first, then by
+    decreasing similarity, ties by index. Same return shapes and types as `knn`.
     """
+    x = _unit_rows(embeddings)
+    if not 1 <= n_neighbors <= len(x):
+        raise ValueError(
+            f"n_neighbors must be between 1 and the {len(x)} points, got {n_neighbors}"
+        )
+    return _approximate_neighbours(x, n_neighbors, seed=seed, n_lists=n_lists, n_probe=n_probe)
+
+
+def _approximate_neighbours(
+    x: np.ndarray, n_neighbors: int, *, seed: int, n_lists: int | None, n_probe: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     import faiss
 
-    x = _unit_rows(embeddings)
     n, dimension = x.shape
-    if not 1 <= n_neighbors <= n:
-        raise ValueError(f"n_neighbors must be between 1 and the {n} points, got {n_neighbors}")
-    lists = n_lists or max(1, min(n // 39, round(4 * np.sqrt(n))))
+    lists = n_lists or max(1, min(n // 39, round(np.sqrt(n))))
     probe = n_probe or max(1, min(lists, round(IVF_PROBE_FRACTION * lists)))
     quantizer = faiss.IndexFlatIP(dimension)
     index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
