@@ -12,7 +12,6 @@ from simgap_core.map.layout import (
     approximate_knn,
     build_map,
     cluster,
-    default_min_cluster_size,
     default_min_samples,
     knn,
     unique_rows,
