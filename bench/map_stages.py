@@ -17,7 +17,8 @@
 
 Sections on demo-shaped data (`--demo-dir`, written by `--sections prepare`: the demo
 generator at `--per-source` sizes, heuristic behaviour texts, embedded with the default model
-through its cache, with the planted archetype of every conversation):
+through its cache, with the planted archetype of every conversation; sizes above
+`--resample-from` are drawn with replacement per source from that prepared size):
 6. `display`: the 2-d display map fitted on all points against fitted on a sample with the
    rest transformed: CPU seconds, trustworthiness (k=15, on 2,000 points) and the ARI of
    HDBSCAN on the 2-d map against the planted archetypes.
@@ -83,6 +84,9 @@ def main() -> None:
     parser.add_argument(
         "--per-source", default="1500,5000,12500,31250", help="demo sizes (per source, 4 sources)"
     )
+    parser.add_argument(
+        "--resample-from", type=int, help="prepare larger sizes by resampling this size"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -101,7 +105,10 @@ def main() -> None:
     per_source = [int(p) for p in args.per_source.split(",")]
     if "prepare" in sections:
         for size in per_source:
-            prepare_demo(args.demo_dir, size)
+            if args.resample_from and size > args.resample_from:
+                resample_demo(args.demo_dir, size, args.resample_from)
+            else:
+                prepare_demo(args.demo_dir, size)
     if "ann" in sections:
         ann_bench([int(n) for n in args.ann_sizes.split(",")], args.points)
     for section in ("display", "dedupe", "hdbscan", "defaults"):
@@ -297,6 +304,33 @@ def prepare_demo(folder: Path, per_source: int, *, seed: int = 1) -> None:
     )
     frame.to_parquet(folder / f"demo{per_source}.parquet", index=False)
     np.save(target, embeddings)
+
+
+def resample_demo(folder: Path, per_source: int, base: int, *, seed: int = 2) -> None:
+    """Demo-shaped data at `per_source` drawn with replacement from a prepared size `base`.
+
+    Within each source the rows are a bootstrap sample of the base rows, so the archetype
+    mixture is the demo's; the distinct texts are the base's (fewer than a generated corpus of
+    this size would have: 4,431 at 20k against 13,707 at 125k), so each repeats more often.
+    """
+    import pandas as pd
+
+    target = folder / f"demo{per_source}.npy"
+    if target.exists():
+        return
+    frame, embeddings = load_demo(folder, base)
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(frame["source"].to_numpy() == source), size=per_source)
+            for source in pd.unique(frame["source"])
+        ]
+    )
+    frame.iloc[rows].reset_index(drop=True).to_parquet(
+        folder / f"demo{per_source}.parquet", index=False
+    )
+    np.save(target, embeddings[rows])
+    print(f"resampled {len(rows)} conversations from {base} per source")
 
 
 def load_demo(folder: Path, per_source: int) -> tuple[Any, np.ndarray] | None:

@@ -122,3 +122,40 @@ def test_min_samples_defaults_on_its_own() -> None:
         assert np.array_equal(labels < 0, expected < 0)
     assert default_min_samples(1000) == default_min_samples(1_000_000) == 10
     assert default_min_samples(5) == 4
+
+
+@pytest.fixture(scope="module")
+def demo_embeddings() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Demo behaviour embeddings and planted archetypes at 2,000 and 6,000 conversations."""
+    from simgap_core.demo import DEMO_SOURCES, generate_demo
+    from simgap_core.embed import Embedder
+    from simgap_core.model import Conversation, Corpus
+    from simgap_core.represent import represent
+
+    embedder = Embedder()
+    out = {}
+    for per_source in (500, 1500):
+        data = generate_demo(seed=0, per_source=per_source)
+        corpus = Corpus.from_conversations(
+            Conversation(r["id"], source, [(m["role"], m["content"]) for m in r["messages"]])
+            for source in DEMO_SOURCES
+            for r in data.records[source]
+        )
+        texts = represent(corpus, "combined")["text"].tolist()
+        truth = np.array([a for source in DEMO_SOURCES for a in data.archetypes[source]])
+        out[len(texts)] = (embedder.encode(texts), truth)
+    return out
+
+
+@pytest.mark.slow
+def test_default_clustering_keeps_noise_low_and_finds_the_planted_behaviours(
+    demo_embeddings,
+) -> None:
+    scores = {}
+    for n, (embeddings, truth) in demo_embeddings.items():
+        labels = cluster(build_map(embeddings, seed=42).cluster_coords)
+        scores[n] = (np.mean(labels < 0), adjusted_rand_score(truth, labels))
+        assert scores[n][0] <= 0.20, f"{n} conversations: {scores[n][0]:.1%} noise"
+    # More data must not blur the planted behaviours: the ARI at 6,000 is at least the 2,000's.
+    assert scores[6000][1] >= scores[2000][1] - 0.02, scores
+    assert scores[6000][1] >= 0.45, scores
