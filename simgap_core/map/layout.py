@@ -31,7 +31,7 @@ CLUSTER_METHODS = ("eom", "leaf")
 CLUSTER_BACKENDS = ("hdbscan", "fast_hdbscan")
 NEIGHBOUR_METHODS = ("auto", "exact", "approximate")
 # Above this many points `knn(method="auto")` searches a faiss IVF index instead of all pairs.
-APPROXIMATE_ABOVE = 30_000
+APPROXIMATE_ABOVE = 20_000
 # Share of the IVF lists each query probes (bench/map_stages.py, section knn: recall vs time).
 IVF_PROBE_FRACTION = 0.05
 # The 2-d display map is fitted on at most this many points; the rest are transformed.
@@ -191,7 +191,7 @@ def build_map(
     fit_indices: np.ndarray | None = None,
     neighbours: str = "auto",
     display_fit_size: int | None = DISPLAY_FIT_SIZE,
-    dedupe: bool = False,
+    dedupe: bool = True,
 ) -> MapResult:
     """The 2-d display map and the `cluster_dims`-d clustering space of all points.
 
@@ -205,7 +205,12 @@ def build_map(
     random sample of that size and the rest are placed with `transform`: at 125k points that
     takes a fifth of a full 2-d fit while the planted structure stays as visible
     (bench/map_stages.py, section display). None fits the 2-d map on every point.
-    With `dedupe`, identical rows are mapped once and their coordinates broadcast.
+    With `dedupe` (the default), identical rows are mapped once and their coordinates
+    broadcast: behaviour texts repeat (the 125k-conversation demo has 13,707 distinct texts),
+    and each distinct text is then one point of the neighbour graph rather than a stack of
+    copies UMAP cannot spread. On 2,000 demo conversations (916 distinct texts) the map takes
+    a third of the CPU time and the clusters match the planted archetypes as well (ARI 0.34
+    against 0.32; bench/map_stages.py, section dedupe).
     `n_neighbors` is capped at n - 1 for tiny inputs; `params` records what was used.
     """
     x = _unit_rows(embeddings)
@@ -223,8 +228,8 @@ def build_map(
     m = len(points)
     if m < cluster_dims + 2:  # UMAP's spectral start needs n_components + 1 eigenvectors
         raise ValueError(
-            f"a {cluster_dims}-d map needs at least {cluster_dims + 2} "
-            f"{'distinct ' if dedupe else ''}points, got {m}"
+            f"a {cluster_dims}-d map needs at least {cluster_dims + 2} points"
+            f"{' (distinct)' if dedupe else ''}, got {m}"
         )
     k = min(n_neighbors, m - 1)
     method = _neighbour_method(neighbours, m)
@@ -344,21 +349,39 @@ def balance_sources(
     return np.sort(np.concatenate(chosen))
 
 
-def default_min_cluster_size(n: int) -> int:
-    """HDBSCAN's smallest cluster for `n` points: 1% of them, at least 10, at most n // 2.
+def default_min_cluster_size(n: int, *, n_sources: int | None = None) -> int:
+    """HDBSCAN's smallest cluster for `n` points from `n_sources` sources: 1% of the points
+    (4% of an average source when there are more than four), at least 10, at most n // 2.
 
-    A behaviour counts as a cluster when it holds 1% of the pooled data: with four sources of
-    equal size that is 4% of a single source, still small enough to surface a behaviour one
-    simulator invents. Smaller clusters split one behaviour into many fragments (on the demo
-    data, 0.5% halves the adjusted Rand index against the planted archetypes: 0.22 vs 0.40).
-    Below 10 points density estimates are unstable and a per-cluster share cannot differ
-    significantly between sources anyway. Tiny inputs cap it at half the points.
+    The number of behaviours does not grow with n, so neither should the number of clusters:
+    a behaviour counts as a cluster when it holds a fixed share of the pooled data. 1% of it
+    is, with four sources of equal size, 4% of a single source, still small enough to surface
+    a behaviour one simulator invents. With more sources the pooled share of one source's
+    behaviour shrinks (at 25 sources of 5,000, 1% of n is 25% of a source), so the share is
+    tied to the average source instead: 4% of n / n_sources. Smaller clusters split one
+    behaviour into fragments (on the demo data, 0.5% of n gives twice as many clusters and an
+    adjusted Rand index against the planted archetypes of 0.21 against 0.37 at 6,000
+    conversations; bench/map_stages.py, section defaults). Below 10 points density estimates
+    are unstable and a per-cluster share cannot differ significantly between sources anyway.
+    Tiny inputs cap it at half the points.
     """
-    return max(2, min(max(10, round(0.01 * n)), n // 2))
+    if n_sources is not None and n_sources < 1:
+        raise ValueError(f"n_sources must be at least 1, got {n_sources}")
+    share = 0.01 if n_sources is None or n_sources <= 4 else 0.04 / n_sources
+    return max(2, min(max(10, round(share * n)), n // 2))
 
 
 def default_min_samples(n: int) -> int:
-    """HDBSCAN's density neighbourhood for `n` points: 10, at most n - 1."""
+    """HDBSCAN's density neighbourhood (`min_samples`) for `n` points: 10, at most n - 1.
+
+    HDBSCAN defaults it to min_cluster_size, which at 1% of n makes the core distances a
+    (n x n/100) neighbour search: time and memory then grow as n^2 and jump whenever a user
+    raises the cluster size (7.8 GB for a rerun of 125k points with min_cluster_size 2,500).
+    A fixed small neighbourhood keeps both flat, and it also keeps noise down as n grows:
+    density is judged on the 10 nearest points, not on a neighbourhood that widens with n
+    until it spans several behaviours (demo data at 6,000 conversations: 6.5% noise against
+    11.4% with min_samples = min_cluster_size; bench/map_stages.py, section defaults).
+    """
     return max(1, min(10, n - 1))
 
 
