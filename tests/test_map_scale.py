@@ -12,6 +12,7 @@ from simgap_core.map.layout import (
     approximate_knn,
     build_map,
     cluster,
+    default_min_cluster_size,
     default_min_samples,
     knn,
     unique_rows,
@@ -122,6 +123,16 @@ def test_min_samples_defaults_on_its_own() -> None:
         assert np.array_equal(labels < 0, expected < 0)
     assert default_min_samples(1000) == default_min_samples(1_000_000) == 10
     assert default_min_samples(5) == 4
+
+
+def test_default_min_cluster_size_follows_the_average_source_beyond_four() -> None:
+    assert default_min_cluster_size(20_000) == default_min_cluster_size(20_000, n_sources=4) == 200
+    assert default_min_cluster_size(20_000, n_sources=2) == 200  # 1% of n at most
+    assert default_min_cluster_size(125_000, n_sources=25) == 200  # 4% of 5,000
+    assert default_min_cluster_size(50_000, n_sources=10) == 200
+    assert default_min_cluster_size(2_000, n_sources=25) == 10  # never below 10
+    with pytest.raises(ValueError, match="n_sources"):
+        default_min_cluster_size(100, n_sources=0)
 
 
 @pytest.fixture(scope="module")
