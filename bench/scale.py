@@ -266,8 +266,10 @@ def child_bertopic(out: str) -> dict:
 def print_run(label: str, result: dict) -> None:
     timings = result["timings"]
     peaks = result["stage_peaks_mb"]
+    progress_name = {"corpus": "load"}  # analyze reports the corpus stage as "load"
     cells = ", ".join(
-        f"{stage} {timings[stage]:.1f} s / {peaks.get(stage, float('nan')):.0f} MB"
+        f"{stage} {timings[stage]:.1f} s / "
+        f"{peaks.get(progress_name.get(stage, stage), float('nan')):.0f} MB"
         for stage in timings
     )
     texts = f", {result['distinct_texts']} distinct texts" if result["distinct_texts"] else ""
