@@ -495,6 +495,8 @@ def defaults_bench(folder: Path, per_sources: list[int]) -> None:
         "1% of n, ms 25": lambda n: (max(10, round(0.01 * n)), 25),
         "0.5% of n, ms 10": lambda n: (max(10, round(0.005 * n)), 10),
         "2% of n, ms 10": lambda n: (max(10, round(0.02 * n)), 10),
+        "1% of n, ms 0.1% of n": lambda n: (max(10, round(0.01 * n)), max(10, round(n / 1000))),
+        "1% of n, ms 0.2% of n": lambda n: (max(10, round(0.01 * n)), max(10, round(n / 500))),
         "new default": lambda n: (default_min_cluster_size(n), default_min_samples(n)),
     }
     print(

@@ -126,11 +126,11 @@ def test_min_samples_defaults_on_its_own() -> None:
 
 
 def test_default_min_cluster_size_follows_the_average_source_beyond_four() -> None:
-    assert default_min_cluster_size(20_000) == default_min_cluster_size(20_000, n_sources=4) == 200
-    assert default_min_cluster_size(20_000, n_sources=2) == 200  # 1% of n at most
-    assert default_min_cluster_size(125_000, n_sources=25) == 200  # 4% of 5,000
-    assert default_min_cluster_size(50_000, n_sources=10) == 200
-    assert default_min_cluster_size(2_000, n_sources=25) == 10  # never below 10
+    assert default_min_cluster_size(20_000) == default_min_cluster_size(20_000, n_sources=4) == 400
+    assert default_min_cluster_size(20_000, n_sources=2) == 400  # 2% of n at most
+    assert default_min_cluster_size(125_000, n_sources=25) == 400  # 8% of 5,000
+    assert default_min_cluster_size(50_000, n_sources=10) == 400
+    assert default_min_cluster_size(1_000, n_sources=25) == 10  # never below 10
     with pytest.raises(ValueError, match="n_sources"):
         default_min_cluster_size(100, n_sources=0)
 
@@ -162,11 +162,23 @@ def demo_embeddings() -> dict[int, tuple[np.ndarray, np.ndarray]]:
 def test_default_clustering_keeps_noise_low_and_finds_the_planted_behaviours(
     demo_embeddings,
 ) -> None:
+    import hdbscan
+
     scores = {}
     for n, (embeddings, truth) in demo_embeddings.items():
-        labels = cluster(build_map(embeddings, seed=42).cluster_coords)
-        scores[n] = (np.mean(labels < 0), adjusted_rand_score(truth, labels))
-        assert scores[n][0] <= 0.20, f"{n} conversations: {scores[n][0]:.1%} noise"
-    # More data must not blur the planted behaviours: the ARI at 6,000 is at least the 2,000's.
-    assert scores[6000][1] >= scores[2000][1] - 0.02, scores
-    assert scores[6000][1] >= 0.45, scores
+        coords = build_map(embeddings, seed=42).cluster_coords
+        labels = cluster(coords)
+        # The old default, computed independently: 1% of n, min_samples tied to it.
+        old_size = max(10, round(0.01 * n))
+        old = hdbscan.HDBSCAN(min_cluster_size=old_size, min_samples=old_size).fit_predict(
+            coords.astype(np.float64)
+        )
+        noise, ari = np.mean(labels < 0), adjusted_rand_score(truth, labels)
+        scores[n] = (noise, ari)
+        assert noise <= 0.20, f"{n} conversations: {noise:.1%} noise"
+        assert noise <= np.mean(old < 0), (n, noise, np.mean(old < 0))
+        assert ari >= adjusted_rand_score(truth, old) - 0.02, (n, ari)
+    # More data must not blur the planted behaviours. The ARI wobbles by up to ~0.07 from one
+    # size to the next (UMAP's layout of a different sample), hence the margin.
+    assert scores[6000][1] >= scores[2000][1] - 0.10, scores
+    assert min(ari for _, ari in scores.values()) >= 0.45, scores

@@ -350,24 +350,26 @@ def balance_sources(
 
 
 def default_min_cluster_size(n: int, *, n_sources: int | None = None) -> int:
-    """HDBSCAN's smallest cluster for `n` points from `n_sources` sources: 1% of the points
-    (4% of an average source when there are more than four), at least 10, at most n // 2.
+    """HDBSCAN's smallest cluster for `n` points from `n_sources` sources: 2% of the points
+    (8% of an average source when there are more than four), at least 10, at most n // 2.
 
     The number of behaviours does not grow with n, so neither should the number of clusters:
-    a behaviour counts as a cluster when it holds a fixed share of the pooled data. 1% of it
-    is, with four sources of equal size, 4% of a single source, still small enough to surface
-    a behaviour one simulator invents. With more sources the pooled share of one source's
-    behaviour shrinks (at 25 sources of 5,000, 1% of n is 25% of a source), so the share is
-    tied to the average source instead: 4% of n / n_sources. Smaller clusters split one
-    behaviour into fragments (on the demo data, 0.5% of n gives twice as many clusters and an
-    adjusted Rand index against the planted archetypes of 0.21 against 0.37 at 6,000
-    conversations; bench/map_stages.py, section defaults). Below 10 points density estimates
-    are unstable and a per-cluster share cannot differ significantly between sources anyway.
-    Tiny inputs cap it at half the points.
+    a behaviour counts as a cluster when it holds a fixed share of the pooled data. 2% of it
+    is, with four sources of equal size, 8% of a single source, small enough to surface a
+    behaviour one simulator invents. With more sources the pooled share of one source's
+    behaviour shrinks (at 25 sources of 5,000, 2% of n is half a source), so the share is tied
+    to the average source instead: 8% of n / n_sources.
+
+    Measured on demo-shaped data (4 sources, min_samples 10; bench/map_stages.py, section
+    defaults): 2% gives 22 clusters for the 12 planted behaviours, 4-9% noise and an adjusted
+    Rand index against them of 0.54 at 6,000 and 0.57 at 20,000 conversations; 1% splits
+    them into 38-40 clusters (ARI 0.37, then 0.34), 0.5% into 77-79 (ARI 0.21-0.22). Below
+    10 points density estimates are unstable and a per-cluster share cannot differ
+    significantly between sources anyway. Tiny inputs cap it at half the points.
     """
     if n_sources is not None and n_sources < 1:
         raise ValueError(f"n_sources must be at least 1, got {n_sources}")
-    share = 0.01 if n_sources is None or n_sources <= 4 else 0.04 / n_sources
+    share = 0.02 if n_sources is None or n_sources <= 4 else 0.08 / n_sources
     return max(2, min(max(10, round(share * n)), n // 2))
 
 
@@ -379,8 +381,9 @@ def default_min_samples(n: int) -> int:
     raises the cluster size (7.8 GB for a rerun of 125k points with min_cluster_size 2,500).
     A fixed small neighbourhood keeps both flat, and it also keeps noise down as n grows:
     density is judged on the 10 nearest points, not on a neighbourhood that widens with n
-    until it spans several behaviours (demo data at 6,000 conversations: 6.5% noise against
-    11.4% with min_samples = min_cluster_size; bench/map_stages.py, section defaults).
+    until it spans several behaviours (demo data, min_cluster_size 1% of n: 11.4% noise at
+    6,000 conversations and 16.6% at 20,000 with min_samples = min_cluster_size, against
+    6.5% and 9.4% with 10; bench/map_stages.py, section defaults).
     """
     return max(1, min(10, n - 1))
 
