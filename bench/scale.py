@@ -225,8 +225,8 @@ def child_breakdown(out: str) -> dict:
         seconds[name] = time.perf_counter() - start
         return value
 
-    method = layout._neighbour_method("auto", len(embeddings))
-    neighbours = step(f"kNN ({method})", layout.knn, embeddings, 15)
+    method = "approximate" if len(embeddings) > layout.APPROXIMATE_ABOVE else "exact"
+    neighbours = step(f"kNN ({method}, all rows)", layout.knn, embeddings, 15)
     result = step("build_map (kNN + 2-d + 5-d)", layout.build_map, embeddings, seed=42)
     step("HDBSCAN (default)", layout.cluster, result.cluster_coords)
     del neighbours
