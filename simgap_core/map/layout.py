@@ -28,7 +28,6 @@ from simgap_core import cache_root
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_root() / "numba"))
 
 CLUSTER_METHODS = ("eom", "leaf")
-CLUSTER_BACKENDS = ("hdbscan", "fast_hdbscan")
 NEIGHBOUR_METHODS = ("auto", "exact", "approximate")
 # Above this many points `knn(method="auto")` searches a faiss IVF index instead of all pairs.
 APPROXIMATE_ABOVE = 20_000
@@ -394,7 +393,6 @@ def cluster(
     min_cluster_size: int | None = None,
     min_samples: int | None = None,
     method: str = "eom",
-    backend: str = "hdbscan",
 ) -> np.ndarray:
     """HDBSCAN labels (int64) of `coords`; -1 is noise and stays -1.
 
@@ -402,13 +400,10 @@ def cluster(
     `min_cluster_size` defaults to `default_min_cluster_size(len(coords))`; `min_samples` to
     `default_min_samples(len(coords))`, on its own rather than HDBSCAN's min_cluster_size, so
     raising the cluster size neither slows the run nor costs memory; `method` is "eom" or
-    "leaf". `backend` "fast_hdbscan" runs the `fast-hdbscan` package instead (same algorithm,
-    parallel numba kernels), if installed.
+    "leaf".
     """
     if method not in CLUSTER_METHODS:
         raise ValueError(f"method must be one of {CLUSTER_METHODS}, got {method!r}")
-    if backend not in CLUSTER_BACKENDS:
-        raise ValueError(f"backend must be one of {CLUSTER_BACKENDS}, got {backend!r}")
     points = np.asarray(coords, dtype=np.float64)
     size = default_min_cluster_size(len(points)) if min_cluster_size is None else min_cluster_size
     if size < 2:
@@ -417,23 +412,16 @@ def cluster(
     if samples < 1:
         raise ValueError(f"min_samples must be at least 1, got {samples}")
     samples = min(samples, len(points) - 1)
-    if backend == "fast_hdbscan":
-        import fast_hdbscan
+    import hdbscan
 
-        raw = fast_hdbscan.HDBSCAN(
-            min_cluster_size=size, min_samples=samples, cluster_selection_method=method
-        ).fit_predict(points)
-    else:
-        import hdbscan
-
-        raw = hdbscan.HDBSCAN(
-            min_cluster_size=size,
-            min_samples=samples,
-            cluster_selection_method=method,
-            # Parallel core distances start joblib worker processes: ~2 s in a fresh process,
-            # more than they save at these sizes (0.6 s at 20k points in 5-d on one core).
-            core_dist_n_jobs=1,
-        ).fit_predict(points)
+    raw = hdbscan.HDBSCAN(
+        min_cluster_size=size,
+        min_samples=samples,
+        cluster_selection_method=method,
+        # Parallel core distances start joblib worker processes: ~2 s in a fresh process,
+        # more than they save at these sizes (0.6 s at 20k points in 5-d on one core).
+        core_dist_n_jobs=1,
+    ).fit_predict(points)
     raw = np.asarray(raw, dtype=np.int64)
     found, counts = np.unique(raw[raw >= 0], return_counts=True)
     by_size = found[np.lexsort((found, -counts))]
