@@ -219,16 +219,15 @@ def build_map(
             f"display_fit_size must be at least n_neighbors + 2 = {n_neighbors + 2}, "
             f"got {display_fit_size}"
         )
-    if dedupe:
-        first, inverse = unique_rows(x)
-    else:
+    first, inverse = unique_rows(x) if dedupe else (np.arange(n), np.arange(n))
+    if len(first) < cluster_dims + 2:  # too few distinct rows to map alone: map every row
+        dedupe = False
         first, inverse = np.arange(n), np.arange(n)
     points = x[first]
     m = len(points)
     if m < cluster_dims + 2:  # UMAP's spectral start needs n_components + 1 eigenvectors
         raise ValueError(
-            f"a {cluster_dims}-d map needs at least {cluster_dims + 2} points"
-            f"{' (distinct)' if dedupe else ''}, got {m}"
+            f"a {cluster_dims}-d map needs at least {cluster_dims + 2} points, got {m}"
         )
     k = min(n_neighbors, m - 1)
     method = _neighbour_method(neighbours, m)
