@@ -9,6 +9,24 @@
    kNN, UMAP 2-d, UMAP 5-d, HDBSCAN, and an HDBSCAN rerun with new parameters (what a rerun
    with only clustering parameters changed costs).
 4. Exact kNN against pynndescent's NN-descent (time, recall) at those sizes and 50k.
+5. `ann`: exact kNN against faiss IVF-flat (several probe fractions) and HNSW at 20k, 50k and
+   125k points: CPU seconds, wall seconds, recall (tie-aware: an approximate neighbour counts
+   when it is at most as far as the exact k-th), and whether a second run gives the same
+   graph. Points: unit vectors from `--points FILE.npy` (e.g. embeddings saved by
+   bench/scale.py) resampled to each size with a little noise, else the synthetic clusters.
+
+Sections on demo-shaped data (`--demo-dir`, written by `--sections prepare`: the demo
+generator at `--per-source` sizes, heuristic behaviour texts, embedded with the default model
+through its cache, with the planted archetype of every conversation; sizes above
+`--resample-from` are drawn with replacement per source from that prepared size):
+6. `display`: the 2-d display map fitted on all points against fitted on a sample with the
+   rest transformed: CPU seconds, trustworthiness (k=15, on 2,000 points) and the ARI of
+   HDBSCAN on the 2-d map against the planted archetypes.
+7. `dedupe`: mapping identical rows once and broadcasting, against mapping every row.
+8. `hdbscan`: hdbscan against fast-hdbscan on the 5-d space (seconds, ARI between them), and
+   what raising min_cluster_size costs with min_samples tied to it and on its own.
+9. `defaults`: noise share, cluster count and ARI against the planted archetypes for
+   candidate (min_cluster_size, min_samples) rules at every prepared size.
 
 Every measurement that depends on process state runs in a fresh subprocess.
 """
@@ -60,6 +78,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,5000,20000", help="point counts, comma-separated")
     parser.add_argument("--compile-points", type=int, default=4200, help="points in compile runs")
     parser.add_argument("--knn-extra", type=int, default=50_000, help="extra size for kNN only")
+    parser.add_argument("--ann-sizes", default="20000,50000,125000", help="sizes for `ann`")
+    parser.add_argument("--points", type=Path, help="unit vectors (.npy) for `ann`")
+    parser.add_argument("--demo-dir", type=Path, default=Path("/tmp/simgap-demo-shaped"))
+    parser.add_argument(
+        "--per-source", default="1500,5000,12500,31250", help="demo sizes (per source, 4 sources)"
+    )
+    parser.add_argument(
+        "--resample-from", type=int, help="prepare larger sizes by resampling this size"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -75,6 +102,18 @@ def main() -> None:
         scale_bench(sizes)
     if "knn" in sections:
         knn_bench([*sizes, args.knn_extra])
+    per_source = [int(p) for p in args.per_source.split(",")]
+    if "prepare" in sections:
+        for size in per_source:
+            if args.resample_from and size > args.resample_from:
+                resample_demo(args.demo_dir, size, args.resample_from)
+            else:
+                prepare_demo(args.demo_dir, size)
+    if "ann" in sections:
+        ann_bench([int(n) for n in args.ann_sizes.split(",")], args.points)
+    for section in ("display", "dedupe", "hdbscan", "defaults"):
+        if section in sections:
+            SECTIONS[section](args.demo_dir, per_source)
 
 
 def embedding_bench(n_texts: int) -> None:
@@ -186,6 +225,344 @@ def knn_bench(sizes: list[int]) -> None:
     print(f"{'points':>7} {'exact s':>8} {'NN-descent s':>13} {'NN-descent recall':>18}")
     for n, exact, approximate, recall in result["rows"]:
         print(f"{n:>7} {exact:>8.2f} {approximate:>13.2f} {recall:>18.4f}")
+
+
+def ann_bench(sizes: list[int], points_file: Path | None) -> None:
+    from simgap_core.map.layout import _exact_neighbours, _unit_rows, approximate_knn
+
+    print("\n## Exact kNN against faiss IVF-flat and HNSW, k=15, inner product on unit vectors")
+    print(f"machine: {machine()}; {load()}")
+    print("cpu s = process CPU seconds (all threads); recall: share of approximate neighbours")
+    print("at most as far as the exact 15th; same = a second run gives the identical graph")
+    source = None
+    if points_file is not None:
+        source = np.load(points_file).astype(np.float32)
+        print(f"points: {points_file} ({len(source)} rows) resampled with noise 0.02 per size")
+    else:
+        print("points: synthetic (20 clusters in 384-d, bench.planted)")
+    print(f"{'points':>7} {'method':<22} {'cpu s':>7} {'wall s':>7} {'recall':>7} {'same':>5}")
+    for n in sizes:
+        if source is None:
+            x = _unit_rows(planted(n)[0])
+        else:
+            rng = np.random.default_rng(n)
+            rows = source[rng.integers(len(source), size=n)]
+            x = _unit_rows(rows + 0.02 * rng.normal(size=rows.shape).astype(np.float32))
+        (exact, exact_d), cpu, wall = clocked(_exact_neighbours, x, x, 15, same=True)
+        print(f"{n:>7} {'exact (torch)':<22} {cpu:>7.1f} {wall:>7.1f} {1.0:>7.4f} {'yes':>5}")
+        kth = exact_d[:, -1:] + 1e-5
+        variants = [(f"IVF probe {f:.0%}", f) for f in (0.02, 0.05, 0.1)] + [("HNSW M=32 ef=64", 0)]
+        for label, fraction in variants:
+            if fraction:
+                lists = max(1, min(n // 39, round(np.sqrt(n))))
+                probe = max(1, round(fraction * lists))
+                run, keywords = approximate_knn, {"n_probe": probe}
+                label = f"{label} ({probe}/{lists})"
+            else:
+                run, keywords = hnsw_knn, {}
+            (found, found_d), cpu, wall = clocked(run, x, 15, **keywords)
+            recall = float(np.mean(found_d <= kth))
+            same = np.array_equal(run(x, 15, **keywords)[0], found)
+            print(
+                f"{n:>7} {label:<22} {cpu:>7.1f} {wall:>7.1f} {recall:>7.4f} "
+                f"{'yes' if same else 'no':>5}"
+            )
+
+
+def hnsw_knn(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    import faiss
+
+    from simgap_core.map.layout import _self_first
+
+    index = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 64
+    index.add(x)
+    index.hnsw.efSearch = 64
+    similarity, found = index.search(x, k + 1)
+    return _self_first(found, similarity, k)
+
+
+def prepare_demo(folder: Path, per_source: int, *, seed: int = 1) -> None:
+    """Demo-shaped data: behaviour texts, embeddings and planted archetypes, once per size."""
+    from simgap_core.demo import DEMO_SOURCES, generate_demo
+    from simgap_core.embed import Embedder
+    from simgap_core.model import Conversation, Corpus
+    from simgap_core.represent import represent
+
+    target = folder / f"demo{per_source}.npy"
+    if target.exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    data = generate_demo(seed=seed, per_source=per_source)
+    corpus = Corpus.from_conversations(
+        Conversation(record["id"], source, [(m["role"], m["content"]) for m in record["messages"]])
+        for source in DEMO_SOURCES
+        for record in data.records[source]
+    )
+    frame = represent(corpus, "combined")
+    frame["archetype"] = [a for source in DEMO_SOURCES for a in data.archetypes[source]]
+    start = time.perf_counter()
+    embeddings = Embedder().encode(frame["text"].tolist())
+    print(
+        f"prepared {len(frame)} conversations ({per_source} per source), "
+        f"{frame['text'].nunique()} distinct texts, embedded in {time.perf_counter() - start:.0f} s"
+    )
+    frame.to_parquet(folder / f"demo{per_source}.parquet", index=False)
+    np.save(target, embeddings)
+
+
+def resample_demo(folder: Path, per_source: int, base: int, *, seed: int = 2) -> None:
+    """Demo-shaped data at `per_source` drawn with replacement from a prepared size `base`.
+
+    Within each source the rows are a bootstrap sample of the base rows, so the archetype
+    mixture is the demo's; the distinct texts are the base's (fewer than a generated corpus of
+    this size would have: 4,431 at 20k against 13,707 at 125k), so each repeats more often.
+    """
+    import pandas as pd
+
+    target = folder / f"demo{per_source}.npy"
+    if target.exists():
+        return
+    frame, embeddings = load_demo(folder, base)
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(frame["source"].to_numpy() == source), size=per_source)
+            for source in pd.unique(frame["source"])
+        ]
+    )
+    frame.iloc[rows].reset_index(drop=True).to_parquet(
+        folder / f"demo{per_source}.parquet", index=False
+    )
+    np.save(target, embeddings[rows])
+    print(f"resampled {len(rows)} conversations from {base} per source")
+
+
+def load_demo(folder: Path, per_source: int) -> tuple[Any, np.ndarray] | None:
+    import pandas as pd
+
+    target = folder / f"demo{per_source}.npy"
+    if not target.exists():
+        print(f"(no demo data for {per_source} per source in {folder}: run --sections prepare)")
+        return None
+    return pd.read_parquet(folder / f"demo{per_source}.parquet"), np.load(target)
+
+
+def demo_map(folder: Path, per_source: int, *, dedupe: bool = True) -> dict | None:
+    """The default map of a prepared demo size (cached), with its CPU and wall seconds."""
+    from simgap_core.map.layout import build_map
+
+    cached = folder / f"map{per_source}-{'dedupe' if dedupe else 'all'}.npz"
+    if cached.exists():
+        return dict(np.load(cached, allow_pickle=False))
+    loaded = load_demo(folder, per_source)
+    if loaded is None:
+        return None
+    _, embeddings = loaded
+    warnings.simplefilter("ignore")
+    result, cpu, wall = clocked(build_map, embeddings, seed=42, dedupe=dedupe)
+    values = {
+        "xy": result.xy,
+        "coords": result.cluster_coords,
+        "cpu": np.float64(cpu),
+        "wall": np.float64(wall),
+    }
+    np.savez(cached, **values)
+    return values
+
+
+def display_bench(folder: Path, per_sources: list[int]) -> None:
+    from sklearn.manifold import trustworthiness
+    from sklearn.metrics import adjusted_rand_score
+
+    from simgap_core.map.layout import build_map, cluster, unique_rows
+
+    warnings.simplefilter("ignore")
+    print("\n## The 2-d display map: fitted on every distinct point, or on a sample + transform")
+    print(f"machine: {machine()}; {load()}")
+    print("demo-shaped data (4 sources), build_map timed whole (kNN, 2-d and 5-d fits);")
+    print("trust = trustworthiness (k=15, cosine, 2,000 distinct points); ARI = HDBSCAN on the")
+    print("2-d map against the planted archetypes (noise one label)")
+    print(
+        f"{'convs':>7} {'distinct':>8} {'2-d fit on':>10} {'cpu s':>7} {'wall s':>7} "
+        f"{'trust':>6} {'ARI':>6}"
+    )
+    for per_source in per_sources:
+        loaded = load_demo(folder, per_source)
+        if loaded is None:
+            continue
+        frame, embeddings = loaded
+        first, inverse = unique_rows(embeddings)
+        truth = frame["archetype"].to_numpy()
+        sample = np.random.default_rng(0).choice(len(first), size=min(2000, len(first)))
+        sizes = [None, *[s for s in (2_000, 5_000, 10_000) if s < len(first)]]
+        for size in sizes:
+            result, cpu, wall = clocked(
+                build_map, embeddings, seed=42, dedupe=True, display_fit_size=size
+            )
+            trust = trustworthiness(
+                embeddings[first[sample]], result.xy[first[sample]], n_neighbors=15, metric="cosine"
+            )
+            ari = adjusted_rand_score(truth, cluster(result.xy))
+            print(
+                f"{len(frame):>7} {len(first):>8} {size or 'all':>10} {cpu:>7.1f} {wall:>7.1f} "
+                f"{trust:>6.3f} {ari:>6.3f}"
+            )
+
+
+def dedupe_bench(folder: Path, per_sources: list[int]) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from simgap_core.map.layout import cluster
+
+    print("\n## Identical rows mapped once and broadcast (dedupe) against every row mapped")
+    print(f"machine: {machine()}; {load()}")
+    print("demo-shaped data, default map and clustering; ARI against the planted archetypes")
+    print(
+        f"{'convs':>7} {'dedupe':>6} {'cpu s':>7} {'wall s':>7} {'noise':>6} "
+        f"{'clusters':>8} {'ARI':>6}"
+    )
+    for per_source in per_sources:
+        loaded = load_demo(folder, per_source)
+        if loaded is None:
+            continue
+        truth = loaded[0]["archetype"].to_numpy()
+        for dedupe in (True, False):
+            values = demo_map(folder, per_source, dedupe=dedupe)
+            labels = cluster(values["coords"])
+            print(
+                f"{len(truth):>7} {'yes' if dedupe else 'no':>6} {float(values['cpu']):>7.1f} "
+                f"{float(values['wall']):>7.1f} {np.mean(labels < 0):>6.1%} "
+                f"{labels.max() + 1:>8} {adjusted_rand_score(truth, labels):>6.3f}"
+            )
+
+
+def hdbscan_bench(folder: Path, per_sources: list[int]) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from simgap_core.map.layout import cluster, default_min_cluster_size, default_min_samples
+
+    print("\n## HDBSCAN on the 5-d space: hdbscan against fast-hdbscan; raising min_cluster_size")
+    print(f"machine: {machine()}; {load()}")
+    print("demo-shaped data (dedupe map); each fit in this process after a warm-up fit;")
+    print("peak = resident-memory high-water mark during the fit, MB")
+    print(
+        f"{'convs':>7} {'fit':<40} {'cpu s':>7} {'wall s':>7} {'peak MB':>8} "
+        f"{'noise':>6} {'ARI':>6} {'ARI vs hdbscan':>14}"
+    )
+    fast_cluster(planted(500)[0][:, :5], min_cluster_size=10)  # compile or load its kernels
+    for per_source in per_sources:
+        values = demo_map(folder, per_source)
+        if values is None:
+            continue
+        truth = load_demo(folder, per_source)[0]["archetype"].to_numpy()
+        coords = values["coords"]
+        n = len(coords)
+        size, samples = default_min_cluster_size(n), default_min_samples(n)
+        fits = [
+            (f"hdbscan mcs={size} ms={samples}", dict(min_cluster_size=size)),
+            (
+                f"fast_hdbscan mcs={size} ms={samples}",
+                dict(min_cluster_size=size, fast=True),
+            ),
+            (f"hdbscan mcs={size} ms={size} (old)", dict(min_cluster_size=size, min_samples=size)),
+            (f"hdbscan mcs={5 * size} ms={samples}", dict(min_cluster_size=5 * size)),
+            (
+                f"hdbscan mcs={5 * size} ms={5 * size} (old)",
+                dict(min_cluster_size=5 * size, min_samples=5 * size),
+            ),
+        ]
+        reference = None
+        for label, keywords in fits:
+            before = reset_peak_rss_mb()
+            work = fast_cluster if keywords.pop("fast", False) else cluster
+            labels, cpu, wall = clocked(work, coords, **keywords)
+            peak = peak_rss_mb() - before
+            reference = labels if reference is None else reference
+            print(
+                f"{n:>7} {label:<40} {cpu:>7.2f} {wall:>7.2f} {peak:>8.0f} "
+                f"{np.mean(labels < 0):>6.1%} {adjusted_rand_score(truth, labels):>6.3f} "
+                f"{adjusted_rand_score(reference, labels):>14.3f}"
+            )
+
+
+def fast_cluster(coords: np.ndarray, *, min_cluster_size: int) -> np.ndarray:
+    """fast-hdbscan with simgap's default min_samples (not a dependency: pip install it)."""
+    import fast_hdbscan
+
+    from simgap_core.map.layout import default_min_samples
+
+    return fast_hdbscan.HDBSCAN(
+        min_cluster_size=min_cluster_size, min_samples=default_min_samples(len(coords))
+    ).fit_predict(np.asarray(coords, dtype=np.float64))
+
+
+def defaults_bench(folder: Path, per_sources: list[int]) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from simgap_core.map.layout import cluster, default_min_cluster_size, default_min_samples
+
+    print("\n## Clustering defaults as data grows: candidate (min_cluster_size, min_samples)")
+    print(f"machine: {machine()}; {load()}")
+    print("demo-shaped data, 4 sources, default map; ARI against the 12 planted archetypes with")
+    print("noise as one label (ARI* on clustered points only)")
+    rules = {
+        "old: 1% of n, ms = mcs": lambda n: (max(10, round(0.01 * n)), None),
+        "1% of n, ms 10": lambda n: (max(10, round(0.01 * n)), 10),
+        "1% of n, ms 25": lambda n: (max(10, round(0.01 * n)), 25),
+        "0.5% of n, ms 10": lambda n: (max(10, round(0.005 * n)), 10),
+        "2% of n, ms 10": lambda n: (max(10, round(0.02 * n)), 10),
+        "1% of n, ms 0.1% of n": lambda n: (max(10, round(0.01 * n)), max(10, round(n / 1000))),
+        "1% of n, ms 0.2% of n": lambda n: (max(10, round(0.01 * n)), max(10, round(n / 500))),
+        "new default": lambda n: (default_min_cluster_size(n), default_min_samples(n)),
+    }
+    print(
+        f"{'convs':>7} {'rule':<26} {'mcs':>5} {'ms':>5} {'noise':>6} {'clusters':>8} "
+        f"{'ARI':>6} {'ARI*':>6} {'cpu s':>6}"
+    )
+    for per_source in per_sources:
+        values = demo_map(folder, per_source)
+        if values is None:
+            continue
+        truth = load_demo(folder, per_source)[0]["archetype"].to_numpy()
+        coords = values["coords"]
+        n = len(coords)
+        for name, rule in rules.items():
+            size, samples = rule(n)
+            samples = size if samples is None else samples
+            labels, cpu, _ = clocked(cluster, coords, min_cluster_size=size, min_samples=samples)
+            kept = labels >= 0
+            print(
+                f"{n:>7} {name:<26} {size:>5} {samples:>5} {np.mean(~kept):>6.1%} "
+                f"{labels.max() + 1:>8} {adjusted_rand_score(truth, labels):>6.3f} "
+                f"{adjusted_rand_score(truth[kept], labels[kept]):>6.3f} {cpu:>6.1f}"
+            )
+
+
+def machine() -> str:
+    name = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def clocked(work: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
+    """(work(*args, **kwargs), CPU seconds of this process, wall seconds)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    value = work(*args, **kwargs)
+    return value, time.process_time() - cpu, time.perf_counter() - wall
+
+
+SECTIONS = {
+    "display": display_bench,
+    "dedupe": dedupe_bench,
+    "hdbscan": hdbscan_bench,
+    "defaults": defaults_bench,
+}
 
 
 def run_child(numba_cache: Path, *args: str) -> dict:

@@ -81,6 +81,8 @@ def test_build_map_shapes_and_recorded_parameters(six_clusters) -> None:
         "seed": 42,
         "fit_size": 330,
         "transformed": 0,
+        "display_fit_size": 330,
+        "distinct_points": 330,
     }
 
 
@@ -148,9 +150,10 @@ def test_noise_points_stay_noise() -> None:
 
 
 def test_default_min_cluster_size_follows_data_size() -> None:
-    assert default_min_cluster_size(600) == 10
-    assert default_min_cluster_size(5_000) == 50
-    assert default_min_cluster_size(20_000) == 200
+    assert default_min_cluster_size(400) == 10
+    assert default_min_cluster_size(600) == 12
+    assert default_min_cluster_size(5_000) == 100
+    assert default_min_cluster_size(20_000) == 400
     assert default_min_cluster_size(12) == 6
     assert default_min_cluster_size(3) == 2
 

@@ -162,7 +162,7 @@ class ToyKMeans(Clusterer):
     def params(self) -> dict[str, Any]:
         return {"n_clusters": self.n_clusters, "seed": self.seed}
 
-    def fit_predict(self, coords: np.ndarray) -> np.ndarray:
+    def fit_predict(self, coords: np.ndarray, sources: np.ndarray | None = None) -> np.ndarray:
         return relabel_by_size(
             KMeans(self.n_clusters, n_init=4, random_state=self.seed).fit_predict(coords)
         )

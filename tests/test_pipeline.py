@@ -130,11 +130,11 @@ def test_rerun_with_new_clustering_parameters_reuses_everything_else(
     copy = tmp_path / "copy"
     shutil.copytree(demo_run.path, copy)
     rerun = analyze(
-        demo_inputs(demo_dir), copy, AnalysisParams(precision="bf16", min_cluster_size=80)
+        demo_inputs(demo_dir), copy, AnalysisParams(precision="bf16", min_cluster_size=240)
     )
     assert rerun.params["recomputed"] == ["cluster", "measure"]
-    assert rerun.facts("cluster")["min_cluster_size_used"] == 80
-    assert rerun.params["params"]["extra"]["min_cluster_size_used"] == 80
+    assert rerun.facts("cluster")["min_cluster_size_used"] == 240
+    assert rerun.params["params"]["extra"]["min_cluster_size_used"] == 240
     assert rerun.clusters()["cluster"].max() < demo_run.clusters()["cluster"].max()
 
 

@@ -28,6 +28,13 @@ from simgap_core import cache_root
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_root() / "numba"))
 
 CLUSTER_METHODS = ("eom", "leaf")
+NEIGHBOUR_METHODS = ("auto", "exact", "approximate")
+# Above this many points `knn(method="auto")` searches a faiss IVF index instead of all pairs.
+APPROXIMATE_ABOVE = 20_000
+# Share of the IVF lists each query probes (bench/map_stages.py, section knn: recall vs time).
+IVF_PROBE_FRACTION = 0.05
+# The 2-d display map is fitted on at most this many points; the rest are transformed.
+DISPLAY_FIT_SIZE = 25_000
 # Similarity block size for the exact neighbour search: 8M floats (32 MB) keeps memory flat at
 # any data size while the matrix product still runs at full speed.
 _BLOCK_ELEMENTS = 1 << 23
@@ -44,14 +51,18 @@ class MapResult:
     params: dict[str, Any]
 
 
-def knn(embeddings: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact cosine k nearest neighbours of every row among all rows, the row itself first.
+def knn(
+    embeddings: np.ndarray, n_neighbors: int, *, method: str = "auto", seed: int = 42
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine k nearest neighbours of every row among all rows, the row itself first.
 
-    Rows are L2-normalized, so similarities are dot products, computed block by block. Against
-    pynndescent's NN-descent (what UMAP would use) it is exact where NN-descent's recall drops
-    (0.82 at 20k points in bench/map_stages.py), and it compiles nothing, where NN-descent
-    compiles for 40 s or more in every fresh process; its quadratic cost (~5 s at 20k points
-    on 2 cores) makes NN-descent the better choice beyond a few tens of thousands.
+    `method="exact"` multiplies L2-normalized rows block by block (torch), so every neighbour
+    is the true one, but the cost grows as n^2 (102 s at 125k points on 2 cores).
+    `method="approximate"` searches a faiss inverted-file index (`approximate_knn`): cost
+    grows about as n^1.5 with a recall near 0.99. `method="auto"` (the default) is exact up to
+    `APPROXIMATE_ABOVE` points and approximate above, where the exact search would dominate
+    the map's time (bench/map_stages.py, section knn). Neither compiles anything, where
+    pynndescent's NN-descent compiles for 40 s or more in every fresh process.
     Returns (indices int32, cosine distances float32), each of shape (n, n_neighbors).
     """
     x = _unit_rows(embeddings)
@@ -59,7 +70,82 @@ def knn(embeddings: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarra
         raise ValueError(
             f"n_neighbors must be between 1 and the {len(x)} points, got {n_neighbors}"
         )
+    if _neighbour_method(method, len(x)) == "approximate":
+        return _approximate_neighbours(x, n_neighbors, seed=seed, n_lists=None, n_probe=None)
     return _exact_neighbours(x, x, n_neighbors, same=True)
+
+
+def approximate_knn(
+    embeddings: np.ndarray,
+    n_neighbors: int,
+    *,
+    seed: int = 42,
+    n_lists: int | None = None,
+    n_probe: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate cosine neighbours from a faiss IVF-flat index on the unit rows.
+
+    An inverted-file index, not HNSW: its k-means training is seeded and its search exact
+    within the probed lists, so the same input gives the same neighbours on any number of
+    threads, which a seeded map needs (HNSW's multi-threaded construction is not
+    reproducible). `n_lists` defaults to sqrt(n) lists and `n_probe` to `IVF_PROBE_FRACTION`
+    of them, so each query compares with that share of all points instead of every one
+    (the cost ratio to the exact search; recall against it in bench/map_stages.py, `ann`).
+    Rows come in the exact search's canonical order: the row itself first, then by
+    decreasing similarity, ties by index. Same return shapes and types as `knn`.
+    """
+    x = _unit_rows(embeddings)
+    if not 1 <= n_neighbors <= len(x):
+        raise ValueError(
+            f"n_neighbors must be between 1 and the {len(x)} points, got {n_neighbors}"
+        )
+    return _approximate_neighbours(x, n_neighbors, seed=seed, n_lists=n_lists, n_probe=n_probe)
+
+
+def _approximate_neighbours(
+    x: np.ndarray, n_neighbors: int, *, seed: int, n_lists: int | None, n_probe: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    import faiss
+
+    n, dimension = x.shape
+    lists = n_lists or max(1, min(n // 39, round(np.sqrt(n))))
+    probe = n_probe or max(1, min(lists, round(IVF_PROBE_FRACTION * lists)))
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = seed
+    index.cp.niter = 10
+    # faiss subsamples 256 points per list to train; a seeded sample of our own keeps that
+    # choice reproducible and saves its warning.
+    sample = np.random.default_rng(seed).choice(n, size=min(n, 64 * lists), replace=False)
+    index.train(x[np.sort(sample)])
+    index.add(x)
+    index.nprobe = probe
+    k = min(n, n_neighbors + 1)  # one extra: the row itself may come anywhere among duplicates
+    similarity, found = index.search(x, k)
+    indices, distances = _self_first(found, similarity, n_neighbors)
+    short = np.flatnonzero((indices < 0).any(axis=1))
+    if len(short):  # the probed lists held fewer than k points: search those rows exactly
+        top, top_distances = _exact_neighbours(x[short], x, k, same=False)
+        indices[short], distances[short] = _self_first(top, 1.0 - top_distances, n_neighbors, short)
+    return indices, distances
+
+
+def unique_rows(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the first occurrence of each distinct row, inverse) so rows == first[inverse].
+
+    Behaviour descriptions repeat exactly (the heuristic annotator writes from a fixed
+    vocabulary), so mapping each distinct vector once and broadcasting its coordinates
+    spares the neighbour search and UMAP the repeats (`build_map(dedupe=True)`).
+    """
+    x = np.ascontiguousarray(embeddings)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"embeddings must be a non-empty 2-d array, got shape {x.shape}")
+    keys = x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # distinct rows in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order].astype(np.int64), rank[inverse.ravel()].astype(np.int64)
 
 
 def project(
@@ -102,70 +188,140 @@ def build_map(
     cluster_dims: int = 5,
     cluster_min_dist: float = 0.0,
     fit_indices: np.ndarray | None = None,
+    neighbours: str = "auto",
+    display_fit_size: int | None = DISPLAY_FIT_SIZE,
+    dedupe: bool = True,
 ) -> MapResult:
     """The 2-d display map and the `cluster_dims`-d clustering space of all points.
 
-    Both UMAP fits share one exact neighbour graph. With `fit_indices` (e.g. from
-    `balance_sources`) UMAP is fitted on those points only and every other point is placed
-    with `UMAP.transform`: no source dominates the layout by sheer size, but transform is
-    slower per point than fitting and only approximates where a full fit would put a point.
+    Both UMAP fits share one neighbour graph (`knn(method=neighbours)`: exact, or faiss IVF
+    above `APPROXIMATE_ABOVE` points). With `fit_indices` (e.g. from `balance_sources`) UMAP is
+    fitted on those points only and every other point is placed with `UMAP.transform`: no
+    source dominates the layout by sheer size, but transform only approximates where a full
+    fit would put a point.
+
+    The 2-d map is only looked at, so above `display_fit_size` points it is fitted on a seeded
+    random sample of that size and the rest are placed with `transform`: at 125k points that
+    takes a fifth of a full 2-d fit while the planted structure stays as visible
+    (bench/map_stages.py, section display). None fits the 2-d map on every point.
+    With `dedupe` (the default), identical rows are mapped once and their coordinates
+    broadcast: behaviour texts repeat (the 125k-conversation demo has 13,707 distinct texts),
+    and each distinct text is then one point of the neighbour graph rather than a stack of
+    copies UMAP cannot spread. On 2,000 demo conversations (916 distinct texts) the map takes
+    a third of the CPU time and the clusters match the planted archetypes as well (ARI 0.34
+    against 0.32; bench/map_stages.py, section dedupe).
     `n_neighbors` is capped at n - 1 for tiny inputs; `params` records what was used.
     """
     x = _unit_rows(embeddings)
     n = len(x)
-    if n < cluster_dims + 2:  # UMAP's spectral start needs n_components + 1 eigenvectors
+    if display_fit_size is not None and display_fit_size < n_neighbors + 2:
         raise ValueError(
-            f"a {cluster_dims}-d map needs at least {cluster_dims + 2} points, got {n}"
+            f"display_fit_size must be at least n_neighbors + 2 = {n_neighbors + 2}, "
+            f"got {display_fit_size}"
         )
-    k = min(n_neighbors, n - 1)
-    everyone = _exact_neighbours(x, x, k, same=True)
+    first, inverse = unique_rows(x) if dedupe else (np.arange(n), np.arange(n))
+    if len(first) < cluster_dims + 2:  # too few distinct rows to map alone: map every row
+        dedupe = False
+        first, inverse = np.arange(n), np.arange(n)
+    points = x[first]
+    m = len(points)
+    if m < cluster_dims + 2:  # UMAP's spectral start needs n_components + 1 eigenvectors
+        raise ValueError(
+            f"a {cluster_dims}-d map needs at least {cluster_dims + 2} points, got {m}"
+        )
+    k = min(n_neighbors, m - 1)
+    method = _neighbour_method(neighbours, m)
+    everyone = knn(points, k, method=method, seed=seed)
     if fit_indices is None:
-        fit = np.arange(n)
-        fitted_neighbours = everyone
+        fit = np.arange(m)
     else:
-        fit = np.unique(np.asarray(fit_indices, dtype=np.int64))
-        if len(fit) < max(k + 1, cluster_dims + 2) or fit[0] < 0 or fit[-1] >= n:
+        chosen = np.asarray(fit_indices, dtype=np.int64)
+        if len(chosen) and (chosen.min() < 0 or chosen.max() >= n):
+            raise ValueError(f"fit_indices must name points in 0..{n - 1}")
+        fit = np.unique(inverse[chosen])
+        if len(fit) < max(k + 1, cluster_dims + 2):
             raise ValueError(
                 f"fit_indices must name at least {max(k + 1, cluster_dims + 2)} distinct points "
                 f"in 0..{n - 1}"
             )
-        fitted_neighbours = _exact_neighbours(x[fit], x[fit], k, same=True)
-    rest = np.setdiff1d(np.arange(n), fit)
+    display_fit = fit
+    if display_fit_size is not None and len(fit) > display_fit_size:
+        rng = np.random.default_rng(seed)
+        display_fit = np.sort(rng.choice(fit, size=display_fit_size, replace=False))
     coords = []
-    for n_components, dist in ((2, min_dist), (cluster_dims, cluster_min_dist)):
-        reducer = _fit_umap(
-            x[fit],
-            fitted_neighbours,
-            n_components=n_components,
-            n_neighbors=k,
-            min_dist=dist,
-            seed=seed,
-            index=_ExactCosineIndex(x[fit]) if len(rest) else None,
+    for n_components, dist, fitted in (
+        (2, min_dist, display_fit),
+        (cluster_dims, cluster_min_dist, fit),
+    ):
+        coords.append(
+            _fit_and_place(
+                points,
+                fitted,
+                everyone,
+                n_components=n_components,
+                k=k,
+                min_dist=dist,
+                seed=seed,
+                method=method,
+            )
         )
-        out = np.empty((n, n_components), dtype=np.float32)
-        out[fit] = reducer.embedding_
-        if len(rest):
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
-                out[rest] = reducer.transform(x[rest])
-        coords.append(out)
+    knn_indices, knn_distances = everyone
+    if dedupe:
+        knn_indices = first[knn_indices][inverse].astype(np.int32)
+        knn_indices[:, 0] = np.arange(n)  # a duplicate of the point is the point itself
+        knn_distances = knn_distances[inverse]
     return MapResult(
-        xy=coords[0],
-        cluster_coords=coords[1],
-        knn_indices=everyone[0],
-        knn_distances=everyone[1],
+        xy=coords[0][inverse],
+        cluster_coords=coords[1][inverse],
+        knn_indices=knn_indices,
+        knn_distances=knn_distances,
         params={
             "metric": "cosine",
-            "neighbours": "exact",
+            "neighbours": method,
             "n_neighbors": k,
             "min_dist": min_dist,
             "cluster_dims": cluster_dims,
             "cluster_min_dist": cluster_min_dist,
             "seed": seed,
             "fit_size": len(fit),
-            "transformed": len(rest),
+            "transformed": m - len(fit),
+            "display_fit_size": len(display_fit),
+            "distinct_points": m,
         },
     )
+
+
+def _fit_and_place(
+    points: np.ndarray,
+    fit: np.ndarray,
+    everyone: tuple[np.ndarray, np.ndarray],
+    *,
+    n_components: int,
+    k: int,
+    min_dist: float,
+    seed: int,
+    method: str,
+) -> np.ndarray:
+    """UMAP fitted on `points[fit]`, every other point placed with `transform`."""
+    n = len(points)
+    rest = np.setdiff1d(np.arange(n), fit)
+    neighbours = knn(points[fit], k, method=method, seed=seed) if len(rest) else everyone
+    reducer = _fit_umap(
+        points[fit],
+        neighbours,
+        n_components=n_components,
+        n_neighbors=k,
+        min_dist=min_dist,
+        seed=seed,
+        index=_ExactCosineIndex(points[fit]) if len(rest) else None,
+    )
+    out = np.empty((n, n_components), dtype=np.float32)
+    out[fit] = reducer.embedding_
+    if len(rest):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+            out[rest] = reducer.transform(points[rest])
+    return out
 
 
 def balance_sources(
@@ -191,17 +347,43 @@ def balance_sources(
     return np.sort(np.concatenate(chosen))
 
 
-def default_min_cluster_size(n: int) -> int:
-    """HDBSCAN's smallest cluster for `n` points: 1% of them, at least 10, at most n // 2.
+def default_min_cluster_size(n: int, *, n_sources: int | None = None) -> int:
+    """HDBSCAN's smallest cluster for `n` points from `n_sources` sources: 2% of the points
+    (8% of an average source when there are more than four), at least 10, at most n // 2.
 
-    A behaviour counts as a cluster when it holds 1% of the pooled data: with four sources of
-    equal size that is 4% of a single source, still small enough to surface a behaviour one
-    simulator invents. Smaller clusters split one behaviour into many fragments (on the demo
-    data, 0.5% halves the adjusted Rand index against the planted archetypes: 0.22 vs 0.40).
-    Below 10 points density estimates are unstable and a per-cluster share cannot differ
+    The number of behaviours does not grow with n, so neither should the number of clusters:
+    a behaviour counts as a cluster when it holds a fixed share of the pooled data. 2% of it
+    is, with four sources of equal size, 8% of a single source, small enough to surface a
+    behaviour one simulator invents. With more sources the pooled share of one source's
+    behaviour shrinks (at 25 sources of 5,000, 2% of n is half a source), so the share is tied
+    to the average source instead: 8% of n / n_sources.
+
+    Measured on demo-shaped data (4 sources, min_samples 10; bench/map_stages.py, section
+    defaults): 2% gives 22 clusters for the 12 planted behaviours, 4-9% noise and an adjusted
+    Rand index against them of 0.54 at 6,000 and 0.57 at 20,000 conversations; 1% splits
+    them into 38-40 clusters (ARI 0.37, then 0.34), 0.5% into 77-79 (ARI 0.21-0.22). Below
+    10 points density estimates are unstable and a per-cluster share cannot differ
     significantly between sources anyway. Tiny inputs cap it at half the points.
     """
-    return max(2, min(max(10, round(0.01 * n)), n // 2))
+    if n_sources is not None and n_sources < 1:
+        raise ValueError(f"n_sources must be at least 1, got {n_sources}")
+    share = 0.02 if n_sources is None or n_sources <= 4 else 0.08 / n_sources
+    return max(2, min(max(10, round(share * n)), n // 2))
+
+
+def default_min_samples(n: int) -> int:
+    """HDBSCAN's density neighbourhood (`min_samples`) for `n` points: 10, at most n - 1.
+
+    HDBSCAN defaults it to min_cluster_size, which at 1% of n makes the core distances a
+    (n x n/100) neighbour search: time and memory then grow as n^2 and jump whenever a user
+    raises the cluster size (7.8 GB for a rerun of 125k points with min_cluster_size 2,500).
+    A fixed small neighbourhood keeps both flat, and it also keeps noise down as n grows:
+    density is judged on the 10 nearest points, not on a neighbourhood that widens with n
+    until it spans several behaviours (demo data, min_cluster_size 1% of n: 11.4% noise at
+    6,000 conversations and 16.6% at 20,000 with min_samples = min_cluster_size, against
+    6.5% and 9.4% with 10; bench/map_stages.py, section defaults).
+    """
+    return max(1, min(10, n - 1))
 
 
 def cluster(
@@ -215,26 +397,31 @@ def cluster(
 
     Clusters are numbered by decreasing size, so cluster 0 is the largest.
     `min_cluster_size` defaults to `default_min_cluster_size(len(coords))`; `min_samples` to
-    HDBSCAN's own default (= min_cluster_size); `method` is "eom" or "leaf".
+    `default_min_samples(len(coords))`, on its own rather than HDBSCAN's min_cluster_size, so
+    raising the cluster size neither slows the run nor costs memory; `method` is "eom" or
+    "leaf".
     """
-    import hdbscan
-
     if method not in CLUSTER_METHODS:
         raise ValueError(f"method must be one of {CLUSTER_METHODS}, got {method!r}")
     points = np.asarray(coords, dtype=np.float64)
     size = default_min_cluster_size(len(points)) if min_cluster_size is None else min_cluster_size
     if size < 2:
         raise ValueError(f"min_cluster_size must be at least 2, got {size}")
-    if min_samples is not None and min_samples < 1:
-        raise ValueError(f"min_samples must be at least 1, got {min_samples}")
+    samples = default_min_samples(len(points)) if min_samples is None else min_samples
+    if samples < 1:
+        raise ValueError(f"min_samples must be at least 1, got {samples}")
+    samples = min(samples, len(points) - 1)
+    import hdbscan
+
     raw = hdbscan.HDBSCAN(
         min_cluster_size=size,
-        min_samples=min_samples,
+        min_samples=samples,
         cluster_selection_method=method,
-        # Parallel core distances start joblib worker processes: ~2 s in a fresh process, more
-        # than they save at these sizes (0.6 s at 20k points in 5-d on one core).
+        # Parallel core distances start joblib worker processes: ~2 s in a fresh process,
+        # more than they save at these sizes (0.6 s at 20k points in 5-d on one core).
         core_dist_n_jobs=1,
     ).fit_predict(points)
+    raw = np.asarray(raw, dtype=np.int64)
     found, counts = np.unique(raw[raw >= 0], return_counts=True)
     by_size = found[np.lexsort((found, -counts))]
     relabel = np.full(int(raw.max()) + 2, -1, dtype=np.int64)
@@ -264,6 +451,34 @@ class _ExactCosineIndex:
         self, queries: np.ndarray, k: int, epsilon: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         return _exact_neighbours(_unit_rows(queries), self.fitted, k, same=False)
+
+
+def _neighbour_method(method: str, n: int) -> str:
+    if method not in NEIGHBOUR_METHODS:
+        raise ValueError(f"neighbour method must be one of {NEIGHBOUR_METHODS}, got {method!r}")
+    if method == "auto":
+        return "approximate" if n > APPROXIMATE_ABOVE else "exact"
+    return method
+
+
+def _self_first(
+    found: np.ndarray, similarity: np.ndarray, k: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour lists in canonical order, each row (`rows`, default 0..n-1) itself first."""
+    rows = np.arange(len(found)) if rows is None else rows
+    found = found.astype(np.int64)
+    score = np.where(found < 0, -np.inf, similarity.astype(np.float64))
+    is_self = found == rows[:, None]
+    lost = ~is_self.any(axis=1)  # the search missed the row itself (it can, among duplicates)
+    found[lost, -1] = rows[lost]
+    is_self[lost, -1] = True
+    score[is_self] = np.inf
+    order = np.lexsort((found, -score), axis=1)  # ties broken by index, as the exact search
+    found = np.take_along_axis(found, order, axis=1)[:, :k]
+    score = np.take_along_axis(score, order, axis=1)[:, :k]
+    indices = found.astype(np.int32)
+    distances = np.clip(1.0 - score, 0.0, 2.0).astype(np.float32)
+    return indices, distances
 
 
 def _unit_rows(embeddings: np.ndarray) -> np.ndarray:

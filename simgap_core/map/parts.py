@@ -35,15 +35,16 @@ class Reducer(Part):
 
 
 class Clusterer(Part):
-    """Base class of clusterers: `fit_predict(coords)` gives int labels, -1 for noise.
+    """Base class of clusterers: `fit_predict(coords, sources)` gives int labels, -1 for noise.
 
-    Labels should be numbered by decreasing cluster size (0 is the largest), as the pages
-    and the report list clusters in label order.
+    `sources` (the source of every row, or None) is there for defaults that depend on how many
+    sources share the map; a clusterer may ignore it. Labels should be numbered by decreasing
+    cluster size (0 is the largest), as the pages and the report list clusters in label order.
     """
 
     kind: ClassVar[str] = "clusterer"
 
-    def fit_predict(self, coords: np.ndarray) -> np.ndarray:
+    def fit_predict(self, coords: np.ndarray, sources: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
     def facts(self) -> dict[str, Any]:
@@ -120,7 +121,9 @@ class UMAPReducer(Reducer):
 
 @register
 class HDBSCANClusterer(Clusterer):
-    """HDBSCAN; `min_cluster_size` defaults to `layout.default_min_cluster_size(n)`."""
+    """HDBSCAN; `min_cluster_size` defaults to `layout.default_min_cluster_size(n, n_sources)`
+    and `min_samples` to `layout.default_min_samples(n)`, each on its own (not tied together,
+    so time and memory stay flat when the cluster size is raised)."""
 
     name = "hdbscan"
 
@@ -143,6 +146,7 @@ class HDBSCANClusterer(Clusterer):
         self.min_samples = min_samples
         self.method = method
         self.min_cluster_size_used: int | None = None
+        self.min_samples_used: int | None = None
 
     def params(self) -> dict[str, Any]:
         return {
@@ -151,14 +155,21 @@ class HDBSCANClusterer(Clusterer):
             "method": self.method,
         }
 
-    def fit_predict(self, coords: np.ndarray) -> np.ndarray:
+    def fit_predict(self, coords: np.ndarray, sources: np.ndarray | None = None) -> np.ndarray:
         from simgap_core.map import layout
 
-        size = self.min_cluster_size or layout.default_min_cluster_size(len(coords))
-        self.min_cluster_size_used = int(size)
+        n_sources = None if sources is None else len(np.unique(np.asarray(sources)))
+        size = self.min_cluster_size or layout.default_min_cluster_size(
+            len(coords), n_sources=n_sources
+        )
+        samples = self.min_samples or layout.default_min_samples(len(coords))
+        self.min_cluster_size_used, self.min_samples_used = int(size), int(samples)
         return layout.cluster(
-            coords, min_cluster_size=size, min_samples=self.min_samples, method=self.method
+            coords, min_cluster_size=size, min_samples=samples, method=self.method
         )
 
     def facts(self) -> dict[str, Any]:
-        return {"min_cluster_size_used": self.min_cluster_size_used}
+        return {
+            "min_cluster_size_used": self.min_cluster_size_used,
+            "min_samples_used": self.min_samples_used,
+        }

@@ -461,7 +461,11 @@ def _plan(
         def compute() -> dict[str, Any]:
             projection = state["projection"]
             report("cluster", 0, 1)
-            labels = np.asarray(clusterer.fit_predict(cluster_space(projection)))
+            labels = np.asarray(
+                clusterer.fit_predict(
+                    cluster_space(projection), projection["source"].astype(str).to_numpy()
+                )
+            )
             clusters = pd.DataFrame(
                 {
                     "conversation_id": projection["conversation_id"],

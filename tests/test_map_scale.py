@@ -1,0 +1,184 @@
+"""The map at scale: approximate neighbours, deduplicated rows, a sampled 2-d fit, and
+clustering defaults that keep noise low and the planted behaviours found as data grows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from simgap_core.map import layout
+from simgap_core.map.layout import (
+    approximate_knn,
+    build_map,
+    cluster,
+    default_min_cluster_size,
+    default_min_samples,
+    knn,
+    unique_rows,
+)
+
+
+def planted(sizes: list[int], *, seed: int = 1, dims: int = 384) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    truth = np.repeat(np.arange(len(sizes)), sizes)
+    centres = rng.normal(size=(len(sizes), dims))
+    points = centres[truth] + 0.35 * rng.normal(size=(len(truth), dims))
+    return points.astype(np.float32), truth
+
+
+def test_approximate_neighbours_match_the_exact_ones() -> None:
+    points, _ = planted([400] * 8, seed=3)
+    exact_indices, exact_distances = knn(points, 15, method="exact")
+    # Isotropic clusters are the hard case for an inverted file (neighbours scatter over
+    # lists); probing a quarter of the lists must still find nearly all of them.
+    indices, distances = approximate_knn(points, 15, n_probe=14)
+    assert indices.shape == distances.shape == (3200, 15)
+    assert indices.dtype == np.int32 and distances.dtype == np.float32
+    np.testing.assert_array_equal(indices[:, 0], np.arange(3200))
+    # Tie-aware recall: a neighbour counts when it is no farther than the exact 15th.
+    recall = np.mean(distances <= exact_distances[:, -1:] + 1e-5)
+    assert recall >= 0.95
+    # The distances returned are the true cosine distances of the indices returned.
+    unit = points / np.linalg.norm(points, axis=1, keepdims=True)
+    true = 1.0 - np.einsum("nd,nkd->nk", unit, unit[indices])
+    np.testing.assert_allclose(distances[:, 1:], true[:, 1:], atol=1e-5)
+    assert np.all(np.diff(distances, axis=1) >= 0)
+    again = approximate_knn(points, 15, n_probe=14)
+    np.testing.assert_array_equal(again[0], indices)
+
+
+def test_auto_switches_to_the_approximate_search_above_the_threshold(monkeypatch) -> None:
+    points, _ = planted([300] * 4, seed=4)
+    assert layout._neighbour_method("auto", len(points)) == "exact"
+    np.testing.assert_array_equal(knn(points, 10)[0], knn(points, 10, method="exact")[0])
+    monkeypatch.setattr(layout, "APPROXIMATE_ABOVE", 1000)
+    np.testing.assert_array_equal(knn(points, 10)[0], approximate_knn(points, 10)[0])
+    with pytest.raises(ValueError, match="neighbour method"):
+        knn(points, 10, method="hnsw")
+
+
+def test_approximate_search_puts_each_row_first_among_duplicates() -> None:
+    points, _ = planted([200] * 3, seed=5, dims=32)
+    points[1:30] = points[0]  # 30 identical rows: more than k
+    indices, distances = approximate_knn(points, 8)
+    np.testing.assert_array_equal(indices[:, 0], np.arange(600))
+    assert set(indices[:30].ravel()) <= set(range(30))
+    np.testing.assert_allclose(distances[:30], 0.0, atol=1e-6)
+
+
+def test_unique_rows_keeps_first_appearances_in_order() -> None:
+    rows = np.array([[1, 0], [0, 1], [1, 0], [2, 2], [0, 1], [1, 0]], dtype=np.float32)
+    first, inverse = unique_rows(rows)
+    np.testing.assert_array_equal(first, [0, 1, 3])
+    np.testing.assert_array_equal(inverse, [0, 1, 0, 2, 1, 0])
+    np.testing.assert_array_equal(rows[first][inverse], rows)
+
+
+@pytest.mark.slow
+def test_dedupe_maps_each_distinct_row_once_and_broadcasts() -> None:
+    distinct, _ = planted([60, 50, 40], seed=6)
+    copies = np.random.default_rng(0).integers(1, 6, size=len(distinct))
+    points = np.repeat(distinct, copies, axis=0)
+    result = build_map(points, seed=42, dedupe=True)
+    alone = build_map(distinct, seed=42)
+    first, inverse = unique_rows(points)
+    np.testing.assert_array_equal(result.xy, alone.xy[inverse])
+    np.testing.assert_array_equal(result.cluster_coords, alone.cluster_coords[inverse])
+    np.testing.assert_array_equal(result.knn_indices[:, 0], np.arange(len(points)))
+    # Neighbour lists name rows of the input, each a copy of the distinct neighbour.
+    np.testing.assert_array_equal(
+        inverse[result.knn_indices[:, 1:]], alone.knn_indices[inverse][:, 1:]
+    )
+    assert result.params["distinct_points"] == 150
+    assert result.params["fit_size"] == 150 and result.params["transformed"] == 0
+
+
+@pytest.mark.slow
+def test_display_map_fitted_on_a_sample_keeps_the_planted_clusters_apart() -> None:
+    points, truth = planted([120, 100, 90, 80, 60], seed=7)
+    result = build_map(points, seed=42, display_fit_size=200)
+    assert result.params["display_fit_size"] == 200
+    assert result.xy.shape == (450, 2) and np.isfinite(result.xy).all()
+    assert adjusted_rand_score(truth, cluster(result.xy, min_cluster_size=30)) >= 0.95
+    # The clustering space is still fitted on every point.
+    full = build_map(points, seed=42, display_fit_size=None)
+    np.testing.assert_array_equal(result.cluster_coords, full.cluster_coords)
+    with pytest.raises(ValueError, match="display_fit_size"):
+        build_map(points, display_fit_size=5)
+
+
+def test_min_samples_defaults_on_its_own() -> None:
+    import hdbscan
+
+    rng = np.random.default_rng(8)
+    centres = rng.uniform(-30, 30, size=(5, 5))
+    coords = np.repeat(centres, 200, axis=0) + rng.normal(size=(1000, 5))
+    for size in (20, 100):
+        expected = hdbscan.HDBSCAN(
+            min_cluster_size=size, min_samples=default_min_samples(1000)
+        ).fit_predict(coords)
+        labels = cluster(coords, min_cluster_size=size)
+        assert adjusted_rand_score(expected, labels) == 1.0
+        assert np.array_equal(labels < 0, expected < 0)
+    assert default_min_samples(1000) == default_min_samples(1_000_000) == 10
+    assert default_min_samples(5) == 4
+
+
+def test_default_min_cluster_size_follows_the_average_source_beyond_four() -> None:
+    assert default_min_cluster_size(20_000) == default_min_cluster_size(20_000, n_sources=4) == 400
+    assert default_min_cluster_size(20_000, n_sources=2) == 400  # 2% of n at most
+    assert default_min_cluster_size(125_000, n_sources=25) == 400  # 8% of 5,000
+    assert default_min_cluster_size(50_000, n_sources=10) == 400
+    assert default_min_cluster_size(1_000, n_sources=25) == 10  # never below 10
+    with pytest.raises(ValueError, match="n_sources"):
+        default_min_cluster_size(100, n_sources=0)
+
+
+@pytest.fixture(scope="module")
+def demo_embeddings() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Demo behaviour embeddings and planted archetypes at 2,000 and 6,000 conversations."""
+    from simgap_core.demo import DEMO_SOURCES, generate_demo
+    from simgap_core.embed import Embedder
+    from simgap_core.model import Conversation, Corpus
+    from simgap_core.represent import represent
+
+    embedder = Embedder()
+    out = {}
+    for per_source in (500, 1500):
+        data = generate_demo(seed=0, per_source=per_source)
+        corpus = Corpus.from_conversations(
+            Conversation(r["id"], source, [(m["role"], m["content"]) for m in r["messages"]])
+            for source in DEMO_SOURCES
+            for r in data.records[source]
+        )
+        texts = represent(corpus, "combined")["text"].tolist()
+        truth = np.array([a for source in DEMO_SOURCES for a in data.archetypes[source]])
+        out[len(texts)] = (embedder.encode(texts), truth)
+    return out
+
+
+@pytest.mark.slow
+def test_default_clustering_keeps_noise_low_and_finds_the_planted_behaviours(
+    demo_embeddings,
+) -> None:
+    import hdbscan
+
+    scores = {}
+    for n, (embeddings, truth) in demo_embeddings.items():
+        coords = build_map(embeddings, seed=42).cluster_coords
+        labels = cluster(coords)
+        # The old default, computed independently: 1% of n, min_samples tied to it.
+        old_size = max(10, round(0.01 * n))
+        old = hdbscan.HDBSCAN(min_cluster_size=old_size, min_samples=old_size).fit_predict(
+            coords.astype(np.float64)
+        )
+        noise, ari = np.mean(labels < 0), adjusted_rand_score(truth, labels)
+        scores[n] = (noise, ari)
+        assert noise <= 0.20, f"{n} conversations: {noise:.1%} noise"
+        assert noise <= np.mean(old < 0), (n, noise, np.mean(old < 0))
+        assert ari >= adjusted_rand_score(truth, old) - 0.02, (n, ari)
+    # More data must not blur the planted behaviours. The ARI wobbles by up to ~0.07 from one
+    # size to the next (UMAP's layout of a different sample), hence the margin.
+    assert scores[6000][1] >= scores[2000][1] - 0.10, scores
+    assert min(ari for _, ari in scores.values()) >= 0.45, scores
