@@ -623,9 +623,12 @@ def _measure_stage(
         representation_texts=representations["text"].tolist(),
         user_texts=representations["conversation_id"].map(user_text).fillna("").tolist(),
         map_coords=cluster_space(state["projection"]),
-        pair_ids=representations["conversation_id"]
-        .map(corpus.conversations.set_index("conversation_id")["pair_id"])
-        .tolist(),
+        pair_ids=[
+            None if pd.isna(value) else str(value)
+            for value in representations["conversation_id"].map(
+                corpus.conversations.set_index("conversation_id")["pair_id"]
+            )
+        ],
         conversation_ids=representations["conversation_id"].astype(str).tolist(),
         k=params.k,
         k_rule=params.k_rule,
