@@ -41,7 +41,7 @@ demo: $(STAMP)
 # The committed demo run, without the bulky embeddings and memo (a rerun recomputes them).
 demo-run: $(STAMP)
 	rm -rf data/demo_run
-	$(BIN)/simgap analyze --demo --precision bf16 --out data/demo_run
+	$(BIN)/simgap analyze --demo --precision fp32 --out data/demo_run
 	rm -rf data/demo_run/embeddings.npy data/demo_run/cache
 
 bench: $(STAMP)

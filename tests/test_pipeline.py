@@ -38,9 +38,10 @@ def demo_inputs(demo_dir: Path) -> list[InputSpec]:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Run:
-    # bf16 named, not "auto": the auto check times both precisions, and on a loaded machine it
-    # can pick fp32, whose slightly different vectors move UMAP (the committed run is bf16).
-    params = AnalysisParams(precision="bf16")
+    # fp32 named, not "auto": the auto check times both precisions and picks per machine (bf16
+    # where the CPU has bf16 units), and slightly different vectors move UMAP; the committed
+    # demo run is fp32, the precision every CPU runs natively.
+    params = AnalysisParams(precision="fp32")
     return analyze(demo_inputs(demo_dir), tmp_path_factory.mktemp("demo") / "run", params)
 
 
@@ -113,7 +114,7 @@ def test_same_seed_and_inputs_give_identical_clusters(
     demo_run: Run, demo_dir: Path, tmp_path: Path
 ) -> None:
     again = analyze(
-        demo_inputs(demo_dir), tmp_path / "again", AnalysisParams(precision="bf16", measure=False)
+        demo_inputs(demo_dir), tmp_path / "again", AnalysisParams(precision="fp32", measure=False)
     )
     pd.testing.assert_frame_equal(again.clusters(), demo_run.clusters())
     assert (again.path / "clusters.parquet").read_bytes() == (
@@ -130,7 +131,7 @@ def test_rerun_with_new_clustering_parameters_reuses_everything_else(
     copy = tmp_path / "copy"
     shutil.copytree(demo_run.path, copy)
     rerun = analyze(
-        demo_inputs(demo_dir), copy, AnalysisParams(precision="bf16", min_cluster_size=240)
+        demo_inputs(demo_dir), copy, AnalysisParams(precision="fp32", min_cluster_size=240)
     )
     assert rerun.params["recomputed"] == ["cluster", "measure"]
     assert rerun.facts("cluster")["min_cluster_size_used"] == 240
