@@ -10,9 +10,9 @@ text, or the two sides of one `pair_id`) never straddle train and test. Without 
 simulator that repeats itself is "detected" by memorising its duplicates: one that emits 80
 real-distribution outputs five times each scored AUC 0.86 with plain folds and 0.50 grouped.
 The AUC is the mean over folds of each test fold's AUC (accuracy is pooled over the
-out-of-fold scores): AUC on scores pooled across folds mixes scores of different models and,
-with no gap, sits below 0.5 on average (on 8-d Gaussians, 400 per class, a null mean of about
-0.47), so "0.5 = indistinguishable" would not hold. The interval is a percentile bootstrap of
+out-of-fold scores): AUC on scores pooled across folds mixes scores of different models,
+which with no gap pulls it below 0.5 on average (the known pessimism of pooled cross-validated
+AUC), so "0.5 = indistinguishable" would not hold; each fold's AUC is 0.5 in expectation. The interval is a percentile bootstrap of
 that mean (conversations resampled within each class of each test fold) and the p-value a
 permutation test that refits the probe on shuffled labels and computes the same statistic:
 its false-positive rate on null data is measured in bench/calibration.py.
