@@ -12,10 +12,11 @@ real-distribution outputs five times each scored AUC 0.86 with plain folds and 0
 The AUC is the mean over folds of each test fold's AUC (accuracy is pooled over the
 out-of-fold scores): AUC on scores pooled across folds mixes scores of different models,
 which with no gap pulls it below 0.5 on average (the known pessimism of pooled cross-validated
-AUC), so "0.5 = indistinguishable" would not hold; each fold's AUC is 0.5 in expectation. The interval is a percentile bootstrap of
-that mean (conversations resampled within each class of each test fold) and the p-value a
-permutation test that refits the probe on shuffled labels and computes the same statistic:
-its false-positive rate on null data is measured in bench/calibration.py.
+AUC), so "0.5 = indistinguishable" would not hold; each fold's AUC is 0.5 in expectation.
+The interval is a percentile bootstrap of that mean (conversations resampled within each
+class of each test fold) and the p-value a permutation test that refits the probe on
+shuffled labels and computes the same statistic: its false-positive rate on null data is
+measured in bench/calibration.py and tests/test_classifier.py.
 
 The embeddings are not standardized: they are L2-normalized, so every dimension is on the same
 scale already, and standardizing blows near-constant dimensions up into noise (on the demo
