@@ -1,13 +1,19 @@
 """Calibration of simgap's verdicts: do the intervals cover, the tests hold their level, and the
 ranking follow the true gap whatever the sample sizes? Public API only; prints tables.
 
-    python bench/calibration.py          # a few minutes on 2 cores
+    python bench/calibration.py          # about 5 minutes on 2 idle cores: the cells that
+                                         # decide the verdicts, few runs each
     python bench/calibration.py --full   # the whole grid (k 50-200, n_real 1,000-5,000,
-                                         # n_sim 100-5,000, true JS 0-0.2, flat and skewed)
+                                         # n_sim 100-5,000, true JS 0-0.2, flat and skewed),
+                                         # 200+ runs per cell: hours
+
+Every rate is printed with its Monte-Carlo standard error sqrt(r (1 - r) / runs): with 60
+runs a coverage of 0.95 is known to +-0.03 only, so read a cell against the target band
+(0.92-0.98) with that in mind.
 
 Synthetic histograms: a population histogram P on k bins (flat, or skewed: Zipf 1.1) and Q
-= (1 - t) P + t R with t solved so that JS(P, Q) is the planted value; samples are
-multinomial draws. Cells are marked reliable / unreliable with the metrics' own rule
+= (1 - t) P + t R with t solved so that JS(P, Q) is the planted value on those k bins; samples
+are multinomial draws. Cells are marked reliable / unreliable with the metrics' own rule
 (`reliability_notes`) at the k the metrics would use (the common k).
 Through measure(): Gaussian clusters with known mixing weights as embeddings.
 """
@@ -19,6 +25,7 @@ import time
 
 import numpy as np
 
+from simgap_core.measure.classifier import classifier_test
 from simgap_core.measure.compare import measure, reliability_notes
 from simgap_core.measure.divergence import js_divergence
 from simgap_core.measure.quantize import common_k
@@ -48,51 +55,66 @@ def planted(p: np.ndarray, js: float, rng: np.random.Generator) -> np.ndarray:
     return (1 - t) * p + t * r
 
 
-def coverage_table(full: bool, runs: int, boot: int) -> None:
-    ks = (50, 100, 200) if full else (50, 100)
-    n_reals = (1000, 3000, 5000) if full else (1000, 3000)
-    n_sims = (100, 300, 1000, 3000, 5000) if full else (100, 500, 1000, 3000)
-    truths = (0.0, 0.02, 0.05, 0.1, 0.2) if full else (0.0, 0.02, 0.1)
-    shapes = ("flat", "skewed")
+def rate(hits: int, runs: int) -> str:
+    """A rate with its Monte-Carlo standard error."""
+    r = hits / runs
+    return f"{r:.3f} ± {np.sqrt(r * (1 - r) / runs):.3f}"
+
+
+# The cells that decide the verdicts (default run): the skewed small-simulator cells and the
+# large-JS cells where the interval undercovered in the first calibration, plus the no-gap cells.
+DEFAULT_CELLS = (
+    ("skewed", 100, 1000, 500, 0.02),
+    ("skewed", 100, 1000, 500, 0.1),
+    ("skewed", 50, 3000, 3000, 0.2),
+    ("flat", 50, 3000, 3000, 0.2),
+    ("skewed", 50, 1000, 1000, 0.0),
+)
+
+
+def full_cells() -> list[tuple[str, int, int, int, float]]:
+    return [
+        (shape, k, n_real, n_sim, truth)
+        for shape in ("flat", "skewed")
+        for k in (50, 100, 200)
+        for n_real in (1000, 3000, 5000)
+        for n_sim in (100, 300, 1000, 3000, 5000)
+        for truth in (0.0, 0.02, 0.05, 0.1, 0.2)
+    ]
+
+
+def coverage_table(cells, runs: int, boot: int) -> None:
     print("\n## Coverage of the 95% interval of js, and bias (synthetic histograms)")
-    print(f"{runs} runs per cell, {boot} bootstrap replicates; k is fixed per row (n/k shown).")
+    print(f"{runs} runs per cell, {boot} bootstrap replicates, k fixed per row.")
     print(
-        "| shape | k | n_real | n_sim | true JS | reliable | coverage | bias plug-in | "
+        "| shape | k | n_real | n_sim | true JS | reliable | coverage ± se | bias plug-in | "
         "bias corrected |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
-    worst = 1.0
-    for shape in shapes:
-        for k in ks:
-            for n_real in n_reals:
-                for n_sim in n_sims:
-                    for truth in truths:
-                        p = population(k, shape, rng)
-                        q = planted(p, truth, rng)
-                        true_js = float(js_divergence(p, q))
-                        hits, plug, corr = 0, [], []
-                        for run in range(runs):
-                            a = rng.multinomial(n_real, p)
-                            b = rng.multinomial(n_sim, q)
-                            result = corrected_js(a, b, n_boot=boot, seed=run)
-                            hits += result.low <= true_js <= result.high
-                            plug.append(result.plugin - true_js)
-                            corr.append(result.js - true_js)
-                        reliable = not reliability_notes(n_real, n_sim, k)
-                        cover = hits / runs
-                        if reliable:
-                            worst = min(worst, cover)
-                        print(
-                            f"| {shape} | {k} | {n_real} | {n_sim} | {true_js:.3f} | "
-                            f"{'yes' if reliable else 'no'} | {cover:.2f} | "
-                            f"{np.mean(plug):+.4f} | {np.mean(corr):+.4f} |"
-                        )
-    print(f"\nLowest coverage over reliable cells: {worst:.2f}")
+    for shape, k, n_real, n_sim, truth in cells:
+        p = population(k, shape, rng)
+        q = planted(p, truth, rng)
+        true_js = float(js_divergence(p, q))
+        hits, plug, corr = 0, [], []
+        for run in range(runs):
+            a = rng.multinomial(n_real, p)
+            b = rng.multinomial(n_sim, q)
+            result = corrected_js(a, b, n_boot=boot, seed=run)
+            hits += result.low <= true_js <= result.high
+            plug.append(result.plugin - true_js)
+            corr.append(result.js - true_js)
+        reliable = not reliability_notes(n_real, n_sim, k)
+        print(
+            f"| {shape} | {k} | {n_real} | {n_sim} | {true_js:.3f} | "
+            f"{'yes' if reliable else 'no'} | {rate(hits, runs)} | "
+            f"{np.mean(plug):+.4f} | {np.mean(corr):+.4f} |",
+            flush=True,
+        )
 
 
 def finer_bins(runs: int) -> None:
-    print("\n## Finer bins raise JS (no gap, n_real = n_sim = 1,000, flat)")
+    print(f"\n## Finer bins raise JS (no gap, n_real = n_sim = 1,000, flat, {runs} runs)")
     print("| k | mean plug-in JS | mean corrected JS |")
     print("|---|---|---|")
     rng = np.random.default_rng(1)
@@ -103,11 +125,12 @@ def finer_bins(runs: int) -> None:
             result = corrected_js(rng.multinomial(1000, p), rng.multinomial(1000, p), seed=run)
             plug.append(result.plugin)
             corr.append(result.js)
-        print(f"| {k} | {np.mean(plug):.4f} | {np.mean(corr):.4f} |")
+        print(f"| {k} | {np.mean(plug):.4f} | {np.mean(corr):.4f} |", flush=True)
 
 
-def identical_simulators(runs: int, perms: int) -> None:
+def identical_simulators(runs: int, perms: int, splits: int) -> None:
     print("\n## Identical simulators: false 'different' after Holm, false 'mixing helps'")
+    print(f"{runs} runs per row, {perms} permutations, {splits} mixture splits, skewed bins.")
     print("| simulators | n_real | n_sim | k | any flagged different (Holm, 0.05) | mixing helps |")
     print("|---|---|---|---|---|---|")
     rng = np.random.default_rng(2)
@@ -131,44 +154,61 @@ def identical_simulators(runs: int, perms: int) -> None:
                     for g in range(1, len(sizes))
                 ]
                 flagged += bool(np.any(holm(p_values) <= 0.05))
-                mixture = held_out_mixture(labels, codes, len(sizes), k, splits=20, seed=run)
+                mixture = held_out_mixture(labels, codes, len(sizes), k, splits=splits, seed=run)
                 helps += mixture.helps
             print(
-                f"| {n_sims_count} | {n_real} | {n_sim} | {k} | {flagged / runs:.3f} | "
-                f"{helps / runs:.3f} |"
+                f"| {n_sims_count} | {n_real} | {n_sim} | {k} | {rate(flagged, runs)} | "
+                f"{rate(helps, runs)} |",
+                flush=True,
             )
 
 
-def ranking(runs: int, boot: int) -> None:
-    print("\n## Ranking accuracy: true JS 0.02 vs 0.06, n_real = 3,000 (synthetic labels)")
-    print("| closer sim n | farther sim n | k rule | ranked by | accuracy | tied share |")
-    print("|---|---|---|---|---|---|")
+def ranking(
+    runs: int,
+    boot: int,
+    cases: tuple[tuple[int, int], ...] = ((300, 3000), (3000, 300)),
+    rules: tuple[str, ...] = ("common", "pair"),
+) -> None:
+    print("\n## Ranking accuracy: true JS 0.02 vs 0.06 on the measured bins, n_real = 3,000")
+    print(
+        f"{runs} runs per row, {boot} bootstrap replicates, skewed bins. The JS is planted on "
+        "the k bins each pair is measured on (the k rule's), so 'true' is the population JS "
+        "of the histograms compared."
+    )
+    print(
+        "| closer sim n | farther sim n | k rule | k (close, far) | ranked by | accuracy | tied |"
+    )
+    print("|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(3)
-    for n_close, n_far in ((300, 3000), (3000, 300)):
-        for rule in ("common", "pair"):
+    for n_close, n_far in cases:
+        for rule in rules:
+            if rule == "common":
+                k_close = k_far = common_k([3000, n_close, n_far])
+            else:
+                k_close, k_far = common_k([3000, n_close]), common_k([3000, n_far])
             right_corrected = right_plugin = tied = 0
             for _ in range(runs):
-                k_of = {
-                    "close": common_k([3000, n_close, n_far])
-                    if rule == "common"
-                    else common_k([3000, n_close]),
-                    "far": common_k([3000, n_close, n_far])
-                    if rule == "common"
-                    else common_k([3000, n_far]),
-                }
-                # One fine population, coarsened to each pair's k (bins of a fixed space).
-                fine = 600
-                base = population(fine, "skewed", rng)
-                real_fine = rng.choice(fine, size=3000, p=base)
-                sims = {}
-                for name, truth, n in (("close", 0.02, n_close), ("far", 0.06, n_far)):
-                    sims[name] = rng.choice(fine, size=n, p=planted(base, truth, rng))
+                # One population per k; the real set is drawn once on the finer of the two and
+                # coarsened, so the two pairs share it (as they do in measure()).
+                fine_k = max(k_close, k_far)
+                base = population(fine_k, "skewed", rng)
+                real_fine = rng.choice(fine_k, size=3000, p=base)
+                coarse_of = {k: np.arange(fine_k) % k for k in {k_close, k_far}}
+                sims, real_labels = {}, {}
+                for name, truth, n, k in (
+                    ("close", 0.02, n_close, k_close),
+                    ("far", 0.06, n_far, k_far),
+                ):
+                    p_k = np.bincount(coarse_of[k], weights=base, minlength=k)
+                    sims[name] = np.bincount(
+                        rng.choice(k, size=n, p=planted(p_k, truth, rng)), minlength=k
+                    )
+                    real_labels[name] = coarse_of[k][real_fine]
                 names = ["close", "far"]
-                coarse = {name: rng.permutation(fine) % k_of[name] for name in names}
                 joint = joint_bootstrap(
                     names,
-                    [coarse[n][real_fine] for n in names],
-                    [np.bincount(coarse[n][sims[n]], minlength=k_of[n]) for n in names],
+                    [real_labels[n] for n in names],
+                    [sims[n] for n in names],
                     n_boot=boot,
                     seed=int(rng.integers(2**31)),
                 )
@@ -177,12 +217,36 @@ def ranking(runs: int, boot: int) -> None:
                 tied += joint.ties[0].tied
             for by, right in (("corrected js", right_corrected), ("plug-in", right_plugin)):
                 print(
-                    f"| {n_close} | {n_far} | {rule} | {by} | {right / runs:.3f} | "
-                    f"{tied / runs:.2f} |"
+                    f"| {n_close} | {n_far} | {rule} | {k_close}, {k_far} | {by} | "
+                    f"{rate(right, runs)} | {rate(tied, runs)} |",
+                    flush=True,
                 )
 
 
+def probe_false_positives(runs: int, n: int, dims: int, perms: int) -> None:
+    print("\n## Grouped probe: permutation p-value on null data (both sides one Gaussian)")
+    print("| n per class | dims | folds | permutations | runs | mean AUC | P(p <= 0.05) |")
+    print("|---|---|---|---|---|---|---|")
+    rejected, aucs = 0, []
+    for run in range(runs):
+        rng = np.random.default_rng(run)
+        result = classifier_test(
+            rng.standard_normal((n, dims)),
+            rng.standard_normal((n, dims)),
+            seed=run,
+            bootstrap=0,
+            permutations=perms,
+        )
+        rejected += result.p_value <= 0.05
+        aucs.append(result.auc)
+    print(
+        f"| {n} | {dims} | 5 | {perms} | {runs} | {np.mean(aucs):.3f} | {rate(rejected, runs)} |",
+        flush=True,
+    )
+
+
 def embeddings_run(rng: np.random.Generator, weights: dict[str, np.ndarray], sizes: dict[str, int]):
+    """Rows from Gaussian clusters (24-d, unit noise, centres 3 apart) with these mixing weights."""
     centers = np.random.default_rng(99).standard_normal((len(next(iter(weights.values()))), 24)) * 3
     rows, sources = [], []
     for name, w in weights.items():
@@ -195,7 +259,11 @@ def embeddings_run(rng: np.random.Generator, weights: dict[str, np.ndarray], siz
 
 
 def pipeline(runs: int) -> None:
-    print("\n## Through measure() on synthetic embeddings (Gaussian clusters, 24-d)")
+    print("\n## Through measure() on synthetic embeddings (Gaussian clusters, 24-d, 20 clusters)")
+    print(
+        "k-means refitted per pair (common k), 100 bootstrap replicates, 200 permutations, "
+        f"20 mixture splits; {runs} runs per row."
+    )
     rng = np.random.default_rng(4)
     clusters = 20
     real_w = 1.0 / np.arange(1, clusters + 1)
@@ -209,9 +277,9 @@ def pipeline(runs: int) -> None:
         seeds=2,
         mixture_splits=20,
         misalignment_null_repeats=0,
+        n_init=2,
     )
-    right = 0
-    inside = 0
+    right = inside = 0
     for run in range(runs):
         points, sources = embeddings_run(
             rng,
@@ -227,8 +295,10 @@ def pipeline(runs: int) -> None:
             for s in metrics["simulators"].values()
         )
     print(
-        f"close (150 conversations) vs far (1,500), real 1,500: close ranked first in "
-        f"{right}/{runs} runs; js inside js_ci in {inside}/{runs}"
+        f"- close (150 conversations, mixing weights jittered by sd 0.15 in log) vs far (1,500, "
+        f"sd 0.6), real 1,500: close ranked first in {rate(right, runs)} of runs; js inside "
+        f"js_ci in {rate(inside, runs)}",
+        flush=True,
     )
     flagged = helps = 0
     for run in range(runs):
@@ -245,23 +315,44 @@ def pipeline(runs: int) -> None:
         )
         helps += metrics["mixture"]["helps"]
     print(
-        f"3 identical simulators (600 each, real 600): any flagged different after Holm in "
-        f"{flagged}/{runs} runs; 'mixing helps' in {helps}/{runs}"
+        f"- 3 simulators drawn from real's own mixture (600 each, real 600): any flagged "
+        f"different after Holm in {rate(flagged, runs)} of runs; 'mixing helps' in "
+        f"{rate(helps, runs)}",
+        flush=True,
     )
+
+
+SECTIONS = ("coverage", "bins", "identical", "ranking", "probe", "pipeline")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the whole grid, more runs")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
+    )
+    parser.add_argument("--runs", type=int, default=None, help="override the runs per cell")
     args = parser.parse_args()
+    wanted = set(args.sections.split(","))
+    unknown = wanted - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    full = args.full
     started = time.perf_counter()
-    runs = 200 if args.full else 30
-    print("Machine: 2 cores shared. Sizes next to every figure.")
-    coverage_table(args.full, runs, boot=200)
-    finer_bins(30)
-    identical_simulators(200 if args.full else 60, perms=500)
-    ranking(200 if args.full else 60, boot=200)
-    pipeline(10 if args.full else 3)
+    print("Machine: 2 cores (shared). Sizes next to every figure.")
+    if "coverage" in wanted:
+        cells = full_cells() if full else DEFAULT_CELLS
+        coverage_table(cells, args.runs or (200 if full else 40), boot=200)
+    if "bins" in wanted:
+        finer_bins(args.runs or (30 if full else 5))
+    if "identical" in wanted:
+        identical_simulators(args.runs or (400 if full else 60), perms=500, splits=20)
+    if "ranking" in wanted:
+        ranking(args.runs or (400 if full else 60), boot=200)
+    if "probe" in wanted:
+        probe_false_positives(args.runs or (300 if full else 60), n=60, dims=5, perms=19)
+    if "pipeline" in wanted:
+        pipeline(args.runs or (20 if full else 2))
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 

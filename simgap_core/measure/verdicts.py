@@ -19,16 +19,29 @@ Each verdict is judged against its own noise, at the sizes the data have:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from simgap_core.measure.divergence import js_divergence
 from simgap_core.measure.mixture import best_mixture
+from simgap_core.measure.pairs import (
+    SEED_MIXTURE,
+    SEED_PAPER_CI,
+    SEED_VARIANT_CI,
+    MeasureSettings,
+    Timer,
+    skip,
+    stage_seed,
+)
+from simgap_core.measure.quantize import Quantization
 from simgap_core.measure.uncertainty import (
     CorrectedJS,
     corrected_from_replicates,
+    corrected_js,
     holm,
     second_level_mean,
 )
@@ -247,3 +260,165 @@ def adjusted_p_values(p_values: dict[str, float]) -> dict[str, float]:
     """Holm-adjusted p-values across simulators, by name."""
     names = list(p_values)
     return dict(zip(names, holm(np.array([p_values[n] for n in names])).tolist(), strict=True))
+
+
+def ranking_of(sim_metrics: dict[str, Any], quantization: str) -> list[str]:
+    """Simulators closest first by corrected JS (name breaks exact ties)."""
+    return sorted(sim_metrics, key=lambda s: (sim_metrics[s][quantization]["js"], s))
+
+
+def verdict_metrics(
+    sim_metrics: dict[str, Any],
+    pairs: dict[str, Quantization],
+    pair_rows: dict[str, np.ndarray],
+    codes: np.ndarray,
+    settings: MeasureSettings,
+    timer: Timer,
+    skipped: list[dict[str, str]],
+) -> list[Any]:
+    """Corrected JS, intervals and ties (joint bootstrap over the shared real set), and Holm."""
+    resampled = [s for s in sim_metrics if sim_metrics[s]["paper"]["p_value"] is not None]
+    ties: list[Any] = []
+    if resampled:
+        with timer.stage("bootstrap"):
+            joint = joint_bootstrap(
+                resampled,
+                [pairs[s].labels[codes[pair_rows[s]] == 0] for s in resampled],
+                [pairs[s].histograms[1] for s in resampled],
+                n_boot=settings.bootstrap,
+                level=settings.ci_level,
+                seed=stage_seed(settings.seed, SEED_PAPER_CI),
+            )
+        for sim in resampled:
+            corrected = joint.corrected[sim]
+            sim_metrics[sim]["paper"].update(
+                js=corrected.js, js_ci=[corrected.low, corrected.high], js_bias=corrected.bias
+            )
+            sim_metrics[sim]["tied_with"] = joint.tied_with(sim)
+        ties = joint.ties
+        adjusted = adjusted_p_values({s: sim_metrics[s]["paper"]["p_value"] for s in resampled})
+        for sim, value in adjusted.items():
+            sim_metrics[sim]["paper"]["p_value_adjusted"] = value
+    if len(sim_metrics) > 1 and len(resampled) < len(sim_metrics):
+        for sim in sorted(set(sim_metrics) - set(resampled)):
+            skip(skipped, sim, "ties", "no bootstrap interval for this simulator")
+    return ties
+
+
+def mixture_metrics(
+    shared: Quantization,
+    codes: np.ndarray,
+    names: list[str],
+    settings: MeasureSettings,
+    skipped: list[dict[str, str]],
+) -> dict[str, Any] | None:
+    """Best mixture in sample (descriptive) and its gain held out (the verdict)."""
+    simulators = names[1:]
+    if len(simulators) < 2:
+        skip(skipped, simulators[0], "mixture", "a mixture needs at least two simulators")
+        return None
+    fitted = best_mixture(shared.histograms[0], shared.histograms[1:])
+    result: dict[str, Any] = {
+        "weights": {sim: float(w) for sim, w in zip(simulators, fitted.weights, strict=True)},
+        "js": fitted.js,
+        "best_single": simulators[fitted.best_single],
+        "best_single_js": fitted.best_single_js,
+        "in_sample_gain": fitted.gain,
+        "held_out_gain": None,
+        "held_out_gain_ci": None,
+        "helps": False,
+        "splits": settings.mixture_splits,
+        "duality_gap": fitted.duality_gap,
+    }
+    smallest = int(np.bincount(codes).min())
+    if smallest < 2 or settings.mixture_splits < 1:
+        skip(
+            skipped,
+            names[int(np.argmin(np.bincount(codes)))],
+            "mixture held out",
+            f"halving needs at least 2 conversations per source, has {smallest}",
+        )
+        return result
+    held_out = held_out_mixture(
+        shared.labels,
+        codes,
+        len(names),
+        shared.k,
+        splits=settings.mixture_splits,
+        level=settings.ci_level,
+        seed=stage_seed(settings.seed, SEED_MIXTURE),
+    )
+    result.update(
+        held_out_gain=held_out.gain,
+        held_out_gain_ci=list(held_out.interval),
+        helps=held_out.helps,
+    )
+    return result
+
+
+def robustness_metrics(
+    embeddings: np.ndarray,
+    codes: np.ndarray,
+    names: list[str],
+    sizes: dict[str, int],
+    sim_metrics: dict[str, Any],
+    pairs: dict[str, Quantization],
+    settings: MeasureSettings,
+    timer: Timer,
+    quantizer: Callable[..., Quantization],
+) -> dict[str, Any]:
+    """Does the ranking survive other k-means seeds, k/2 and 2k? And the map's clusters?"""
+    base_ranking = ranking_of(sim_metrics, "paper")
+    variants: list[dict[str, Any]] = []
+    seed_values: dict[str, list[float]] = {s: [sim_metrics[s]["paper"]["js"]] for s in sim_metrics}
+    plans = [
+        (f"seed {settings.seed + j}", None, settings.seed + j) for j in range(1, settings.seeds)
+    ]
+    plans += [("k/2", 0.5, settings.seed), ("2k", 2.0, settings.seed)]
+    with timer.stage("robustness"):
+        for name, factor, variant_seed in plans:
+            values: dict[str, float] = {}
+            k_used = None
+            for index, sim in enumerate(names[1:], start=1):
+                rows = np.flatnonzero((codes == 0) | (codes == index))
+                k = pairs[sim].k if factor is None else int(round(pairs[sim].k * factor))
+                k = min(max(k, 2), len(rows))
+                k_used = k
+                variant = quantizer(
+                    embeddings[rows],
+                    (codes[rows] == index).astype(np.int64),
+                    n_groups=2,
+                    **settings.quantize_kwargs(k, variant_seed),
+                )
+                if min(sizes[names[0]], sizes[sim]) >= 2:
+                    values[sim] = corrected_js(
+                        variant.histograms[0],
+                        variant.histograms[1],
+                        n_boot=settings.bootstrap,
+                        level=settings.ci_level,
+                        seed=stage_seed(settings.seed, SEED_VARIANT_CI, index),
+                    ).js
+                else:
+                    values[sim] = float(js_divergence(*variant.histograms))
+                if factor is None:
+                    seed_values[sim].append(values[sim])
+            variants.append({"name": name, "k": k_used, "seed": variant_seed, "js": values})
+    for sim, values in seed_values.items():
+        sim_metrics[sim]["paper"]["seed_spread"] = {
+            "variants": len(values),
+            "js_sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "js_min": float(np.min(values)),
+            "js_max": float(np.max(values)),
+        }
+    taus = [
+        kendall_tau(base_ranking, sorted(v["js"], key=lambda s, v=v: (v["js"][s], s)))
+        for v in variants
+    ]
+    map_ranking = ranking_of(sim_metrics, "map")
+    return {
+        "variants": variants,
+        "min_kendall_tau": min(taus) if taus else 1.0,
+        "ranking_holds": all(t == 1.0 for t in taus),
+        "map_ranking": map_ranking,
+        "map_agrees": map_ranking == base_ranking,
+    }
