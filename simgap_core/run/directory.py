@@ -325,7 +325,8 @@ class Run:
         for column in ("name", "description"):
             if column not in summary:
                 summary[column] = ""
-            summary[column] = summary[column].fillna("").astype(str)
+            summary[column] = summary[column].astype(object).where(summary[column].notna(), "")
+            summary[column] = summary[column].astype(str)
         return summary
 
     def cluster_names_by_number(self) -> dict[int, str]:
