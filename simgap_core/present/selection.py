@@ -276,8 +276,9 @@ def cluster_gaps(summary: pd.DataFrame, *, simulator: str, reference: str) -> pd
     """One row per cluster for one simulator, the largest |share difference| first.
 
     Columns: cluster, name, n, reference_share, simulator_share, diff (reference - simulator),
-    diff_low, diff_high (bootstrap interval), log_ratio, q_value, category, and the c-TF-IDF
-    terms when the run has them. Ties keep the cluster order.
+    diff_low, diff_high (bootstrap interval), log_ratio, q_value, category, and the cluster's
+    description and c-TF-IDF terms when the run has them. `name` is `cluster_name` with the
+    summary's `name` column ("11 · terse one-line requests"). Ties keep the cluster order.
     """
     needed = [f"share_{reference}", f"share_{simulator}", f"diff_{simulator}"]
     missing = [c for c in needed if c not in summary]
@@ -299,9 +300,9 @@ def cluster_gaps(summary: pd.DataFrame, *, simulator: str, reference: str) -> pd
             "category": summary[f"category_{simulator}"],
         }
     )
-    for terms in ("terms_representation", "terms_user"):
-        if terms in summary:
-            gaps[terms] = summary[terms].fillna("")
+    for text in ("description", "terms_representation", "terms_user"):
+        if text in summary:
+            gaps[text] = summary[text].fillna("")
     order = np.argsort(-gaps["diff"].abs().to_numpy(), kind="stable")
     return gaps.iloc[order].reset_index(drop=True)
 

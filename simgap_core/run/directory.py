@@ -327,7 +327,9 @@ class Run:
                 summary[column] = ""
             summary[column] = summary[column].astype(object).where(summary[column].notna(), "")
             summary[column] = summary[column].astype(str)
-        return summary
+        # The name reads first, right after the number it names.
+        rest = [c for c in summary.columns if c not in ("cluster", "name", "description")]
+        return summary[["cluster", "name", "description", *rest]]
 
     def cluster_names_by_number(self) -> dict[int, str]:
         """{cluster: name} from `cluster_names.csv`; {} for a run made before names existed."""
