@@ -201,3 +201,13 @@ def test_the_forest_plot_shows_the_stored_intervals() -> None:
     assert list(rates.x - rates.error_x.arrayminus) == pytest.approx(stored["ci_low"].tolist())
     assert list(means.x) == [-0.9]
     assert figure.layout.xaxis.type == "log"
+
+
+def test_the_readme_holds_the_current_feature_definitions() -> None:
+    from pathlib import Path
+
+    from simgap_core.behaviour import feature_table_markdown
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Behaviour features") :]
+    assert feature_table_markdown() in section, "paste feature_table_markdown() into the README"
