@@ -107,3 +107,40 @@ def test_a_run_made_before_names_reads_with_empty_names(behaviour_run, tmp_path:
     summary = Run(old).clusters_summary()
     assert (summary["name"] == "").all()
     assert Run(old).cluster_names_by_number() == {}
+
+
+def test_the_report_leads_with_the_stored_findings(behaviour_run) -> None:
+    from html import escape
+
+    from simgap_core.behaviour import gap_sentence
+    from simgap_core.present.report import build_report
+    from simgap_core.present.selection import cluster_gaps, top_feature_gaps
+
+    _, run = behaviour_run
+    html = build_report(run.path)
+    body = html[html.index("<main") :]
+    findings = body[: body.index('<section id="summary">')]
+    # The findings come first: before the summary, the leaderboard and every figure.
+    assert body.index('<section id="findings">') < body.index('<section id="summary">')
+    assert "plotly-graph-div" not in findings
+    top = top_feature_gaps(run.feature_gaps(), simulator="chatty_sim", top=3)
+    assert len(top) == 3, "the planted chatty_sim gaps should give three significant features"
+    for _, row in top.iterrows():
+        assert escape(gap_sentence(row), quote=True) in findings
+    # The most missed / invented named behaviour, as stored, with escaped excerpts.
+    summary = run.clusters_summary()
+    gaps = cluster_gaps(summary, simulator="chatty_sim", reference="real")
+    for category, said in (("missed", "most missed"), ("hallucinated", "most invented")):
+        chosen = gaps[(gaps["category"] == category) & (gaps["cluster"] >= 0)]
+        if len(chosen):
+            assert said in findings
+            assert escape(chosen["name"].iloc[0], quote=True) in findings
+    assert findings.count("<blockquote") <= 2 * 2 * 2
+    # The behaviour-gap section shows every stored row of the simulator, values as stored.
+    section = body[body.index('<section id="differently">') :]
+    section = section[: section.index("</section>")]
+    stored = run.feature_gaps()
+    stored = stored[stored["simulator"] == "chatty_sim"]
+    assert section.count('<tr class="') == len(stored)
+    for _, row in stored.iterrows():
+        assert f"{row['effect']:.2f}" in section and f"[{row['ci_low']:.2f}" in section
