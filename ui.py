@@ -32,6 +32,8 @@ from simgap_core.present.selection import (
     filter_points,
     map_points,
     source_order,
+    stack_members,
+    stack_points,
 )
 from simgap_core.run import Run
 from simgap_core.schema import Metrics, read_metrics
@@ -128,6 +130,24 @@ def _build_report(path: str, stamp: int) -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def _load_feature_gaps(path: str, stamp: int) -> pd.DataFrame | None:
+    run = Run(path)
+    return run.feature_gaps() if (run.path / "feature_gaps.csv").is_file() else None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _load_cluster_names(path: str, stamp: int) -> dict[int, str]:
+    return Run(path).cluster_names_by_number()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_stacks(path: str, stamp: int) -> pd.DataFrame:
+    return stack_points(
+        _load_points(path, stamp), Run(path).representations()[["conversation_id", "text"]]
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
 def _load_skipped(path: str, stamp: int) -> list[dict[str, str]]:
     return Run(path).skipped()
 
@@ -142,15 +162,26 @@ def _load_points(path: str, stamp: int) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _map_figure(
-    path: str, stamp: int, color_by: str, sources: tuple[str, ...], clusters: tuple[int, ...]
+    path: str,
+    stamp: int,
+    color_by: str,
+    sources: tuple[str, ...],
+    clusters: tuple[int, ...],
+    stacked: bool = True,
+    contours: bool = False,
 ) -> go.Figure:
     # Building the figure is most of a map rerun at 20k points (~80 ms); st.plotly_chart copies
     # the figure before serialising it, so the cached one is never changed.
-    points = filter_points(
-        _load_points(path, stamp), sources=list(sources), clusters=list(clusters) or None
-    )
+    loaded = _load_stacks(path, stamp) if stacked else _load_points(path, stamp)
+    points = filter_points(loaded, sources=list(sources), clusters=list(clusters) or None)
     reference = _load_params(path, stamp).get("params", {}).get("reference", "real")
-    return map_scatter(points, color_by=color_by, reference=reference)
+    return map_scatter(
+        points,
+        color_by=color_by,
+        reference=reference,
+        names=_load_cluster_names(path, stamp),
+        contours=contours,
+    )
 
 
 @st.cache_resource(show_spinner="Loading transcripts…", max_entries=4)
@@ -223,15 +254,43 @@ class RunView:
         return self._read("the map (projection.parquet, clusters.parquet)", _load_points)
 
     def map_figure(
-        self, *, color_by: str, sources: Sequence[str], clusters: Sequence[int]
+        self,
+        *,
+        color_by: str,
+        sources: Sequence[str],
+        clusters: Sequence[int],
+        stacked: bool = True,
+        contours: bool = False,
     ) -> go.Figure:
-        """The map scatter of the conversations in `sources` and `clusters` (empty: all)."""
+        """The map scatter of the conversations in `sources` and `clusters` (empty: all);
+        `stacked`: identical representations drawn once (see `selection.stack_points`)."""
         return self._read(
             "the map",
             lambda path, stamp: _map_figure(
-                path, stamp, color_by, tuple(sources), tuple(int(c) for c in clusters)
+                path,
+                stamp,
+                color_by,
+                tuple(sources),
+                tuple(int(c) for c in clusters),
+                stacked,
+                contours,
             ),
         )
+
+    def stack_members(self) -> dict[str, tuple[str, ...]]:
+        """{id a stacked map point carries: the conversations it stands for}."""
+        return self._read(
+            "the map (representations.parquet)",
+            lambda path, stamp: stack_members(_load_stacks(path, stamp)),
+        )
+
+    def feature_gaps(self) -> pd.DataFrame | None:
+        """feature_gaps.csv, or None for a run made before behaviour features existed."""
+        return self._read("feature_gaps.csv", _load_feature_gaps)
+
+    def cluster_names(self) -> dict[int, str]:
+        """{cluster: name} ({} for a run made before cluster names existed)."""
+        return self._read("cluster_names.csv", _load_cluster_names)
 
     def corpus(self) -> Corpus:
         return self._read("the transcripts (corpus/)", _load_corpus)

@@ -116,6 +116,8 @@ cluster = st.selectbox(
     key="clusters_chosen",
 )
 row = by_cluster.loc[cluster]
+if row.get("description"):
+    st.markdown(f"**{ui.md(row['name'])}**: {ui.md(row['description'])}")
 if "terms_representation" in row:
     st.caption(f"Behaviour terms: {ui.code_span(row['terms_representation'])}")
 if "terms_user" in row:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from simgap_core.present.selection import cluster_gaps, rank_examples
+from simgap_core.present.selection import cluster_gaps, cluster_name, rank_examples
 
 TOP = 50
 ALL_SIMULATORS = "all simulators"
@@ -63,6 +63,8 @@ if scope == SCOPES[0]:
         ),
         key="examples_cluster_choice",
     )
+    if gaps.at[cluster, "description"] if "description" in gaps else "":
+        st.caption(ui.md(gaps.at[cluster, "description"]))
     if "terms_representation" in gaps:
         st.caption(f"Behaviour terms: {ui.code_span(gaps.at[cluster, 'terms_representation'])}")
 elif not selection:
@@ -86,12 +88,15 @@ st.caption(
 )
 
 overview = run.overview()
+names = run.cluster_names()
 
 
 def ranked_table(rows: pd.DataFrame, key: str) -> None:
     table = rows.head(TOP).merge(
         overview[["first_request"]], left_on="conversation_id", right_index=True
     )
+    # The number stays available: "11 · terse one-line requests".
+    table["cluster"] = table["cluster"].map(lambda c: cluster_name(c, names))
     columns = ["rank", "conversation_id", "cluster", examples.score_column, "first_request"]
     if simulator is None:
         columns.insert(2, "source")

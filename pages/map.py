@@ -11,7 +11,9 @@ from simgap_core.present import figures
 from simgap_core.present.selection import (
     cluster_name,
     difference_grid,
+    expand_ids,
     filter_points,
+    gap_regions,
     grid_edges,
     selected_ids,
     share_grid,
@@ -30,10 +32,11 @@ view = view_column.radio("View", VIEWS, horizontal=True, key="map_view")
 with st.expander("Filters", expanded=False):
     chosen_sources = st.multiselect("Sources", run.sources, default=run.sources, key="map_sources")
     all_clusters = sorted(points["cluster"].unique().tolist())
+    names = run.cluster_names()
     chosen_clusters = st.multiselect(
         "Clusters (empty: all)",
         all_clusters,
-        format_func=cluster_name,
+        format_func=lambda c: cluster_name(c, names),
         key="map_clusters",
     )
 shown = filter_points(points, sources=chosen_sources, clusters=chosen_clusters or None)
@@ -50,20 +53,39 @@ if view == VIEWS[0]:
     color_by = option_column.radio(
         "Colour by", ("source", "cluster"), horizontal=True, key="map_color"
     )
+    stack_column, contour_column = option_column.columns(2)
+    stacked = stack_column.toggle(
+        "Identical representations once",
+        value=True,
+        key="map_stacked",
+        help="Conversations whose representation texts are identical sit on one spot: draw "
+        "them as one larger point (its count in the hover text) instead of a pile.",
+    )
+    contours = contour_column.toggle("Density contours", value=False, key="map_contours")
     st.caption(
         f"Showing {len(shown):,} of {len(points):,} conversations"
         f"{'' if len(shown) == len(points) else ' (filtered)'}; every one is drawn (WebGL, "
-        f"nothing subsampled). {n_clusters} clusters; {noise_share:.1%} of all conversations are "
-        "HDBSCAN noise. Drag to box-select, or pick the lasso in the toolbar; double-click clears."
+        "nothing subsampled"
+        f"{'; identical representations as one point sized by their count' if stacked else ''}"
+        f"). {n_clusters} clusters, the largest named at their centre; {noise_share:.1%} of all "
+        "conversations are HDBSCAN noise. Drag to box-select, or pick the lasso in the toolbar; "
+        "double-click clears."
     )
     event = st.plotly_chart(
-        run.map_figure(color_by=color_by, sources=chosen_sources, clusters=chosen_clusters),
+        run.map_figure(
+            color_by=color_by,
+            sources=chosen_sources,
+            clusters=chosen_clusters,
+            stacked=stacked,
+            contours=contours,
+        ),
         key="map_chart",
         on_select="rerun",
         selection_mode=("box", "lasso"),
         config={"displaylogo": False, "scrollZoom": True},
     )
-    ids = selected_ids(event)
+    # A stacked point carries its first member's id: expand it to every conversation it holds.
+    ids = expand_ids(selected_ids(event), run.stack_members() if stacked else {})
     if ids:
         ui.store_selection(run, ids)
     stored = ui.stored_selection(run)
@@ -155,7 +177,19 @@ else:
             f"{ui.md(simulator)}'s. Half the absolute sum over cells is the total variation "
             f"distance on this grid: {abs(grid.values).sum() / 2:.3f}."
         )
+        regions = (
+            gap_regions(shown, run.clusters_summary(), simulator=simulator, reference=reference)
+            if (run.path / "clusters_summary.csv").is_file() and n_clusters
+            else None
+        )
+        if regions is not None and len(regions):
+            st.caption(
+                "Named: the simulator's largest missed (real users there, the simulator rarely) "
+                "and invented (the other way) behaviour clusters, where they lie."
+            )
         st.plotly_chart(
-            figures.difference_figure(grid, reference=reference, simulator=simulator),
+            figures.difference_figure(
+                grid, reference=reference, simulator=simulator, regions=regions
+            ),
             key="map_difference",
         )

@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from simgap_core.present import figures
 from simgap_core.present.leaderboard import RELIABILITY_HELP, header, pairwise_matrix
+from simgap_core.present.selection import feature_gap_table
 from simgap_core.present.verdicts import verdicts
 from simgap_core.schema import METRICS
 
@@ -77,6 +78,69 @@ st.caption(
     f"Holm-adjusted permutation test does not reject at alpha {settings.alpha:g}. "
     + ui.md(said.floor)
 )
+
+st.subheader("What simulated users do differently")
+gaps = run.feature_gaps()
+if gaps is None:
+    st.info(
+        "This run has no behaviour features (feature_gaps.csv): rerun `simgap analyze` on it to "
+        "add them."
+    )
+elif gaps.empty:
+    st.info("No simulator to compare with the reference on behaviour features.")
+else:
+    default = run.most_gapped_simulator()
+    simulator = st.selectbox(
+        "Simulator",
+        run.simulators,
+        index=run.simulators.index(default) if default in run.simulators else 0,
+        key="simulators_feature_sim",
+    )
+    table = feature_gap_table(gaps, simulator=simulator)
+    significant = table[table["significant"]]
+    if significant.empty:
+        st.markdown(f"No behaviour feature of {ui.md(simulator)} differs significantly.")
+    for sentence in significant["finding"].head(5):
+        st.markdown(f"- {ui.md(sentence)}")
+    st.plotly_chart(
+        figures.feature_gap_figure(table, simulator=simulator), key="simulators_feature_forest"
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_order=[
+            "label",
+            "real",
+            "sim",
+            "effect",
+            "ci_low",
+            "ci_high",
+            "q_value",
+            "significant",
+            "finding",
+        ],
+        column_config={
+            "label": "feature",
+            "real": st.column_config.NumberColumn(reference, format="%.3g"),
+            "sim": st.column_config.NumberColumn(simulator, format="%.3g"),
+            "effect": st.column_config.NumberColumn(
+                "effect",
+                format="%.2f",
+                help="Rates: simulator rate / reference rate. Counts, lengths and shares: "
+                "standardized mean difference (simulator minus reference, in pooled sd).",
+            ),
+            "ci_low": st.column_config.NumberColumn("95% low", format="%.2f"),
+            "ci_high": st.column_config.NumberColumn("95% high", format="%.2f"),
+            "q_value": st.column_config.NumberColumn("q (BH)", format="%.3g"),
+            "finding": "in words",
+        },
+        key="simulators_feature_table",
+    )
+    st.caption(
+        "Each feature is defined in the README (Behaviour features). Intervals are percentile "
+        "bootstrap intervals, q-values Benjamini-Hochberg over every feature and simulator; "
+        "significant (q ≤ 0.05) rows first, then by effect size."
+    )
 
 st.subheader("Pairwise divergence between all sources")
 matrix = pairwise_matrix(metrics)

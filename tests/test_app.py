@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from simgap_core.present.selection import map_points, stack_points
 from simgap_core.present.verdicts import verdicts
 from simgap_core.run import Run
 from simgap_core.schema import METRICS, SCHEMA_VERSION, read_metrics
@@ -271,7 +272,8 @@ def test_clusters_page_equals_the_summary_and_lists_a_clusters_conversations(dem
 
 
 def test_map_lists_the_conversations_of_a_selection_event(demo: Run) -> None:
-    app = open_page("map")
+    # Unstacked: one point per conversation, the selection is exactly the points' ids.
+    app = open_page("map", map_stacked=False)
     no_failures(app)
     (spec,) = chart_specs(app)
     ids = [cid for trace in spec["data"] for cid in trace["customdata"] if cid is not None]
@@ -300,6 +302,30 @@ def test_map_lists_the_conversations_of_a_selection_event(demo: Run) -> None:
         listed == projection[projection["conversation_id"].isin(chosen)]["conversation_id"].tolist()
     )
     assert app.session_state["map_selection"]["ids"] == chosen
+
+
+def test_a_stacked_map_point_selects_every_conversation_it_stands_for(demo: Run) -> None:
+    stacks = stack_points(
+        map_points(demo.projection(), demo.clusters()),
+        demo.representations()[["conversation_id", "text"]],
+    )
+    app = open_page("map")  # stacked by default
+    no_failures(app)
+    (spec,) = chart_specs(app)
+    ids = [cid for trace in spec["data"] for cid in trace["customdata"] if cid is not None]
+    assert sorted(ids) == sorted(stacks["conversation_id"])
+    assert len(ids) < len(demo.projection())  # the demo has identical representations
+    assert stacks["count"].sum() == len(demo.projection())
+
+    biggest = stacks.sort_values("count", ascending=False, kind="stable").iloc[0]
+    single = stacks[stacks["count"] == 1].iloc[0]
+    chosen = [biggest["conversation_id"], single["conversation_id"]]
+    app.session_state["map_chart"] = {"selection": {"points": [{"customdata": c} for c in chosen]}}
+    app.run()
+    no_failures(app)
+    expected = [*biggest["members"], single["conversation_id"]]
+    assert app.subheader[0].value == f"{len(expected):,} selected conversations"
+    assert app.session_state["map_selection"]["ids"] == expected
 
     app.radio(key="map_view").set_value("Difference (real − simulator)").run()
     no_failures(app)

@@ -97,6 +97,7 @@ def test_assignments_place_every_conversation(exported, fmt) -> None:
         "conversation_id",
         "source",
         "cluster",
+        "cluster_name",
         "x",
         "y",
         "misalignment",
@@ -113,6 +114,15 @@ def test_assignments_place_every_conversation(exported, fmt) -> None:
 
     clusters = run.clusters().set_index("conversation_id")["cluster"]
     assert (table["cluster"].to_numpy() == clusters.loc[table["conversation_id"]].to_numpy()).all()
+    # The name shown is the name stored (cluster_names.csv), after the cluster's number.
+    names = run.cluster_names_by_number() if (run.path / "cluster_names.csv").is_file() else {}
+    for cluster, name in zip(table["cluster"], table["cluster_name"], strict=True):
+        if cluster == -1:
+            assert name == "noise"
+        elif names.get(cluster):
+            assert name == f"{cluster} · {names[cluster]}"
+        else:
+            assert name == f"cluster {cluster}"
 
     scores = run.misalignment().set_index("conversation_id")
     np.testing.assert_allclose(

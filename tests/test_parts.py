@@ -198,8 +198,9 @@ def test_a_registered_toy_clusterer_runs_end_to_end(tmp_path: Path) -> None:
     sources = set(run.metrics().simulators)
     assert sources == {"close_sim"}
 
-    # Another k is another identity: only the cluster and measure stages are recomputed.
+    # Another k is another identity: only the cluster, behaviour (names) and measure stages
+    # are recomputed.
     params.part_options = {"clusterer": {"n_clusters": 2}}
     rerun = analyze(inputs, tmp_path / "run", params, embedder=HashEmbedder())
-    assert rerun.params["recomputed"] == ["cluster", "measure"]
+    assert rerun.params["recomputed"] == ["cluster", "behaviour", "measure"]
     assert sorted(set(rerun.clusters()["cluster"])) == [0, 1]

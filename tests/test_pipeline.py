@@ -133,7 +133,7 @@ def test_rerun_with_new_clustering_parameters_reuses_everything_else(
     rerun = analyze(
         demo_inputs(demo_dir), copy, AnalysisParams(precision="fp32", min_cluster_size=240)
     )
-    assert rerun.params["recomputed"] == ["cluster", "measure"]
+    assert rerun.params["recomputed"] == ["cluster", "behaviour", "measure"]
     assert rerun.facts("cluster")["min_cluster_size_used"] == 240
     assert rerun.params["params"]["extra"]["min_cluster_size_used"] == 240
     assert rerun.clusters()["cluster"].max() < demo_run.clusters()["cluster"].max()

@@ -132,7 +132,8 @@ def test_every_verdict_sentence_is_in_the_report(demo_html, demo_metrics) -> Non
 
 
 def test_summary_names_the_closest_simulator_and_its_largest_gaps(demo_html) -> None:
-    summary = demo_html[demo_html.index('<section id="summary">') : demo_html.index("</section>")]
+    start = demo_html.index('<section id="summary">')
+    summary = demo_html[start : demo_html.index("</section>", start)]
     # close_sim is the demo's planted near-copy of real users; chatty_sim's politeness cluster
     # and the angry-complaint cluster other simulators miss are its planted gaps.
     assert re.search(r"close_sim is the closest of the 3 simulators", summary)
@@ -228,7 +229,7 @@ def test_report_references_nothing_outside_the_file(demo_html) -> None:
     assert demo_html.count(get_plotlyjs()[:2000]) == 1
 
 
-def test_every_figure_gets_its_own_div_and_script(demo_html) -> None:
+def test_every_figure_gets_its_own_div_and_script(demo_html, v2_run) -> None:
     document = _parse(demo_html)
     figures = [
         attrs["id"]
@@ -237,10 +238,17 @@ def test_every_figure_gets_its_own_div_and_script(demo_html) -> None:
     ]
     ids = [attrs["id"] for _, attrs in document.tags if attrs.get("id")]
     assert len(ids) == len(set(ids)), "duplicate element ids: a figure would draw into a section"
+    # The forest plots need feature_gaps.csv, which a demo run made before the behaviour stages
+    # lacks (until the integrator regenerates it).
+    with_features = (Path(v2_run) / "feature_gaps.csv").is_file()
     assert figures == [
+        *(["fig-features-0", "fig-features-1", "fig-features-2"] if with_features else []),
         "fig-leaderboard",
         "fig-map-source",
         "fig-map-cluster",
+        "fig-difference-0",
+        "fig-difference-1",
+        "fig-difference-2",
         "fig-gaps-0",
         "fig-gaps-1",
         "fig-gaps-2",
@@ -330,7 +338,7 @@ def test_transcript_payloads_appear_escaped(payload_run) -> None:
     for tag in ("section", "div", "blockquote", "p"):
         opened = sum(name == tag for name, _ in document.tags)
         assert opened == document.ends.count(tag), tag
-    assert document.ends.count("section") == 8
+    assert document.ends.count("section") == 10  # + findings, "what they do differently"
     for cid in shown:
         assert cid in html
 

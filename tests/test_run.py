@@ -57,11 +57,13 @@ def test_stages_are_reused_and_recomputed_as_their_inputs_change(tmp_path: Path)
     run = analyze(inputs, tmp_path / "run", AnalysisParams(**SMALL), embedder=embedder)
     assert run.params["recomputed"] == [
         "corpus",
+        "features",
         "describe",
         "represent",
         "embed",
         "project",
         "cluster",
+        "behaviour",
         "measure",
     ]
     assert embedder.embedded_count == 80
@@ -73,7 +75,14 @@ def test_stages_are_reused_and_recomputed_as_their_inputs_change(tmp_path: Path)
     facet = analyze(
         inputs, tmp_path / "run", AnalysisParams(**SMALL, facet="user_turns"), embedder=embedder
     )
-    assert facet.params["recomputed"] == ["represent", "embed", "project", "cluster", "measure"]
+    assert facet.params["recomputed"] == [
+        "represent",
+        "embed",
+        "project",
+        "cluster",
+        "behaviour",
+        "measure",
+    ]
     assert (facet.representations()["facet"] == "user_turns").all()
     assert facet.metrics().representation["facet"] == "user_turns"
 
@@ -175,7 +184,7 @@ def test_a_truncated_clusters_file_is_recomputed_with_a_notice(
         inputs, run_dir, AnalysisParams(**SMALL), embedder=HashEmbedder(), notice=notices.append
     )
 
-    assert rerun.params["recomputed"] == ["cluster", "measure"]
+    assert rerun.params["recomputed"] == ["cluster", "behaviour", "measure"]
     assert len(notices) == 1 and "clusters.parquet is unreadable" in notices[0]
     assert notices[0].startswith("cluster: ")
     assert rerun.params["notices"] == notices
@@ -207,7 +216,7 @@ def test_a_missing_artifact_is_recomputed(finished_run, tmp_path: Path) -> None:
     rerun = analyze(
         inputs, run_dir, AnalysisParams(**SMALL), embedder=HashEmbedder(), notice=notices.append
     )
-    assert rerun.params["recomputed"] == ["project", "cluster", "measure"]
+    assert rerun.params["recomputed"] == ["project", "cluster", "behaviour", "measure"]
     assert "has no projection.parquet" in notices[0]
 
 
@@ -216,11 +225,13 @@ def test_stage_records_hold_inputs_parts_artifacts_and_facts(finished_run) -> No
     records = Run(run_dir).stages
     assert list(records) == [
         "corpus",
+        "features",
         "describe",
         "represent",
         "embed",
         "project",
         "cluster",
+        "behaviour",
         "measure",
     ]
     assert records["cluster"]["inputs"] == {"project": records["project"]["fingerprint"]}

@@ -5,9 +5,11 @@ Three tables, each written in both formats:
 - `leaderboard`: one row per simulator (`leaderboard.leaderboard`: the columns of the metric
   registry, each estimate with its interval), closest first. The Report page offers the same
   bytes (`leaderboard_csv`) under the same name, so there is one `leaderboard.csv`;
-- `clusters`: one row per map cluster (`clusters_summary.csv` as measured: shares per source,
+- `clusters`: one row per map cluster (`clusters_summary.csv` as measured, with each cluster's
+  `name` and `description` from `cluster_names.csv` after its number: shares per source,
   differences with intervals, q-values, categories, terms);
-- `assignments`: one row per conversation: conversation_id, source, cluster, x, y,
+- `assignments`: one row per conversation: conversation_id, source, cluster, cluster_name
+  ("11 · terse one-line requests"), x, y,
   misalignment, misalignment_<sim> and category_<sim> (the category of its cluster for each
   simulator).
 """
@@ -21,6 +23,7 @@ import pandas as pd
 
 from simgap_core.errors import RunDirectoryError, SimgapError
 from simgap_core.present.leaderboard import leaderboard
+from simgap_core.present.selection import cluster_name, summary_names
 from simgap_core.run import Run
 from simgap_core.schema import Metrics, read_metrics
 
@@ -62,7 +65,8 @@ def leaderboard_csv(metrics: Metrics) -> bytes:
 def assignments(run: Run) -> pd.DataFrame:
     """One row per conversation, in projection order: where it sits and how it is judged.
 
-    Columns: conversation_id, source, cluster (-1 = noise), x, y (the 2-d map), misalignment
+    Columns: conversation_id, source, cluster (-1 = noise), cluster_name (`cluster_name`: the
+    number and the run's name for it), x, y (the 2-d map), misalignment
     (its overall neighbourhood score), misalignment_<sim> (its score in that simulator's pair;
     empty outside the pair) and category_<sim> (captured / missed / hallucinated: the category
     of its cluster for that simulator).
@@ -86,10 +90,13 @@ def assignments(run: Run) -> pd.DataFrame:
         how="left",
         validate="1:1",
     )
-    summary = run.clusters_summary().set_index("cluster")
+    summary = run.clusters_summary()
+    names = summary_names(summary)
+    points["cluster_name"] = points["cluster"].map(lambda c: cluster_name(c, names))
+    summary = summary.set_index("cluster")
     for sim in simulators:
         points[f"category_{sim}"] = points["cluster"].map(summary[f"category_{sim}"])
-    columns = ["conversation_id", "source", "cluster", "x", "y", *score_columns]
+    columns = ["conversation_id", "source", "cluster", "cluster_name", "x", "y", *score_columns]
     return points[columns + [f"category_{sim}" for sim in simulators]]
 
 

@@ -61,6 +61,11 @@ NOISE_COLOR = "#c8c8c8"
 CATEGORY_COLORS = {"missed": "#01665e", "hallucinated": "#c51b7d", "captured": "#bdbdbd"}
 # Above this many clusters the map labels only the largest ones (labels would overlap).
 MAX_CLUSTER_LABELS = 60
+# The largest clusters get their name at their centroid; the others only their number.
+MAX_NAMED_LABELS = 12
+# A stack of identical representations is drawn with an area proportional to its size, up to
+# this many times a single point's diameter.
+MAX_STACK_SCALE = 5.0
 
 
 def plotly_text(value: object) -> str:
@@ -110,6 +115,23 @@ def _map_layout(figure: go.Figure, *, height: int) -> go.Figure:
     return figure
 
 
+def _stack_sizes(rows: pd.DataFrame, marker_size: float) -> float | np.ndarray:
+    """Marker diameters: one size, or for stacked points (a `count` column, see
+    `selection.stack_points`) a diameter growing with the square root of the count."""
+    if "count" not in rows:
+        return marker_size
+    scale = np.sqrt(rows["count"].to_numpy(np.float64)).clip(1.0, MAX_STACK_SCALE)
+    return marker_size * scale
+
+
+def _stack_note(rows: pd.DataFrame) -> pd.Series:
+    """ " (×N identical)" after the hover text of a stack of N > 1 conversations."""
+    if "count" not in rows:
+        return pd.Series("", index=rows.index)
+    counts = rows["count"].astype(int)
+    return counts.map(lambda n: f" (×{n} identical)" if n > 1 else "")
+
+
 def map_scatter(
     points: pd.DataFrame,
     *,
@@ -118,16 +140,26 @@ def map_scatter(
     marker_size: float = 5,
     opacity: float = 0.65,
     height: int = 640,
+    names: Mapping[int, str] | None = None,
+    contours: bool = False,
 ) -> go.Figure:
-    """The shared map in WebGL: one point per conversation, ids in every trace's customdata.
+    """The shared map in WebGL: one point per conversation (or per stack of identical ones),
+    ids in every trace's customdata.
 
     `color_by="source"`: all points in one trace, coloured by source and drawn in a seeded random
     order (plus point-less legend entries, reference first). `color_by="cluster"`: one trace for
     noise and one for all clustered points (a colour per cluster), clusters labelled at their
-    median position.
+    median position, the largest by name. `names`: {cluster: name} (`Run.cluster_names_by_number`)
+    for hover texts and labels. Points with a `count` column (`selection.stack_points`) are
+    stacks: drawn larger, their count in the hover text. `contours`: add a density contour per
+    source (line colour = source colour), to see where each source's conversations concentrate.
     """
     if color_by not in ("source", "cluster"):
         raise ValueError(f"color_by must be 'source' or 'cluster', got {color_by!r}")
+
+    def named(values: pd.Series) -> pd.Series:
+        return _plotly_texts(values.map(lambda c: cluster_name(c, names)))
+
     traces = []
     if color_by == "source":
         sources = source_order(points["source"], reference)
@@ -141,15 +173,16 @@ def map_scatter(
                 customdata=rows["conversation_id"].to_numpy(dtype=object),
                 text=(
                     _plotly_texts(rows["conversation_id"])
+                    + _stack_note(rows)
                     + "<br>"
                     + _plotly_texts(rows["source"])
                     + " · "
-                    + rows["cluster"].map(cluster_name).astype(str)
+                    + named(rows["cluster"])
                 ).to_numpy(dtype=object),
                 mode="markers",
                 name="conversations",
                 marker={
-                    "size": marker_size,
+                    "size": _stack_sizes(rows, marker_size),
                     "opacity": opacity,
                     **_categorical_marker(
                         rows["source"].map({s: i for i, s in enumerate(sources)}).to_numpy(),
@@ -160,7 +193,11 @@ def map_scatter(
                 showlegend=False,
             )
         )
-        counts = points["source"].value_counts()
+        counts = (
+            points.groupby("source")["count"].sum()
+            if "count" in points
+            else points["source"].value_counts()
+        )
         # Legend entries only: one null point each (plotly.js leaves a trace with no points out
         # of the legend; a null point is never drawn, so never selected).
         traces.extend(
@@ -185,12 +222,17 @@ def map_scatter(
                 customdata=noise["conversation_id"].to_numpy(dtype=object),
                 text=(
                     _plotly_texts(noise["conversation_id"])
+                    + _stack_note(noise)
                     + "<br>"
                     + _plotly_texts(noise["source"])
                 ).to_numpy(dtype=object),
                 mode="markers",
-                name=f"noise ({len(noise):,})",
-                marker={"size": marker_size, "color": NOISE_COLOR, "opacity": opacity},
+                name=f"noise ({_conversations(noise):,})",
+                marker={
+                    "size": _stack_sizes(noise, marker_size),
+                    "color": NOISE_COLOR,
+                    "opacity": opacity,
+                },
                 hovertemplate=hover,
             )
         )
@@ -201,15 +243,16 @@ def map_scatter(
                 customdata=clustered["conversation_id"].to_numpy(dtype=object),
                 text=(
                     _plotly_texts(clustered["conversation_id"])
+                    + _stack_note(clustered)
                     + "<br>"
-                    + clustered["cluster"].map(cluster_name).astype(str)
+                    + named(clustered["cluster"])
                     + " · "
                     + _plotly_texts(clustered["source"])
                 ).to_numpy(dtype=object),
                 mode="markers",
-                name=f"in clusters ({len(clustered):,})",
+                name=f"in clusters ({_conversations(clustered):,})",
                 marker={
-                    "size": marker_size,
+                    "size": _stack_sizes(clustered, marker_size),
                     "opacity": opacity,
                     **_categorical_marker(
                         clustered["cluster"].to_numpy() % len(CLUSTER_COLORS), CLUSTER_COLORS
@@ -218,10 +261,46 @@ def map_scatter(
                 hovertemplate=hover,
             )
         )
+    if contours:
+        traces[:0] = _contour_traces(points, reference=reference)
     figure = _map_layout(go.Figure(traces), height=height)
     if color_by == "cluster":
-        _label_clusters(figure, points)
+        _label_clusters(figure, points, names)
     return figure
+
+
+def _conversations(rows: pd.DataFrame) -> int:
+    """How many conversations `rows` stand for (stacks count their members)."""
+    return int(rows["count"].sum()) if "count" in rows else len(rows)
+
+
+def _contour_traces(points: pd.DataFrame, *, reference: str) -> list[go.Histogram2dContour]:
+    """One density contour per source (lines only, no hover): drawn under the points, they
+    carry no customdata, so a selection still names only conversations."""
+    sources = source_order(points["source"], reference)
+    colors = source_colors(sources, reference=reference)
+    traces = []
+    for source in sources:
+        rows = points[points["source"] == source]
+        weights = rows.get("count")
+        traces.append(
+            go.Histogram2dContour(
+                x=rows["x"].to_numpy(),
+                y=rows["y"].to_numpy(),
+                z=None if weights is None else weights.to_numpy(np.float64),
+                histfunc="sum" if weights is not None else "count",
+                name=f"{plotly_text(source)} density",
+                contours={"coloring": "none", "showlines": True},
+                line={"color": colors[source], "width": 1.2},
+                ncontours=6,
+                nbinsx=40,
+                nbinsy=40,
+                showscale=False,
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    return traces
 
 
 def _categorical_marker(codes: np.ndarray, colors: Sequence[str]) -> dict[str, Any]:
@@ -244,9 +323,18 @@ def _categorical_marker(codes: np.ndarray, colors: Sequence[str]) -> dict[str, A
     }
 
 
-def _label_clusters(figure: go.Figure, points: pd.DataFrame) -> None:
+def _label_clusters(
+    figure: go.Figure, points: pd.DataFrame, names: Mapping[int, str] | None = None
+) -> None:
+    """Each cluster's number at its median position; the `MAX_NAMED_LABELS` largest also get
+    their name (`names`), drawn larger."""
     clustered = points[points["cluster"] != NOISE]
-    sizes = clustered["cluster"].value_counts()
+    sizes = (
+        clustered.groupby("cluster")["count"].sum().sort_values(ascending=False, kind="stable")
+        if "count" in clustered
+        else clustered["cluster"].value_counts()
+    )
+    named = set(sizes.index[:MAX_NAMED_LABELS]) if names else set()
     shown = sizes.index[:MAX_CLUSTER_LABELS]
     centres = clustered[clustered["cluster"].isin(shown)].groupby("cluster")[["x", "y"]].median()
     # Annotations, not a text trace: they cannot be selected, so a selection holds only points.
@@ -256,10 +344,12 @@ def _label_clusters(figure: go.Figure, points: pd.DataFrame) -> None:
             {
                 "x": row["x"],
                 "y": row["y"],
-                "text": str(cluster),
+                "text": plotly_text(cluster_name(cluster, names))
+                if cluster in named
+                else str(cluster),
                 "showarrow": False,
-                "font": {"size": 11, "color": "#111"},
-                "bgcolor": "rgba(255,255,255,0.7)",
+                "font": {"size": 12 if cluster in named else 11, "color": "#111"},
+                "bgcolor": "rgba(255,255,255,0.8)",
             }
             for cluster, row in centres.iterrows()
         ]
@@ -302,9 +392,18 @@ def density_figure(grids: Mapping[str, Grid], *, height: int = 420) -> go.Figure
 
 
 def difference_figure(
-    grid: Grid, *, reference: str, simulator: str, height: int = 640
+    grid: Grid,
+    *,
+    reference: str,
+    simulator: str,
+    height: int = 640,
+    regions: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """Reference share minus simulator share per cell, diverging around 0."""
+    """Reference share minus simulator share per cell, diverging around 0.
+
+    `regions` (`selection.gap_regions`): the simulator's largest missed and invented clusters,
+    labelled with their names where they lie ("missed: 3 · pasted error logs").
+    """
     bound = float(np.abs(grid.values).max()) or 1.0
     reference, simulator = plotly_text(reference), plotly_text(simulator)
     values = np.where(grid.values != 0, grid.values, np.nan)
@@ -333,6 +432,96 @@ def difference_figure(
     )
     figure.update_xaxes(title="UMAP 1", showticklabels=False, showgrid=False, zeroline=False)
     figure.update_yaxes(title="UMAP 2", showticklabels=False, showgrid=False, zeroline=False)
+    if regions is not None and len(regions):
+        figure.update_layout(
+            annotations=[
+                {
+                    "x": row["x"],
+                    "y": row["y"],
+                    "text": f"<b>{'missed' if row['category'] == 'missed' else 'invented'}</b>: "
+                    + plotly_text(row["label"]),
+                    "showarrow": True,
+                    "arrowhead": 2,
+                    "ax": 0,
+                    "ay": -28,
+                    "font": {"size": 12, "color": CATEGORY_COLORS[row["category"]]},
+                    "bgcolor": "rgba(255,255,255,0.85)",
+                    "bordercolor": CATEGORY_COLORS[row["category"]],
+                }
+                for _, row in regions.iterrows()
+            ]
+        )
+    return figure
+
+
+def feature_gap_figure(table: pd.DataFrame, *, simulator: str) -> go.Figure:
+    """Forest plot of one simulator's feature gaps: each effect with its stored interval.
+
+    `table`: `selection.feature_gap_table` (significant rows first, drawn at the top). Rates
+    are compared as ratios (left panel, log axis, 1 = no gap), means as standardized differences
+    (right panel, 0 = no gap); significant gaps are filled, the others hollow.
+    """
+    kinds = (
+        ("rate_ratio", "ratio of rates (simulator / real)"),
+        ("smd", "standardized difference (sd)"),
+    )
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.28,
+        subplot_titles=[title for _, title in kinds],
+    )
+    for column, (kind, _) in enumerate(kinds, start=1):
+        rows = table[table["effect_kind"] == kind]
+        labels = _plotly_texts(rows["label"]).tolist()
+        figure.add_trace(
+            go.Scatter(
+                x=rows["effect"],
+                y=labels,
+                mode="markers",
+                marker={
+                    "size": 9,
+                    "color": np.where(rows["significant"], "#c51b7d", "#ffffff").tolist(),
+                    "line": {"color": "#c51b7d", "width": 1.5},
+                },
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (rows["ci_high"] - rows["effect"]).clip(lower=0).to_numpy(),
+                    "arrayminus": (rows["effect"] - rows["ci_low"]).clip(lower=0).to_numpy(),
+                    "color": "#555",
+                    "thickness": 1.2,
+                    "width": 3,
+                },
+                text=_plotly_texts(rows["finding"]).to_numpy(dtype=object),
+                hovertemplate="%{text}<extra></extra>",
+                showlegend=False,
+            ),
+            row=1,
+            col=column,
+        )
+        figure.update_yaxes(
+            categoryorder="array",
+            categoryarray=labels[::-1],
+            type="category",
+            dtick=1,
+            row=1,
+            col=column,
+        )
+    figure.add_vline(x=1, line={"color": "#444", "dash": "dot"}, row=1, col=1)
+    figure.add_vline(x=0, line={"color": "#444", "dash": "dot"}, row=1, col=2)
+    figure.update_xaxes(type="log", row=1, col=1)
+    longest = int(max(table["effect_kind"].value_counts().max(), 1)) if len(table) else 1
+    figure.update_layout(
+        height=max(320, 80 + 24 * longest),
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        plot_bgcolor="white",
+        title={
+            "text": f"What {plotly_text(simulator)} users do differently (95% intervals; "
+            "filled: q ≤ 0.05)",
+            "font": {"size": 13},
+        },
+    )
     return figure
 
 

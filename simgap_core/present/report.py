@@ -7,8 +7,12 @@ names, file paths) goes through Jinja's autoescaping; plotly's own serializer wr
 and `/` inside the figure JSON as `\\u003c`, `\\u003e` and `\\u002f`, so no hover text can close
 the `<script>` that holds it. Transcript excerpts are the first user turn, capped in length.
 
-Numbers are shown as stored in the run directory (`metrics.json`, `clusters_summary.csv`),
-formatted by the `format_*` functions below, never recomputed.
+Numbers are shown as stored in the run directory (`metrics.json`, `clusters_summary.csv`,
+`feature_gaps.csv`), formatted by the `format_*` functions below (or worded by
+`behaviour.gap_sentence`), never recomputed.
+
+The report leads with findings: per simulator, its largest behaviour-feature gaps in words, and
+its most missed and most invented named behaviour with short excerpts from both sides.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from simgap_core.model import Corpus
 from simgap_core.present.export import assignments, open_run
 from simgap_core.present.figures import (
     cluster_gap_figure,
+    difference_figure,
+    feature_gap_figure,
     leaderboard_figure,
     leaderboard_table,
     map_scatter,
@@ -52,8 +58,15 @@ from simgap_core.present.selection import (
     NOISE,
     cluster_gaps,
     cluster_name,
+    difference_grid,
+    feature_gap_table,
+    gap_regions,
+    grid_edges,
     rank_examples,
     source_order,
+    stack_points,
+    summary_names,
+    top_feature_gaps,
 )
 from simgap_core.present.verdicts import verdicts
 from simgap_core.represent import BASELINE_FACETS
@@ -65,10 +78,14 @@ TOP_CLUSTERS = 12
 EXCERPTS = 3
 EXCERPT_CHARS = 300
 LABEL_TERMS = 4
+FINDING_GAPS = 3  # feature gaps per simulator in the findings
+FINDING_EXCERPTS = 2  # real and simulated excerpts per named behaviour in the findings
+FINDING_EXCERPT_CHARS = 160
 REPORT_ARTIFACTS = (
     "params.json",
     "corpus",
     "skipped.json",
+    "representations.parquet",
     "projection.parquet",
     "clusters.parquet",
     "metrics.json",
@@ -218,10 +235,12 @@ class ClusterCard:
     findings: list[Finding]
     real_excerpts: list[Excerpt] = field(default_factory=list)
     simulated_excerpts: list[Excerpt] = field(default_factory=list)
+    behaviour_name: str = ""
 
     @property
     def name(self) -> str:
-        return cluster_name(self.cluster)
+        """ "11 · terse one-line requests" (or "cluster 11" in a run without names)."""
+        return cluster_name(self.cluster, {self.cluster: self.behaviour_name})
 
     @property
     def primary(self) -> Finding:
@@ -285,6 +304,7 @@ def cluster_cards(
                 terms_user=_terms(row.get("terms_user")),
                 shares={c.removeprefix("share_"): float(row[c]) for c in share_columns},
                 findings=sorted(findings, key=lambda f: -abs(f.diff)),
+                behaviour_name=str(row.get("name", "") or ""),
             )
         )
     return sorted(cards, key=lambda card: (-abs(card.primary.diff), card.cluster))
@@ -337,6 +357,117 @@ def attach_excerpts(
             ]
             for table in (examples.real, examples.simulated)
         )
+
+
+@dataclass(frozen=True)
+class NamedBehaviour:
+    """A simulator's most missed (or invented) named cluster, with excerpts from both sides."""
+
+    finding: Finding
+    name: str  # "11 · terse one-line requests"
+    description: str
+    real_excerpts: list[Excerpt]
+    simulated_excerpts: list[Excerpt]
+
+
+@dataclass(frozen=True)
+class SimulatorFindings:
+    """What the report says first about one simulator."""
+
+    simulator: str
+    gap_sentences: list[str]  # its largest significant feature gaps, `gap_sentence` each
+    missed: NamedBehaviour | None
+    invented: NamedBehaviour | None
+
+
+def simulator_findings(
+    *,
+    simulators: Sequence[str],
+    reference: str,
+    summary: pd.DataFrame,
+    feature_gaps: pd.DataFrame | None,
+    points: pd.DataFrame,
+    corpus: Corpus,
+    top_gaps: int = FINDING_GAPS,
+    excerpts: int = FINDING_EXCERPTS,
+    excerpt_chars: int = FINDING_EXCERPT_CHARS,
+) -> list[SimulatorFindings]:
+    """Per simulator: its `top_gaps` largest significant feature gaps in words, and its most
+    missed and most invented named behaviour, each with `excerpts` real and simulated first
+    turns (the most misaligned, as in the behaviour cards). `feature_gaps` None: a run made
+    before behaviour features existed (no sentences)."""
+    names = summary_names(summary)
+    descriptions = (
+        dict(zip(summary["cluster"].astype(int), summary["description"].astype(str), strict=True))
+        if "description" in summary
+        else {}
+    )
+    chosen: dict[tuple[str, str], Finding] = {}
+    for simulator in simulators:
+        for category in ("missed", "hallucinated"):
+            found = notable_findings(
+                summary, simulator=simulator, reference=reference, category=category
+            )
+            if found:
+                chosen[(simulator, category)] = found[0]
+    ranked = {
+        key: rank_examples(
+            points,
+            reference=reference,
+            simulator=finding.simulator,
+            cluster=finding.cluster,
+            top=excerpts,
+        )
+        for key, finding in chosen.items()
+    }
+    wanted = [
+        cid
+        for examples in ranked.values()
+        for table in (examples.real, examples.simulated)
+        for cid in table["conversation_id"]
+    ]
+    texts = first_user_turns(corpus, wanted)
+
+    def quoted(table: pd.DataFrame, column: str) -> list[Excerpt]:
+        return [
+            Excerpt(
+                conversation_id=str(row["conversation_id"]),
+                text=excerpt(texts[row["conversation_id"]], limit=excerpt_chars),
+                misalignment=float(row[column]),
+            )
+            for _, row in table.iterrows()
+        ]
+
+    def named(simulator: str, category: str) -> NamedBehaviour | None:
+        finding = chosen.get((simulator, category))
+        if finding is None:
+            return None
+        examples = ranked[(simulator, category)]
+        return NamedBehaviour(
+            finding=finding,
+            name=cluster_name(finding.cluster, names),
+            description=descriptions.get(finding.cluster, ""),
+            real_excerpts=quoted(examples.real, examples.score_column),
+            simulated_excerpts=quoted(examples.simulated, examples.score_column),
+        )
+
+    from simgap_core.behaviour import gap_sentence
+
+    result = []
+    for simulator in simulators:
+        sentences = []
+        if feature_gaps is not None and len(feature_gaps):
+            top = top_feature_gaps(feature_gaps, simulator=simulator, top=top_gaps)
+            sentences = [gap_sentence(row) for _, row in top.iterrows()]
+        result.append(
+            SimulatorFindings(
+                simulator=simulator,
+                gap_sentences=sentences,
+                missed=named(simulator, "missed"),
+                invented=named(simulator, "hallucinated"),
+            )
+        )
+    return result
 
 
 @dataclass(frozen=True)
@@ -423,10 +554,19 @@ def figure_html(figure: go.Figure, div_id: str) -> Markup:
     return Markup(html)
 
 
-def _map_figures(points: pd.DataFrame, *, reference: str) -> dict[str, Markup]:
+def _map_figures(
+    points: pd.DataFrame, *, reference: str, names: Mapping[int, str] | None = None
+) -> dict[str, Markup]:
     figures = {}
     for color_by in ("source", "cluster"):
-        figure = map_scatter(points, color_by=color_by, reference=reference, height=560)
+        figure = map_scatter(
+            points,
+            color_by=color_by,
+            reference=reference,
+            height=560,
+            names=names,
+            contours=color_by == "source",
+        )
         # A report's map is read, not selected: zoom is the useful drag.
         figure.update_layout(dragmode="zoom")
         # plotly.js leaves a trace without points out of the legend; one empty point keeps a
@@ -436,6 +576,50 @@ def _map_figures(points: pd.DataFrame, *, reference: str) -> dict[str, Markup]:
                 trace.update(x=[None], y=[None])
         figures[color_by] = figure_html(figure, f"fig-map-{color_by}")
     return figures
+
+
+def _difference_figures(
+    points: pd.DataFrame, summary: pd.DataFrame, *, simulators: Sequence[str], reference: str
+) -> list[tuple[str, Markup]]:
+    """Per simulator: the real-minus-simulator map with its missed and invented clusters named
+    where they lie. Shares are of each source's whole run (`points` holds every conversation)."""
+    x_edges, y_edges = grid_edges(points, bins=30)
+    result = []
+    for index, simulator in enumerate(simulators):
+        grid = difference_grid(
+            points, reference=reference, simulator=simulator, x_edges=x_edges, y_edges=y_edges
+        )
+        regions = gap_regions(points, summary, simulator=simulator, reference=reference)
+        figure = difference_figure(
+            grid, reference=reference, simulator=simulator, height=520, regions=regions
+        )
+        result.append((simulator, figure_html(figure, f"fig-difference-{index}")))
+    return result
+
+
+def _feature_gap_context(
+    gaps: pd.DataFrame | None, *, simulators: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Per simulator: its feature-gap rows (significant first, each with its sentence) and
+    their forest plot; [] for a run without feature_gaps.csv."""
+    if gaps is None or gaps.empty:
+        return []
+    result = []
+    for index, simulator in enumerate(simulators):
+        table = feature_gap_table(gaps, simulator=simulator)
+        if table.empty:
+            continue
+        result.append(
+            {
+                "simulator": simulator,
+                "rows": table.to_dict("records"),
+                "significant": int(table["significant"].sum()),
+                "figure": figure_html(
+                    feature_gap_figure(table, simulator=simulator), f"fig-features-{index}"
+                ),
+            }
+        )
+    return result
 
 
 def _gap_figure(
@@ -557,13 +741,26 @@ def build_report(
     # The map's own order, so every colour in the report matches the map's.
     colors = source_colors(source_order(points["source"], reference), reference=reference)
     shown = subsample_points(points, max_points=max_map_points, seed=seed)
+    names = summary_names(summary)
+    # Identical representations drawn once, sized by their count (the map's "speckles").
+    stacked = stack_points(shown, run.representations()[["conversation_id", "text"]])
+    gaps = run.feature_gaps() if (run.path / "feature_gaps.csv").is_file() else None
+    corpus = run.corpus()
+    findings = simulator_findings(
+        simulators=simulators,
+        reference=reference,
+        summary=summary,
+        feature_gaps=gaps,
+        points=points,
+        corpus=corpus,
+    )
     cards = cluster_cards(
         summary, simulators=simulators, reference=reference, per_category=cards_per_category
     )
     attach_excerpts(
         cards,
         points=points,
-        corpus=run.corpus(),
+        corpus=corpus,
         reference=reference,
         excerpts=excerpts,
         excerpt_chars=excerpt_chars,
@@ -571,7 +768,12 @@ def build_report(
     mixture = _mixture_context(metrics)
     figures = {
         "leaderboard": figure_html(leaderboard_figure(board), "fig-leaderboard"),
-        "map": _map_figures(shown, reference=reference),
+        "map": _map_figures(stacked, reference=reference, names=names),
+        "difference": _difference_figures(
+            points, summary, simulators=simulators, reference=reference
+        )
+        if (summary["cluster"] != NOISE).any()
+        else [],
         "gaps": [
             (
                 sim,
@@ -619,6 +821,11 @@ def build_report(
         "map_total": len(points),
         "seed": seed,
         "mixture": mixture,
+        "findings": findings,
+        "feature_gaps": _feature_gap_context(gaps, simulators=simulators),
+        "has_features": gaps is not None,
+        "names": names,
+        "map_stacks": len(stacked),
         "cards": cards,
         "cluster_labels": {
             int(row["cluster"]): cluster_label(row) for row in summary.to_dict("records")

@@ -23,9 +23,28 @@ CATEGORIES = ("missed", "hallucinated", "captured")
 SNIPPET_CHARS = 160
 
 
-def cluster_name(cluster: int) -> str:
-    """How a cluster is called on screen: HDBSCAN's noise label -1 is "noise"."""
-    return "noise" if int(cluster) == NOISE else f"cluster {int(cluster)}"
+def cluster_name(cluster: int, names: Mapping[int, str] | None = None) -> str:
+    """How a cluster is called on screen: "11 · terse one-line requests" when the run named it
+    (`names`, as `Run.cluster_names_by_number`), else "cluster 11"; noise (-1) is "noise".
+
+    The number stays in front so a reader can still find the cluster in the tables and exports.
+    """
+    cluster = int(cluster)
+    if cluster == NOISE:
+        return "noise"
+    name = (names or {}).get(cluster)
+    return f"{cluster} · {name}" if isinstance(name, str) and name else f"cluster {cluster}"
+
+
+def summary_names(summary: pd.DataFrame) -> dict[int, str]:
+    """{cluster: name} from a clusters summary's `name` column ({} when it has none)."""
+    if "name" not in summary:
+        return {}
+    return {
+        int(c): str(n)
+        for c, n in zip(summary["cluster"], summary["name"], strict=True)
+        if isinstance(n, str) and n
+    }
 
 
 def source_order(sources: Iterable[str], reference: str) -> list[str]:
@@ -257,17 +276,19 @@ def cluster_gaps(summary: pd.DataFrame, *, simulator: str, reference: str) -> pd
     """One row per cluster for one simulator, the largest |share difference| first.
 
     Columns: cluster, name, n, reference_share, simulator_share, diff (reference - simulator),
-    diff_low, diff_high (bootstrap interval), log_ratio, q_value, category, and the c-TF-IDF
-    terms when the run has them. Ties keep the cluster order.
+    diff_low, diff_high (bootstrap interval), log_ratio, q_value, category, and the cluster's
+    description and c-TF-IDF terms when the run has them. `name` is `cluster_name` with the
+    summary's `name` column ("11 · terse one-line requests"). Ties keep the cluster order.
     """
     needed = [f"share_{reference}", f"share_{simulator}", f"diff_{simulator}"]
     missing = [c for c in needed if c not in summary]
     if missing:
         raise KeyError(f"clusters_summary.csv lacks {', '.join(missing)}")
+    names = summary_names(summary)
     gaps = pd.DataFrame(
         {
             "cluster": summary["cluster"].astype(int),
-            "name": summary["cluster"].map(cluster_name),
+            "name": summary["cluster"].map(lambda c: cluster_name(c, names)),
             "n": summary["n"].astype(int),
             "reference_share": summary[f"share_{reference}"],
             "simulator_share": summary[f"share_{simulator}"],
@@ -279,8 +300,117 @@ def cluster_gaps(summary: pd.DataFrame, *, simulator: str, reference: str) -> pd
             "category": summary[f"category_{simulator}"],
         }
     )
-    for terms in ("terms_representation", "terms_user"):
-        if terms in summary:
-            gaps[terms] = summary[terms].fillna("")
+    for text in ("description", "terms_representation", "terms_user"):
+        if text in summary:
+            gaps[text] = summary[text].fillna("")
     order = np.argsort(-gaps["diff"].abs().to_numpy(), kind="stable")
     return gaps.iloc[order].reset_index(drop=True)
+
+
+def stack_points(points: pd.DataFrame, texts: pd.DataFrame) -> pd.DataFrame:
+    """The map's points with identical representations of one source drawn once.
+
+    Why: identical representation texts have identical embeddings, so the map piles them on
+    (nearly) one spot and a pile of 40 looks like one point. Each (source, text) group becomes
+    one row at its members' mean position with `count` = its size; `conversation_id` is the
+    group's first member (in `points` order), the id the plotly point carries in `customdata`;
+    `members` holds every member id; `cluster` is the most common cluster of the group (ties:
+    the smallest number). Other columns are the first member's. `texts`: conversation_id, text.
+    """
+    text = points["conversation_id"].map(texts.set_index("conversation_id")["text"])
+    if text.isna().any():
+        missing = points.loc[text.isna(), "conversation_id"].iloc[0]
+        raise ValueError(f"representations.parquet has no text for {missing} (and maybe others)")
+    keyed = points.assign(_text=text.to_numpy(), _order=np.arange(len(points)))
+    groups = keyed.groupby(["source", "_text"], sort=False)
+    first = groups.head(1).set_index(["source", "_text"])
+    stacked = first.copy()
+    stacked["x"] = groups["x"].mean()
+    stacked["y"] = groups["y"].mean()
+    stacked["count"] = groups.size()
+    stacked["members"] = groups["conversation_id"].agg(tuple)
+    stacked["cluster"] = groups["cluster"].agg(
+        lambda values: int(values.value_counts().sort_index().idxmax())
+    )
+    return (
+        stacked.reset_index()
+        .sort_values("_order", kind="stable")
+        .drop(columns=["_text", "_order"])
+        .reset_index(drop=True)
+    )
+
+
+def stack_members(stacked: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """{the id a stacked point carries: every conversation it stands for} (see `stack_points`)."""
+    return dict(zip(stacked["conversation_id"].astype(str), stacked["members"], strict=True))
+
+
+def expand_ids(ids: Sequence[str], members: Mapping[str, Sequence[str]]) -> list[str]:
+    """The conversations behind selected map points: each id replaced by all its stack's
+    members (an id that is no stack stands for itself), in order, without repeats."""
+    expanded: dict[str, None] = {}
+    for cid in ids:
+        for member in members.get(str(cid), (cid,)):
+            expanded[str(member)] = None
+    return list(expanded)
+
+
+def gap_regions(
+    points: pd.DataFrame,
+    summary: pd.DataFrame,
+    *,
+    simulator: str,
+    reference: str,
+    top: int = 3,
+) -> pd.DataFrame:
+    """Where on the map `simulator`'s largest missed and invented clusters lie, with names.
+
+    One row per cluster (at most `top` per category, largest |share difference| first):
+    cluster, category ("missed" or "hallucinated"), label (`cluster_name` with the run's
+    names), x, y (the median of the cluster's points), diff (reference - simulator share).
+    """
+    gaps = cluster_gaps(summary, simulator=simulator, reference=reference)
+    gaps = gaps[gaps["cluster"] != NOISE]
+    chosen = pd.concat(
+        [gaps[gaps["category"] == category].head(top) for category in ("missed", "hallucinated")]
+    )
+    centres = points[points["cluster"].isin(chosen["cluster"])].groupby("cluster")[["x", "y"]]
+    centres = centres.median()
+    chosen = chosen[chosen["cluster"].isin(centres.index)]
+    return pd.DataFrame(
+        {
+            "cluster": chosen["cluster"].astype(int).to_numpy(),
+            "category": chosen["category"].to_numpy(),
+            "label": chosen["name"].to_numpy(),
+            "x": centres.loc[chosen["cluster"], "x"].to_numpy(),
+            "y": centres.loc[chosen["cluster"], "y"].to_numpy(),
+            "diff": chosen["diff"].to_numpy(),
+        }
+    )
+
+
+def top_feature_gaps(gaps: pd.DataFrame, *, simulator: str, top: int = 3) -> pd.DataFrame:
+    """`simulator`'s `top` largest significant feature gaps (q <= 0.05), largest effect first.
+
+    The effect is compared on one scale for both kinds (`behaviour.gaps.effect_size`: |d| for a
+    mean, Cohen's h for a rate).
+    """
+    from simgap_core.behaviour.gaps import SIGNIFICANCE, effect_size
+
+    rows = gaps[gaps["simulator"].astype(str) == simulator]
+    rows = rows[rows["q_value"] <= SIGNIFICANCE]
+    order = np.argsort(-effect_size(rows), kind="stable")
+    return rows.iloc[order].head(top).reset_index(drop=True)
+
+
+def feature_gap_table(gaps: pd.DataFrame, *, simulator: str) -> pd.DataFrame:
+    """One simulator's feature gaps for display: significant rows first, then by effect size,
+    with the `gap_sentence` of each row in `finding`."""
+    from simgap_core.behaviour.gaps import SIGNIFICANCE, effect_size, gap_sentence
+
+    rows = gaps[gaps["simulator"].astype(str) == simulator].copy()
+    rows["significant"] = rows["q_value"] <= SIGNIFICANCE
+    rows["_size"] = effect_size(rows)
+    rows = rows.sort_values(["significant", "_size"], ascending=[False, False], kind="stable")
+    rows["finding"] = [gap_sentence(row) for _, row in rows.iterrows()]
+    return rows.drop(columns="_size").reset_index(drop=True)

@@ -1,8 +1,11 @@
 """`analyze`: the whole pipeline as a loop over stage records, resumable in a run directory.
 
-The stages, in order: corpus (load the inputs), describe (an annotator's behaviour texts;
-behaviour facets only), represent (one text per conversation), embed (an embedder), project
-(a reducer), cluster (a clusterer), measure (the gap). Each is a `StageRecord` (its inputs,
+The stages, in order: corpus (load the inputs), features (behaviour features per conversation
+and their gaps per simulator: they read only the corpus, so a new clustering reuses them),
+describe (an annotator's behaviour texts; behaviour facets only), represent (one text per
+conversation), embed (an embedder), project (a reducer), cluster (a clusterer), behaviour (a
+name and description per cluster, `cluster_names.csv`, joined into the clusters summary by
+`Run.clusters_summary`), measure (the gap). Each is a `StageRecord` (its inputs,
 part identities, parameters and artifacts) plus a function that computes its artifacts and
 one that reads them back. A stage is reused when its saved fingerprint matches, nothing
 upstream was recomputed in this run, and its artifacts read back whole; otherwise it is
@@ -44,6 +47,11 @@ from simgap_core.run.directory import (
     write_parquet,
 )
 from simgap_core.run.stages import StageBook, StageRecord, part_identity
+
+BEHAVIOUR_MIN_RESAMPLES = 200
+"""Feature-gap intervals and p-values draw at least this many resamples, whatever a fast test
+run asks of the divergence bootstrap: 95% percentile bounds from fewer are too noisy to print."""
+NAME_MIN_Z = 0.5  # see `simgap_core.behaviour.name_clusters`
 
 ProgressCallback = Callable[[str, int, int], None]
 """progress(stage, done, total): called as a stage advances; total 0 means unknown."""
@@ -338,6 +346,53 @@ def _plan(
         params.validate(n_reference=int((conversations["source"] == params.reference).sum()))
         return None
 
+    def features_stage(fingerprints: dict[str, str]) -> _Stage:
+        def compute() -> dict[str, Any]:
+            from simgap_core.behaviour import compute_features, feature_gaps
+            from simgap_core.behaviour.gaps import SIGNIFICANCE
+
+            corpus = state["corpus"]
+            report("features", 0, 2)
+            features = compute_features(corpus)
+            report("features", 1, 2)
+            gaps = feature_gaps(
+                features,
+                reference=params.reference,
+                seed=params.seed,
+                bootstrap=max(params.bootstrap, BEHAVIOUR_MIN_RESAMPLES),
+                permutations=max(params.permutations, BEHAVIOUR_MIN_RESAMPLES),
+            )
+            write_parquet(path / "features.parquet", features)
+            write_csv(path / "feature_gaps.csv", gaps)
+            report("features", 2, 2)
+            state["features"] = features
+            significant = gaps["q_value"] <= SIGNIFICANCE
+            return {
+                "conversations": len(features),
+                "gaps": len(gaps),
+                "significant_gaps": int(significant.sum()),
+            }
+
+        def load() -> None:
+            state["features"] = run.features()
+            run.feature_gaps()
+
+        from simgap_core.behaviour import BEHAVIOUR_VERSION
+
+        record = StageRecord(
+            "features",
+            {"corpus": fingerprints["corpus"]},
+            params={
+                "version": BEHAVIOUR_VERSION,
+                "reference": params.reference,
+                "seed": params.seed,
+                "bootstrap": max(params.bootstrap, BEHAVIOUR_MIN_RESAMPLES),
+                "permutations": max(params.permutations, BEHAVIOUR_MIN_RESAMPLES),
+            },
+            artifacts=["features.parquet", "feature_gaps.csv"],
+        )
+        return _Stage(record, compute, load)
+
     def describe_stage(fingerprints: dict[str, str]) -> _Stage | None:
         if annotator is None:
             return None
@@ -497,6 +552,31 @@ def _plan(
         )
         return _Stage(record, compute, load)
 
+    def behaviour_stage(fingerprints: dict[str, str]) -> _Stage:
+        def compute() -> dict[str, Any]:
+            from simgap_core.behaviour import name_clusters
+
+            report("behaviour", 0, 1)
+            names = name_clusters(
+                state["features"], state["clusters"], state["representations"], min_z=NAME_MIN_Z
+            )
+            write_csv(path / "cluster_names.csv", names)
+            report("behaviour", 1, 1)
+            return {"named_clusters": int((names["cluster"] >= 0).sum())}
+
+        def load() -> None:
+            run.cluster_names()
+
+        from simgap_core.behaviour import BEHAVIOUR_VERSION
+
+        record = StageRecord(
+            "behaviour",
+            {name: fingerprints[name] for name in ("features", "represent", "cluster")},
+            params={"version": BEHAVIOUR_VERSION, "min_z": NAME_MIN_Z},
+            artifacts=["cluster_names.csv"],
+        )
+        return _Stage(record, compute, load)
+
     def measure_stage(fingerprints: dict[str, str]) -> _Stage | None:
         if not params.measure:
             return None
@@ -531,11 +611,13 @@ def _plan(
     return [
         corpus_stage,
         check_sources,
+        features_stage,
         describe_stage,
         represent_stage,
         embed_stage,
         project_stage,
         cluster_stage,
+        behaviour_stage,
         measure_stage,
     ]
 
@@ -623,12 +705,11 @@ def _measure_stage(
         representation_texts=representations["text"].tolist(),
         user_texts=representations["conversation_id"].map(user_text).fillna("").tolist(),
         map_coords=cluster_space(state["projection"]),
-        pair_ids=[
-            None if pd.isna(value) else str(value)
-            for value in representations["conversation_id"].map(
+        pair_ids=_none_for_missing(
+            representations["conversation_id"].map(
                 corpus.conversations.set_index("conversation_id")["pair_id"]
             )
-        ],
+        ),
         conversation_ids=representations["conversation_id"].astype(str).tolist(),
         k=params.k,
         k_rule=params.k_rule,
@@ -655,6 +736,12 @@ def _measure_stage(
     write_parquet(run.path / "misalignment.parquet", misalignment)
     report("measure", 1, 1)
     return {"measure_timings_s": {k: round(v, 3) for k, v in result.timings.items()}}
+
+
+def _none_for_missing(values: pd.Series) -> list[Any]:
+    """The values as a list with every missing one (None, NaN, pd.NA) as None: an Arrow-backed
+    string column yields pd.NA, whose truth value the measure's checks cannot take."""
+    return [None if pd.isna(value) else value for value in values.tolist()]
 
 
 def _embedding_model_name(params: AnalysisParams) -> str:

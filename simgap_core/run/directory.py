@@ -7,12 +7,15 @@ The run directory is the contract between the CLI, the dashboard and the report.
                            artifacts, fingerprint, and the facts the stage learnt
     corpus/                conversations.parquet, turns.parquet (the canonical tables)
     skipped.json           records skipped while loading, with reasons
+    features.parquet       conversation_id, source, language, one column per behaviour feature
+    feature_gaps.csv       per (feature, simulator): real, sim, effect, interval, q-value
     descriptions.parquet   behaviour descriptions per conversation (behaviour facets only)
     representations.parquet  conversation_id, source, facet, text
     embeddings.npy         float32, L2-normalized, rows in representations order
     projection.parquet     conversation_id, source, x, y, c0..c4 (the clustering space)
     clusters.parquet       conversation_id, source, cluster (-1 = noise)
     cluster_mass.csv       cluster, source, count, share of that source's total
+    cluster_names.csv      cluster, name, description (a short behaviour name per cluster)
     metrics.json, paper_histograms.csv, clusters_summary.csv, misalignment.parquet
 
 Every artifact is written under a temporary name in the same folder and renamed into place,
@@ -61,12 +64,15 @@ ARTIFACTS = (
     "corpus/turns.parquet",
     "skipped.json",
     "repairs.json",
+    "features.parquet",
+    "feature_gaps.csv",
     "descriptions.parquet",
     "representations.parquet",
     "embeddings.npy",
     "projection.parquet",
     "clusters.parquet",
     "cluster_mass.csv",
+    "cluster_names.csv",
     "metrics.json",
     "paper_histograms.csv",
     "clusters_summary.csv",
@@ -288,8 +294,49 @@ class Run:
     def paper_histograms(self) -> pd.DataFrame:
         return self.read("paper_histograms.csv", pd.read_csv)
 
+    def features(self) -> pd.DataFrame:
+        """Behaviour features per conversation (`simgap_core.behaviour.FEATURES`)."""
+        return self.read("features.parquet", pd.read_parquet)
+
+    def feature_gaps(self) -> pd.DataFrame:
+        """Per (feature, simulator) gap, significant rows first (`behaviour.GAP_COLUMNS`)."""
+        return self.read("feature_gaps.csv", pd.read_csv)
+
+    def cluster_names(self) -> pd.DataFrame:
+        """cluster, name, description: one row per cluster, noise (-1) included."""
+        return self.read(
+            "cluster_names.csv",
+            lambda path: pd.read_csv(path, keep_default_na=False, dtype={"name": str}),
+        )
+
     def clusters_summary(self) -> pd.DataFrame:
-        return self.read("clusters_summary.csv", pd.read_csv)
+        """`clusters_summary.csv` with each cluster's `name` and `description` joined in.
+
+        The names live in `cluster_names.csv` (the behaviour stage, after clustering) rather
+        than in the summary (the measure stage) so that naming never waits for, or reruns,
+        the measurement. A run made before names existed gets the columns empty.
+        """
+        summary = self.read("clusters_summary.csv", pd.read_csv)
+        if (self.path / "cluster_names.csv").is_file():
+            names = self.cluster_names()[["cluster", "name", "description"]]
+            summary = summary.drop(columns=["name", "description"], errors="ignore").merge(
+                names, on="cluster", how="left"
+            )
+        for column in ("name", "description"):
+            if column not in summary:
+                summary[column] = ""
+            summary[column] = summary[column].astype(object).where(summary[column].notna(), "")
+            summary[column] = summary[column].astype(str)
+        # The name reads first, right after the number it names.
+        rest = [c for c in summary.columns if c not in ("cluster", "name", "description")]
+        return summary[["cluster", "name", "description", *rest]]
+
+    def cluster_names_by_number(self) -> dict[int, str]:
+        """{cluster: name} from `cluster_names.csv`; {} for a run made before names existed."""
+        if not (self.path / "cluster_names.csv").is_file():
+            return {}
+        names = self.cluster_names()
+        return dict(zip(names["cluster"].astype(int), names["name"].astype(str), strict=True))
 
     def misalignment(self) -> pd.DataFrame:
         return self.read("misalignment.parquet", pd.read_parquet)
