@@ -130,6 +130,11 @@ def _run_directory(path: Path) -> Path:
         raise _fail(f"{path} is a file, not a run directory (give the folder `analyze` wrote)")
     if not path.is_dir():
         raise _fail(f"{path} does not exist (give the folder `analyze --out` wrote)")
+    if not (path / "params.json").is_file():
+        raise _fail(
+            f"{path} is not a run directory (it has no params.json); create one with "
+            f"`simgap analyze --out {path}`"
+        )
     return path
 
 
@@ -533,18 +538,6 @@ def compare(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -
     from simgap_core.schema import read_metrics
 
     _print_leaderboard(read_metrics(_run_directory(run_dir)))
-
-
-def _run_directory(run_dir: Path) -> Path:
-    """`run_dir`, after checking it is a run directory (RunDirectoryError naming it otherwise)."""
-    from simgap_core.errors import RunDirectoryError
-
-    if not (run_dir / "params.json").is_file():
-        raise RunDirectoryError(
-            f"{run_dir} is not a run directory (it has no params.json); create one with "
-            f"`simgap analyze --out {run_dir}`"
-        )
-    return run_dir
 
 
 @app.command()

@@ -219,7 +219,7 @@ def test_a_v1_run_gets_a_message_naming_its_version(tmp_path: Path, demo: Run) -
         assert not app.exception
         assert any(
             "made by an older simgap (metrics schema version 1); rerun `simgap analyze --out"
-            in e.value
+            in shown(e.value)
             for e in app.error
         ), [e.value for e in app.error]
 

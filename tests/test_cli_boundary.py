@@ -61,7 +61,10 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (["--n-neighbors", "1"], "'--n-neighbors': Input should be greater than or equal to 2"),
         (["--min-cluster-size", "1"], "Input should be greater than or equal to 2"),
         (["--precision", "fp64"], "'--precision': 'fp64' is not one of 'auto', 'fp32', 'bf16'"),
-        (["--annotator", "gpt"], "'gpt' is not one of 'heuristic', 'llm'"),
+        (
+            ["--annotator", "gpt"],
+            "--annotator 'gpt' is not registered; choose one of heuristic, llm",
+        ),
         (["--seed", "-1"], "'--seed': Input should be greater than or equal to 0"),
         (["--seed", str(2**32)], "'--seed': Input should be less than or equal to 4294967295"),
     ],
@@ -247,7 +250,10 @@ def test_a_simulator_named_with_markup_is_printed_literally(
     monkeypatch.setattr(cli.console, "width", 200)
     compared = runner.invoke(app, ["compare", str(run)])
     assert compared.exit_code == 0, compared.output
-    names = [line.split("│")[1].strip() for line in compared.stdout.splitlines() if "│" in line]
+    header = next(line for line in compared.stdout.splitlines() if "simulator" in line)
+    column = [cell.strip() for cell in header.split("┃")].index("simulator")
+    rows = [line.split("│") for line in compared.stdout.splitlines() if "│" in line]
+    names = [cells[column].strip() for cells in rows if cells[column].strip()]
     assert names == [MARKUP_NAME]
     assert "\x1b[" not in compared.stdout
 

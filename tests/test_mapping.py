@@ -18,6 +18,7 @@ from simgap_core.map.layout import (
     build_map,
     cluster,
     default_min_cluster_size,
+    default_min_samples,
     knn,
     project,
 )
@@ -212,5 +213,8 @@ def test_the_umap_and_hdbscan_parts_give_what_layout_gives(six_clusters) -> None
     clusterer = parts.create("clusterer", "hdbscan")
     labels = clusterer.fit_predict(result.cluster_coords)
     np.testing.assert_array_equal(labels, cluster(result.cluster_coords))
-    assert clusterer.facts() == {"min_cluster_size_used": default_min_cluster_size(len(points))}
+    assert clusterer.facts() == {
+        "min_cluster_size_used": default_min_cluster_size(len(points)),
+        "min_samples_used": default_min_samples(len(points)),
+    }
     assert adjusted_rand_score(truth, labels) > 0.9

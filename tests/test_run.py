@@ -17,7 +17,7 @@ import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a tes
 from simgap_core.cli import app
 from simgap_core.demo import generate_demo
 from simgap_core.errors import EmptyFileError, EmptySourceError, RunDirectoryError
-from simgap_core.run import AnalysisParams, ArtifactError, InputSpec, Run, analysis, analyze
+from simgap_core.run import AnalysisParams, InputSpec, Run, analysis, analyze
 
 
 class HashEmbedder:
@@ -197,7 +197,7 @@ def test_invalid_metrics_json_is_recomputed_and_readers_name_the_file(
     inputs, original = finished_run
     run_dir = copy_run(finished_run, tmp_path / "run")
     (run_dir / "metrics.json").write_text('{"reference": "real", "simul')
-    with pytest.raises(ArtifactError, match=r"metrics\.json is unreadable"):
+    with pytest.raises(RunDirectoryError, match=r"metrics\.json is not valid JSON"):
         Run(run_dir).metrics()
     notices: list[str] = []
     rerun = analyze(

@@ -324,10 +324,15 @@ def _run_dir(tmp_path: Path, document: dict) -> Path:
     return run
 
 
-def test_cli_compare_prints_each_number_as_stored_with_reliability_and_verdicts(tmp_path) -> None:
+def test_cli_compare_prints_each_number_as_stored_with_reliability_and_verdicts(
+    tmp_path, monkeypatch
+) -> None:
     from typer.testing import CliRunner
 
+    import simgap_core.cli as cli
     from simgap_core.cli import app
+
+    monkeypatch.setattr(cli.console, "width", 400)
 
     document = fixtures.realistic()
     result = CliRunner().invoke(

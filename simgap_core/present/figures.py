@@ -128,8 +128,9 @@ def _stack_note(rows: pd.DataFrame) -> pd.Series:
     """ " (×N identical)" after the hover text of a stack of N > 1 conversations."""
     if "count" not in rows:
         return pd.Series("", index=rows.index)
-    counts = rows["count"].astype(int)
-    return counts.map(lambda n: f" (×{n} identical)" if n > 1 else "")
+    # Built as text even when empty: an empty `map` keeps the int dtype, and str + int fails.
+    notes = [f" (×{n} identical)" if n > 1 else "" for n in rows["count"].astype(int)]
+    return pd.Series(notes, index=rows.index, dtype=str)
 
 
 def map_scatter(
