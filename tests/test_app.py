@@ -153,7 +153,8 @@ def test_simulators_page_equals_metrics(demo: Run) -> None:
     )
     low, high = mixture.held_out_gain_ci
     assert f"95% interval {low:.4f} – {high:.4f}" in [c.value for c in app.caption]
-    leaderboard, pairwise, weights = chart_specs(app)
+    # Leaderboard, behaviour-gap forest plot, pairwise heatmap, mixture weights.
+    leaderboard, _, pairwise, weights = chart_specs(app)
     intervals = [t for t in leaderboard["data"] if t.get("legendgroup") == "interval"]
     assert [tuple(decoded(t["x"])) for t in intervals] == [
         metrics.simulators[name].paper.js_ci for name in metrics.simulator_names
