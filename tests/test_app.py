@@ -249,7 +249,14 @@ def test_clusters_page_equals_the_summary_and_lists_a_clusters_conversations(dem
     gaps = table["diff"].abs().tolist()
     assert gaps == sorted(gaps, reverse=True)
     for _, row in table.iterrows():
-        cluster = -1 if row["name"] == "noise" else int(row["name"].split()[1])
+        # "noise", "11 · a behaviour name", or "cluster 11" for a cluster without a name.
+        name = row["name"]
+        if name == "noise":
+            cluster = -1
+        elif "·" in name:
+            cluster = int(name.split("·")[0])
+        else:
+            cluster = int(name.split()[1])
         assert row["diff"] == pytest.approx(100 * summary.at[cluster, f"diff_{simulator}"])
         assert row["diff_low"] == pytest.approx(100 * summary.at[cluster, f"diff_low_{simulator}"])
         assert row["category"] == summary.at[cluster, f"category_{simulator}"]
@@ -264,7 +271,12 @@ def test_clusters_page_equals_the_summary_and_lists_a_clusters_conversations(dem
     chosen = app.selectbox(key="clusters_chosen").options[2]
     app.selectbox(key="clusters_chosen").select_index(2).run()
     no_failures(app)
-    cluster = -1 if chosen.startswith("noise") else int(chosen.split()[1])
+    if chosen.startswith("noise"):
+        cluster = -1
+    elif "·" in chosen:
+        cluster = int(chosen.split("·")[0])
+    else:
+        cluster = int(chosen.split()[1])
     clusters = demo.clusters()
     members = app.dataframe[1].value
     assert sorted(members["conversation_id"]) == sorted(

@@ -182,6 +182,9 @@ def is_run_directory(path: Path) -> bool:
     )
 
 
+UPLOADS = "inputs"
+
+
 def check_output_directory(path: Path) -> None:
     """Refuse an `--out` that is a file, or a non-empty folder that is not a simgap run.
 
@@ -190,7 +193,10 @@ def check_output_directory(path: Path) -> None:
     """
     if path.exists() and not path.is_dir():
         raise RunDirectoryError(f"--out {path} is a file; give a folder for the run")
-    if path.is_dir() and any(path.iterdir()) and not is_run_directory(path):
+    # `inputs/` is where the dashboard keeps uploads for the run it is about to start; no run
+    # artifact is written there, so a folder holding only it loses nothing.
+    others = [entry for entry in path.iterdir() if entry.name != UPLOADS] if path.is_dir() else []
+    if others and not is_run_directory(path):
         raise RunDirectoryError(
             f"--out {path} is a non-empty folder that is not a simgap run; "
             "give a new or empty folder (nothing was written)"
