@@ -139,11 +139,11 @@ def test_default_min_cluster_size_follows_the_average_source_beyond_four() -> No
 def demo_embeddings() -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Demo behaviour embeddings and planted archetypes at 2,000 and 6,000 conversations."""
     from simgap_core.demo import DEMO_SOURCES, generate_demo
-    from simgap_core.embed import Embedder
+    from simgap_core.embed import CachedEmbedder, SentenceTransformerEmbedder
     from simgap_core.model import Conversation, Corpus
     from simgap_core.represent import represent
 
-    embedder = Embedder()
+    embedder = CachedEmbedder(SentenceTransformerEmbedder(precision="fp32"))
     out = {}
     for per_source in (500, 1500):
         data = generate_demo(seed=0, per_source=per_source)
