@@ -18,6 +18,20 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_RUN = PROJECT_ROOT / "data" / "demo_run"
 DEMO_TRUTH = PROJECT_ROOT / "data" / "demo" / "ground_truth.csv"
 
+# Words a name must hold to describe each planted archetype. The demo's polite users open with a
+# greeting and close with thanks (simgap_core/demo/writing.py), so a cluster of them named by its greetings
+# names them too.
+ARCHETYPE_KEYWORDS = {
+    "terse": ("terse", "short", "one-line"),
+    "error_log": ("error", "log"),
+    "frustrated": ("frustrat", "angry"),
+    "topic_switch": ("topic", "switch"),
+    "non_english": ("non-english", "language"),
+    "thanks_leave": ("thank",),
+    "polite_verbose": ("polite", "courteous", "greet"),
+    "context_dump": ("background", "personal"),
+}
+
 
 @cache
 def demo_artifacts() -> BehaviourArtifacts:

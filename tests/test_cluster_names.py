@@ -8,7 +8,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from _behaviour_demo import PROJECT_ROOT, demo_artifacts, demo_clusters_with_archetypes
+from _behaviour_demo import (
+    ARCHETYPE_KEYWORDS,
+    PROJECT_ROOT,
+    demo_artifacts,
+    demo_clusters_with_archetypes,
+)
 
 from simgap_core.behaviour.features import FEATURE_NAMES
 from simgap_core.behaviour.names import (
@@ -94,16 +99,6 @@ def test_demo_names_are_unique_readable_and_cover_every_cluster():
 
 
 # Words a reader would look for to recognise each archetype (lower case, substrings).
-ARCHETYPE_KEYWORDS = {
-    "terse": ("terse", "short", "one-line"),
-    "error_log": ("error", "log"),
-    "frustrated": ("frustrat", "angry"),
-    "topic_switch": ("topic", "switch"),
-    "non_english": ("non-english", "language"),
-    "thanks_leave": ("thank",),
-    "polite_verbose": ("polite",),
-    "context_dump": ("background", "personal"),
-}
 
 
 def test_demo_every_planted_missed_and_invented_archetype_is_named():
