@@ -19,8 +19,8 @@ DEMO_RUN = PROJECT_ROOT / "data" / "demo_run"
 DEMO_TRUTH = PROJECT_ROOT / "data" / "demo" / "ground_truth.csv"
 
 # Words a name must hold to describe each planted archetype. The demo's polite users open with a
-# greeting and close with thanks (simgap_core/demo/writing.py), so a cluster of them named by its greetings
-# names them too.
+# greeting and close with thanks (simgap_core/demo/writing.py), so a cluster of them named by its
+# greetings names them too.
 ARCHETYPE_KEYWORDS = {
     "terse": ("terse", "short", "one-line"),
     "error_log": ("error", "log"),

@@ -93,10 +93,31 @@ def test_the_stacked_map_carries_ids_sizes_and_counts(points, texts) -> None:
     assert sizes["a"] == pytest.approx(5 * np.sqrt(3))
     assert sizes["f"] == pytest.approx(5)
     texts_shown = dict(zip(order, trace.text, strict=True))
-    assert "(×3 identical)" in texts_shown["a"] and "identical" not in texts_shown["f"]
+    assert "(×3 identical: also b, d)" in texts_shown["a"] and "identical" not in texts_shown["f"]
     # The legend counts conversations, not stacks.
     legend = [t.name for t in figure.data[1:]]
     assert legend == ["real (3)", "sim (3)"]
+
+
+def test_a_stack_hover_names_a_few_members_escaped() -> None:
+    ids = ["<b>x</b>", "m1", "m2", "<i>m3</i>", "m4", "m5"]
+    stacked = pd.DataFrame(
+        {
+            "conversation_id": [ids[0], "solo"],
+            "source": ["real", "real"],
+            "x": [0.0, 1.0],
+            "y": [0.0, 1.0],
+            "cluster": [0, 0],
+            "count": [6, 1],
+            "members": [tuple(ids), ("solo",)],
+        }
+    )
+    trace = figures.map_scatter(stacked, color_by="source", reference="real").data[0]
+    shown = dict(zip(trace.customdata, trace.text, strict=True))
+    assert shown[ids[0]].startswith(
+        "&lt;b&gt;x&lt;/b&gt; (×6 identical: also m1, m2, &lt;i&gt;m3&lt;/i&gt; and 2 more)"
+    )
+    assert "identical" not in shown["solo"] and "<" not in "".join(trace.text).replace("<br>", "")
 
 
 def test_the_map_names_the_largest_clusters_at_their_centroids(points) -> None:

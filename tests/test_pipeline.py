@@ -197,8 +197,8 @@ def test_committed_demo_run_matches_a_fresh_analysis(demo_run: Run) -> None:
         assert stored.simulators[name].paper.js == pytest.approx(
             fresh.simulators[name].paper.js, abs=0.015
         )
-        assert stored["simulators"][name]["map"]["js"] == pytest.approx(
-            fresh["simulators"][name]["map"]["js"], abs=0.03
+        assert stored.simulators[name].map.js == pytest.approx(
+            fresh.simulators[name].map.js, abs=0.03
         )
     ground = pd.read_csv(Path(__file__).resolve().parent.parent / "data/demo/ground_truth.csv")
     clusters = committed.clusters().merge(ground, on="conversation_id")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import markupsafe
 import metrics_fixtures
-from _behaviour_demo import ARCHETYPE_KEYWORDS
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from _behaviour_demo import ARCHETYPE_KEYWORDS
 from plotly.offline import get_plotlyjs
 from typer.testing import CliRunner
 
@@ -150,9 +150,7 @@ def test_summary_names_the_closest_simulator_and_its_largest_gaps(demo_html) -> 
                 name
                 for name in _cluster_names(DEMO_RUN)
                 if name in text
-                and any(
-                    k in name for a in planted[simulator] for k in ARCHETYPE_KEYWORDS[a]
-                )
+                and any(k in name for a in planted[simulator] for k in ARCHETYPE_KEYWORDS[a])
             ]
             assert names, (simulator, category, text)
     # The split-half floor is descriptive: no sentence compares a simulator with it.
@@ -205,7 +203,9 @@ def test_ties_unreliable_skipped_and_helping_mixture_are_said(v2_run, tmp_path) 
 
 def test_an_unhelpful_mixture_and_a_rejecting_test_are_said(v2_run, tmp_path) -> None:
     def change(document: dict) -> None:
-        document["mixture"].update(held_out_gain=0.001, held_out_gain_ci=[-0.004, 0.006], helps=False)
+        document["mixture"].update(
+            held_out_gain=0.001, held_out_gain_ci=[-0.004, 0.006], helps=False
+        )
 
     text = _variant(v2_run, tmp_path / "run", change)
     assert "No mixture beats the best single simulator beyond noise" in text

@@ -71,9 +71,15 @@ def test_report_renders_offline_without_errors(chromium, tmp_path) -> None:
     page.close()
 
     assert [f["id"] for f in figures] == [
+        "fig-features-0",
+        "fig-features-1",
+        "fig-features-2",
         "fig-leaderboard",
         "fig-map-source",
         "fig-map-cluster",
+        "fig-difference-0",
+        "fig-difference-1",
+        "fig-difference-2",
         "fig-gaps-0",
         "fig-gaps-1",
         "fig-gaps-2",

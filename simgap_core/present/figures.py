@@ -66,6 +66,8 @@ MAX_NAMED_LABELS = 12
 # A stack of identical representations is drawn with an area proportional to its size, up to
 # this many times a single point's diameter.
 MAX_STACK_SCALE = 5.0
+# The hover text of a stack names this many of its other members.
+STACK_IDS_SHOWN = 3
 
 
 def plotly_text(value: object) -> str:
@@ -125,11 +127,21 @@ def _stack_sizes(rows: pd.DataFrame, marker_size: float) -> float | np.ndarray:
 
 
 def _stack_note(rows: pd.DataFrame) -> pd.Series:
-    """ " (×N identical)" after the hover text of a stack of N > 1 conversations."""
+    """ " (×N identical: also a, b, c and K more)" after the hover text of a stack of N > 1
+    conversations (escaped for plotly), naming up to `STACK_IDS_SHOWN` of its other members."""
     if "count" not in rows:
         return pd.Series("", index=rows.index)
+    members = rows["members"] if "members" in rows else pd.Series([()] * len(rows), rows.index)
+    notes = []
     # Built as text even when empty: an empty `map` keeps the int dtype, and str + int fails.
-    notes = [f" (×{n} identical)" if n > 1 else "" for n in rows["count"].astype(int)]
+    for n, stack in zip(rows["count"].astype(int), members, strict=True):
+        if n <= 1:
+            notes.append("")
+            continue
+        others = [plotly_text(m) for m in list(stack)[1 : 1 + STACK_IDS_SHOWN]]
+        more = n - 1 - len(others)
+        listed = ", ".join(others) + (f" and {more:,} more" if more > 0 else "")
+        notes.append(f" (×{n:,} identical" + (f": also {listed})" if others else ")"))
     return pd.Series(notes, index=rows.index, dtype=str)
 
 
