@@ -4,12 +4,13 @@ The stages, in order: corpus (load the inputs), features (behaviour features per
 and their gaps per simulator: they read only the corpus, so a new clustering reuses them),
 describe (an annotator's behaviour texts; behaviour facets only), represent (one text per
 conversation), embed (an embedder), project (a reducer), cluster (a clusterer), behaviour (a
-name and description per cluster, `cluster_names.csv`, joined into the clusters summary by
-`Run.clusters_summary`), measure (the gap). Each is a `StageRecord` (its inputs,
-part identities, parameters and artifacts) plus a function that computes its artifacts and
-one that reads them back. A stage is reused when its saved fingerprint matches, nothing
-upstream was recomputed in this run, and its artifacts read back whole; otherwise it is
-recomputed, with a notice saying why when artifacts were missing or unreadable.
+name and description per cluster, offline or by the LLM namer, `cluster_names.csv`, joined
+into the clusters summary by `Run.clusters_summary`), measure (the gap). Each is a
+`StageRecord` (its inputs, part identities, parameters and artifacts) plus a function that
+computes its artifacts and one that reads them back. A stage is reused when its saved
+fingerprint matches, nothing upstream was recomputed in this run, and its artifacts read back
+whole; otherwise it is recomputed, with a notice saying why when artifacts were missing or
+unreadable.
 
 Parts come from the registry (`simgap_core.parts`) by the names in `AnalysisParams`, or are
 passed in as objects; embedders made from the registry are wrapped in `CachedEmbedder`.
