@@ -284,9 +284,20 @@ def analyze(
     ] = "heuristic",
     llm_base_url: Annotated[
         list[str] | None,
-        typer.Option(help="OpenAI-compatible API root for --annotator llm (repeatable)."),
+        typer.Option(
+            help="OpenAI-compatible API root for --annotator llm and --namer llm (repeatable)."
+        ),
     ] = None,
-    llm_model: Annotated[str | None, typer.Option(help="Chat model for --annotator llm.")] = None,
+    llm_model: Annotated[
+        str | None, typer.Option(help="Chat model for --annotator llm and --namer llm.")
+    ] = None,
+    namer: Annotated[
+        str,
+        typer.Option(
+            help="Cluster names: offline (feature profile and terms) or llm (a chat model at "
+            "--llm-base-url, contrasting each cluster with its neighbours)."
+        ),
+    ] = "offline",
     model: Annotated[
         str, typer.Option(help="Sentence-transformers model name or path.")
     ] = "all-MiniLM-L6-v2",
@@ -381,6 +392,7 @@ def analyze(
         if llm_base_url
         else None,
         llm_model=llm_model,
+        namer=namer,
         embedding_model=model,
         precision=precision,
         seed=seed,

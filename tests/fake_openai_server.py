@@ -18,6 +18,12 @@ is scriptable:
 
 Every answer names the `id=<token>` found in the conversation, so a test can check that each
 conversation got its own facets back.
+
+A prompt of the LLM cluster namer (it holds `TARGET_HEADING`) is answered with
+`{"name", "description"}` naming the `id=<token>` of the cluster to name (`name_for(token)`);
+only that cluster's section counts for the token and the markers, so a marked neighbour does
+not change its neighbour's answer. The markers above apply, plus `#same-name` (every such
+cluster gets one and the same name) and `#long-name` (an 11-word name).
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from simgap_core.behaviour.llm_names import TARGET_HEADING
+
 _TOKEN = re.compile(r"id=([\w-]+)")
+SAME_NAME = "one and the same behaviour"
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,19 @@ class RecordedRequest:
         return next((m["content"] for m in messages if m.get("role") == "user"), "")
 
     @property
+    def namer_section(self) -> str | None:
+        """For a cluster namer's prompt, the section of the cluster to name; else None."""
+        prompt = self.prompt
+        start = prompt.find(TARGET_HEADING)
+        if start < 0:
+            return None
+        end = prompt.find("\n## ", start + len(TARGET_HEADING))
+        return prompt[start : end if end >= 0 else len(prompt)]
+
+    @property
     def token(self) -> str | None:
-        found = _TOKEN.search(self.prompt)
+        section = self.namer_section
+        found = _TOKEN.search(self.prompt if section is None else section)
         return found.group(1) if found else None
 
     @property
@@ -85,6 +105,14 @@ def facets_for(token: str | None) -> dict[str, Any]:
         "context": f"context of {token}",
         "style": f"style of {token}",
         "dialog_acts": [f"Turn 1: GREET, REQUEST - opens ({token}).", "Turn 2: THANK - closes."],
+    }
+
+
+def name_for(token: str | None) -> dict[str, str]:
+    """The namer's well-formed answer for the cluster whose texts hold `id=<token>`."""
+    return {
+        "name": f"{token} behaviour as named by the model",
+        "description": f"Sets {token} apart from its neighbours.",
     }
 
 
@@ -165,8 +193,11 @@ class FakeOpenAIServer:
             return step, "embeddings"
         if path != "/v1/chat/completions":
             return Step(status=404), None
-        prompt = RecordedRequest(0.0, path, {}, body, 0).prompt
+        recorded = RecordedRequest(0.0, path, {}, body, 0)
+        section = recorded.namer_section
+        prompt = recorded.prompt if section is None else section
         kinds = ("garbage", "fenced", "broken", "fix-on-reask", "missing-style", "too-long")
+        kinds += ("same-name", "long-name")
         kind = next((k for k in kinds if f"#{k}" in prompt), "ok")
         with self._lock:
             step = self._steps.popleft() if self._steps else Step()
@@ -182,7 +213,25 @@ class FakeOpenAIServer:
         return step, kind
 
 
+def _namer_content(kind: str, request: RecordedRequest) -> str:
+    answer = name_for(request.token)
+    if kind == "same-name":
+        answer["name"] = SAME_NAME
+    elif kind == "long-name":
+        answer["name"] = f"{request.token} users who paste logs and then complain about the answer"
+    good = json.dumps(answer)
+    if kind == "fenced":
+        return f"Here you go.\n```json\n{good}\n```"
+    if kind == "broken":
+        return "Sure:\n{'name': " + repr(answer["name"]) + ", 'description': 'unfinished"
+    if kind == "garbage" or (kind == "fix-on-reask" and not request.is_reask):
+        return "I am sorry, but I cannot name this cluster."
+    return good
+
+
 def _content(kind: str, request: RecordedRequest) -> str:
+    if request.namer_section is not None:
+        return _namer_content(kind, request)
     token = request.token
     good = json.dumps(facets_for(token), indent=2)
     if kind == "fenced":

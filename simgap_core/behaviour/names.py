@@ -12,7 +12,9 @@ by its terms. Names are unique within a run: a clash is resolved by adding the n
 distinctive phrase, then the top term, then a number, in order of cluster size, so the same
 run always gets the same names. Noise (-1) is "unclustered".
 
-An LLM namer (contrastive, with a versioned prompt) is not part of this module yet.
+The LLM namer (`simgap_core.behaviour.llm_names`, `analyze --namer llm`) starts from these
+names: it shows a model each cluster beside its nearest clusters, keeps these names where the
+model fails, and makes its names unique by the same rule.
 """
 
 from __future__ import annotations

@@ -30,12 +30,11 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-import httpx
 import pandas as pd
 
 from simgap_core import cache_root
@@ -165,14 +164,6 @@ class AnnotationError(SimgapError):
             f"the LLM annotator could not annotate any of {len(failures)} conversation(s): "
             f"{shown}{more}"
         )
-
-
-class _Stopped(Exception):
-    """The run is being abandoned (another worker hit a fatal error, or an interrupt)."""
-
-
-class _RecordRejected(Exception):
-    """The server rejected this conversation's request (a 4xx that is not about the run)."""
 
 
 def render_turns(turns: list[tuple[str, str]], *, max_chars_per_turn: int) -> list[list[str]]:
@@ -355,18 +346,147 @@ def parse_facets(answer: str) -> dict[str, str]:
     return facets
 
 
-# --- HTTP ---------------------------------------------------------------------------------
+# --- HTTP (shared with the LLM cluster namer) ---------------------------------------------
 
 
-def _reply_content(response: httpx.Response) -> str:
+def resolve_endpoint(
+    base_url: str | Sequence[str] | None, model: str | None, *, user: str
+) -> tuple[list[str], str]:
+    """The checked API roots and the model, from the arguments or else the environment.
+
+    `user` ("the LLM annotator") starts the `AnnotatorConfigError` raised when either is missing.
+    """
+    urls = [base_url] if isinstance(base_url, str) else list(base_url or [])
+    urls = urls or ([os.environ[BASE_URL_ENV]] if os.environ.get(BASE_URL_ENV) else [])
+    model = model or os.environ.get(MODEL_ENV)
+    if not urls:
+        raise AnnotatorConfigError(
+            f"{user} needs an endpoint: pass base_url or set ${BASE_URL_ENV} "
+            "(an OpenAI-compatible API root such as http://localhost:8000/v1)"
+        )
+    try:
+        checked = [check_base_url(url) for url in urls]
+    except SimgapError as error:
+        raise AnnotatorConfigError(str(error)) from None
+    if not model:
+        raise AnnotatorConfigError(f"{user} needs a model name: pass model or set ${MODEL_ENV}")
+    return checked, model
+
+
+def api_key_from_env(api_key_env: str) -> str | None:
+    """The API key in `$<api_key_env>`, else `$OPENAI_API_KEY`; None for a keyless server."""
+    return os.environ.get(api_key_env) or os.environ.get(FALLBACK_API_KEY_ENV)
+
+
+def complete_chat(
+    client: OpenAIClient,
+    messages: list[dict[str, str]],
+    *,
+    model: str,
+    temperature: float,
+    json_mode: bool,
+    api_key_env: str,
+    stop: threading.Event,
+) -> str:
+    """POST one chat completion (the client retries); the answer's text.
+
+    Raises `LLMEndpointError` when the whole run is refused (with a hint naming the key, URL or
+    model to check), `RequestRejected` when only this request is (or the reply is not a chat
+    completion), and `Stopped` when `stop` was set before the request went out.
+    """
+    payload: dict[str, Any] = {"model": model, "messages": messages, "temperature": temperature}
+    if json_mode:
+        payload["response_format"] = {"type": "json_object"}
+    try:
+        response = client.post("chat/completions", payload, stop=stop)
+    except EndpointError as exc:
+        if exc.status is not None:
+            hints = {
+                401: f"check the API key in ${api_key_env} (or ${FALLBACK_API_KEY_ENV})",
+                403: f"the key in ${api_key_env} may not use model {model!r}",
+                404: f"check that base_url ends at the API root (e.g. .../v1) and that model "
+                f"{model!r} is served",
+                405: "check that base_url is the API root of an OpenAI-compatible server",
+            }
+            raise LLMEndpointError(
+                f"{client.base_urls[0]}/chat/completions answered HTTP {exc.status}: "
+                f"{exc.detail} ({hints[exc.status]})",
+                status=exc.status,
+            ) from None
+        raise LLMEndpointError(
+            f"{exc} Answers received so far are cached; rerun to resume."
+        ) from None
     try:
         content = response.json()["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise _RecordRejected(
+        raise RequestRejected(
             "the server's reply is not an OpenAI chat completion "
             f"(no choices[0].message.content): {response.text[:200]!r}"
         ) from None
     return content or ""
+
+
+Parsed = TypeVar("Parsed")
+
+
+def ask_with_one_reask(
+    complete: Callable[[list[dict[str, str]]], str],
+    messages: list[dict[str, str]],
+    parse: Callable[[str], Parsed],
+    reask: Callable[[ValueError], str],
+) -> Parsed:
+    """`parse(answer)`; when it raises `ValueError`, the model is told why (`reask(error)`) and
+    asked once more. A second unusable answer raises that second `ValueError`."""
+    answer = complete(messages)
+    try:
+        return parse(answer)
+    except ValueError as first:
+        retry = [
+            *messages,
+            {"role": "assistant", "content": answer[:4000]},
+            {"role": "user", "content": reask(first)},
+        ]
+        return parse(complete(retry))
+
+
+def answer_key(**parts: str) -> str:
+    """The cache key of an answer: SHA-256 of everything that changes it (model, prompt
+    version, the digest of what was sent)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+class AnswerCache:
+    """Model answers on disk as JSON, one file per `answer_key`, sharded by its first two digits.
+
+    An entry is written as soon as its answer arrives (tmp + os.replace, so a reader or a
+    resumed run never sees half a file); one that cannot be read counts as missing and is
+    asked again and overwritten.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        try:
+            entry = json.loads(self.path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return entry if isinstance(entry, dict) else None
+
+    def write(self, key: str, entry: dict[str, Any]) -> None:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                json.dump(entry, file, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 @register
@@ -408,22 +528,7 @@ class LLMAnnotator(Part):
         max_backoff: float = 60.0,
         json_mode: bool = True,
     ) -> None:
-        urls = [base_url] if isinstance(base_url, str) else list(base_url or [])
-        urls = urls or ([os.environ[BASE_URL_ENV]] if os.environ.get(BASE_URL_ENV) else [])
-        model = model or os.environ.get(MODEL_ENV)
-        if not urls:
-            raise AnnotatorConfigError(
-                f"the LLM annotator needs an endpoint: pass base_url or set ${BASE_URL_ENV} "
-                "(an OpenAI-compatible API root such as http://localhost:8000/v1)"
-            )
-        try:
-            self.base_urls = [check_base_url(url) for url in urls]
-        except SimgapError as error:
-            raise AnnotatorConfigError(str(error)) from None
-        if not model:
-            raise AnnotatorConfigError(
-                f"the LLM annotator needs a model name: pass model or set ${MODEL_ENV}"
-            )
+        self.base_urls, model = resolve_endpoint(base_url, model, user="the LLM annotator")
         checks = {
             "concurrency": (concurrency, concurrency >= 1),
             "max_retries": (max_retries, max_retries >= 0),
@@ -438,7 +543,8 @@ class LLMAnnotator(Part):
         self.base_url = self.base_urls[0]
         self.model = model
         self.api_key_env = api_key_env
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "llm"
+        self._cache = AnswerCache(self.cache_dir)
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.timeout = timeout
@@ -448,7 +554,7 @@ class LLMAnnotator(Part):
         self.max_backoff = max_backoff
         self.json_mode = json_mode
         self.version = f"prompts-v{PROMPT_VERSION}/{model}"
-        self._api_key = os.environ.get(api_key_env) or os.environ.get(FALLBACK_API_KEY_ENV)
+        self._api_key = api_key_from_env(api_key_env)
         self.failures: list[AnnotationFailure] = []
         self.requests_made = 0
         self.cache_hits = 0
@@ -546,7 +652,7 @@ class LLMAnnotator(Part):
                 for key, turns in pending.items()
             }
             for future in as_completed(futures):
-                if isinstance(future.exception(), _Stopped):
+                if isinstance(future.exception(), Stopped):
                     continue  # the fatal error that stopped it comes in its own future
                 key = futures[future]
                 outcome = future.result()
@@ -569,23 +675,25 @@ class LLMAnnotator(Part):
         self, client: OpenAIClient, key: str, turns: list[list[str]], stop: threading.Event
     ) -> dict[str, str] | str:
         """The facets for one conversation (cached on arrival), or why there are none."""
-        messages = build_messages(turns)
         keys = ", ".join(BEHAVIOUR_FACETS)
         try:
-            answer = self._complete(client, messages, stop)
-            try:
-                facets = parse_facets(answer)
-            except ValueError as first:
-                reask = _REASK_PROMPT.format(reason=first, keys=keys)
-                messages += [
-                    {"role": "assistant", "content": answer[:4000]},
-                    {"role": "user", "content": reask},
-                ]
-                answer = self._complete(client, messages, stop)
-                facets = parse_facets(answer)
+            facets = ask_with_one_reask(
+                lambda messages: complete_chat(
+                    client,
+                    messages,
+                    model=self.model,
+                    temperature=self.temperature,
+                    json_mode=self.json_mode,
+                    api_key_env=self.api_key_env,
+                    stop=stop,
+                ),
+                build_messages(turns),
+                parse_facets,
+                lambda error: _REASK_PROMPT.format(reason=error, keys=keys),
+            )
         except ValueError as exc:
             return f"the model's answer was unusable after one re-ask: {exc}"
-        except _RecordRejected as exc:
+        except RequestRejected as exc:
             return str(exc)
         except LLMEndpointError:
             stop.set()  # before this worker takes the next conversation from the queue
@@ -593,65 +701,18 @@ class LLMAnnotator(Part):
         self._write_cache(key, turns, facets)
         return facets
 
-    def _complete(
-        self, client: OpenAIClient, messages: list[dict[str, str]], stop: threading.Event
-    ) -> str:
-        """POST one chat completion (the client retries); the answer's text."""
-        payload: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": self.temperature,
-        }
-        if self.json_mode:
-            payload["response_format"] = {"type": "json_object"}
-        try:
-            response = client.post("chat/completions", payload, stop=stop)
-        except Stopped:
-            raise _Stopped from None
-        except RequestRejected as exc:
-            raise _RecordRejected(str(exc)) from None
-        except EndpointError as exc:
-            if exc.status is not None:
-                raise LLMEndpointError(
-                    self._fatal_message(exc.status, exc.detail), status=exc.status
-                ) from None
-            raise LLMEndpointError(
-                f"{exc} Answers received so far are cached; rerun to resume."
-            ) from None
-        return _reply_content(response)
-
-    def _fatal_message(self, status: int, message: str) -> str:
-        hints = {
-            401: f"check the API key in ${self.api_key_env} (or ${FALLBACK_API_KEY_ENV})",
-            403: f"the key in ${self.api_key_env} may not use model {self.model!r}",
-            404: f"check that base_url ends at the API root (e.g. .../v1) and that model "
-            f"{self.model!r} is served",
-            405: "check that base_url is the API root of an OpenAI-compatible server",
-        }
-        return f"{self.endpoint} answered HTTP {status}: {message} ({hints[status]})"
-
     # --- cache ------------------------------------------------------------------------------
 
     def _cache_key(self, turns: list[list[str]]) -> str:
-        parts = {
-            "model": self.model,
-            "prompt_version": PROMPT_VERSION,
-            "conversation": conversation_digest(turns),
-        }
-        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-    def _cache_path(self, key: str) -> Path:
-        return self.cache_dir / key[:2] / f"{key}.json"
+        return answer_key(
+            model=self.model,
+            prompt_version=PROMPT_VERSION,
+            conversation=conversation_digest(turns),
+        )
 
     def _read_cache(self, key: str) -> dict[str, str] | None:
-        path = self._cache_path(key)
-        try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return None  # unreadable: ask again and overwrite it
-        facets = entry.get("facets") if isinstance(entry, dict) else None
+        entry = self._cache.read(key)
+        facets = entry.get("facets") if entry is not None else None
         valid = (
             isinstance(facets, dict)
             and entry.get("model") == self.model
@@ -661,24 +722,10 @@ class LLMAnnotator(Part):
         return {facet: facets[facet] for facet in BEHAVIOUR_FACETS} if valid else None
 
     def _write_cache(self, key: str, turns: list[list[str]], facets: dict[str, str]) -> None:
-        path = self._cache_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         entry = {
             "model": self.model,
             "prompt_version": PROMPT_VERSION,
             "conversation_digest": conversation_digest(turns),
             "facets": facets,
         }
-        # tmp + os.replace: a reader (or a resumed run) never sees half a file.
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(entry, file, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def _default_cache_dir() -> Path:
-    return cache_root() / "llm"
+        self._cache.write(key, entry)

@@ -4,12 +4,13 @@ The stages, in order: corpus (load the inputs), features (behaviour features per
 and their gaps per simulator: they read only the corpus, so a new clustering reuses them),
 describe (an annotator's behaviour texts; behaviour facets only), represent (one text per
 conversation), embed (an embedder), project (a reducer), cluster (a clusterer), behaviour (a
-name and description per cluster, `cluster_names.csv`, joined into the clusters summary by
-`Run.clusters_summary`), measure (the gap). Each is a `StageRecord` (its inputs,
-part identities, parameters and artifacts) plus a function that computes its artifacts and
-one that reads them back. A stage is reused when its saved fingerprint matches, nothing
-upstream was recomputed in this run, and its artifacts read back whole; otherwise it is
-recomputed, with a notice saying why when artifacts were missing or unreadable.
+name and description per cluster, offline or by the LLM namer, `cluster_names.csv`, joined
+into the clusters summary by `Run.clusters_summary`), measure (the gap). Each is a
+`StageRecord` (its inputs, part identities, parameters and artifacts) plus a function that
+computes its artifacts and one that reads them back. A stage is reused when its saved
+fingerprint matches, nothing upstream was recomputed in this run, and its artifacts read back
+whole; otherwise it is recomputed, with a notice saying why when artifacts were missing or
+unreadable.
 
 Parts come from the registry (`simgap_core.parts`) by the names in `AnalysisParams`, or are
 passed in as objects; embedders made from the registry are wrapped in `CachedEmbedder`.
@@ -52,6 +53,7 @@ BEHAVIOUR_MIN_RESAMPLES = 200
 """Feature-gap intervals and p-values draw at least this many resamples, whatever a fast test
 run asks of the divergence bootstrap: 95% percentile bounds from fewer are too noisy to print."""
 NAME_MIN_Z = 0.5  # see `simgap_core.behaviour.name_clusters`
+NAMERS = ("offline", "llm")  # llm: `simgap_core.behaviour.llm_names.LLMNamer`
 
 ProgressCallback = Callable[[str, int, int], None]
 """progress(stage, done, total): called as a stage advances; total 0 means unknown."""
@@ -66,8 +68,9 @@ class AnalysisParams:
 
     `annotator`, `embedder`, `reducer` and `clusterer` name registered parts; the fields below
     each configure the built-in part of that name, and `part_options[kind]` passes keyword
-    options to any part (they override the fields). Nothing here is written by a stage: what
-    stages learn is in `stages.json` (see `Run.facts`).
+    options to any part (they override the fields). `namer` names clusters "offline" or by
+    "llm" (`LLMNamer`, on the annotator's `llm_*` endpoint). Nothing here is written by a
+    stage: what stages learn is in `stages.json` (see `Run.facts`).
     """
 
     reference: str = "real"
@@ -76,6 +79,7 @@ class AnalysisParams:
     llm_base_url: str | list[str] | None = None
     llm_model: str | None = None
     llm_concurrency: int = 4
+    namer: str = "offline"
     embedding_model: str = "all-MiniLM-L6-v2"
     precision: str = "auto"
     seed: int = 42
@@ -126,6 +130,8 @@ class AnalysisParams:
                 raise SimgapError(f"{name} must be at least {low}, got {value}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise SimgapError(f"unknown precision {self.precision!r}; choose auto, fp32 or bf16")
+        if self.namer not in NAMERS:
+            raise SimgapError(f"unknown namer {self.namer!r}; choose {' or '.join(NAMERS)}")
         if self.k_rule not in ("common", "pair"):
             raise SimgapError(f"unknown k rule {self.k_rule!r}; choose common or pair")
         if n_reference is not None and self.k is not None and self.k > n_reference:
@@ -248,6 +254,16 @@ def analyze(
         )
     reducer = reducer if reducer is not None else make_part(params, "reducer")
     clusterer = clusterer if clusterer is not None else make_part(params, "clusterer")
+    namer = None
+    if params.namer == "llm":  # made now: a missing endpoint fails before any work
+        from simgap_core.behaviour.llm_names import LLMNamer
+
+        namer = LLMNamer(
+            params.llm_base_url,
+            params.llm_model,
+            concurrency=params.llm_concurrency,
+            seed=params.seed,
+        )
 
     run.path.mkdir(parents=True, exist_ok=True)
     book = StageBook(run)
@@ -255,7 +271,18 @@ def analyze(
     input_records = describe_inputs(inputs)
     state: dict[str, Any] = {}
     plan = _plan(
-        run, params, inputs, input_records, state, report, annotator, embedder, reducer, clusterer
+        run,
+        params,
+        inputs,
+        input_records,
+        state,
+        report,
+        annotator,
+        embedder,
+        reducer,
+        clusterer,
+        namer,
+        tell,
     )
 
     fingerprints: dict[str, str] = {}
@@ -293,7 +320,18 @@ def analyze(
 
 
 def _plan(
-    run, params, inputs, input_records, state, report, annotator, embedder, reducer, clusterer
+    run,
+    params,
+    inputs,
+    input_records,
+    state,
+    report,
+    annotator,
+    embedder,
+    reducer,
+    clusterer,
+    namer,
+    tell,
 ):
     """The stages in order, each a function of the fingerprints so far (None: stage skipped)."""
     from simgap_core.represent import represent
@@ -560,18 +598,42 @@ def _plan(
             names = name_clusters(
                 state["features"], state["clusters"], state["representations"], min_z=NAME_MIN_Z
             )
+            facts: dict[str, Any] = {}
+            if namer is not None:
+                names = namer.name_clusters(
+                    names,
+                    state["features"],
+                    state["clusters"],
+                    state["representations"],
+                    coordinates=pd.DataFrame(
+                        cluster_space(state["projection"]),
+                        index=state["projection"]["conversation_id"],
+                    ),
+                )
+                facts = {
+                    "llm_requests": namer.requests_made,
+                    "llm_cache_hits": namer.cache_hits,
+                    "offline_fallbacks": [f._asdict() for f in namer.fallbacks],
+                }
+                if namer.fallbacks:
+                    tell(
+                        f"behaviour: {len(namer.fallbacks)} cluster(s) kept their offline name: "
+                        + "; ".join(map(str, namer.fallbacks[:3]))
+                    )
             write_csv(path / "cluster_names.csv", names)
             report("behaviour", 1, 1)
-            return {"named_clusters": int((names["cluster"] >= 0).sum())}
+            return {"named_clusters": int((names["cluster"] >= 0).sum()), **facts}
 
         def load() -> None:
             run.cluster_names()
 
         from simgap_core.behaviour import BEHAVIOUR_VERSION
 
+        # The offline namer's record is as it was before namers existed: older runs stay fresh.
         record = StageRecord(
             "behaviour",
             {name: fingerprints[name] for name in ("features", "represent", "cluster")},
+            parts={"namer": namer.identity()} if namer is not None else {},
             params={"version": BEHAVIOUR_VERSION, "min_z": NAME_MIN_Z},
             artifacts=["cluster_names.csv"],
         )

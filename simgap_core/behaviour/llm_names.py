@@ -1,0 +1,531 @@
+"""Names for behaviour clusters written by a chat model, contrastively, with offline fallback.
+
+Why: the offline names (`simgap_core.behaviour.names`) say which features set a cluster apart,
+in the features' fixed phrases; a model can read the cluster's conversations and say it in
+the reader's words. Asked about one cluster alone, a model names what it sees, which is mostly
+what every cluster shares ("users asking for help"); so each prompt is *contrastive*: the
+cluster to name and its nearest neighbouring clusters, each with its offline name,
+description and a few sampled representation texts, and the question what sets the first
+apart from the others.
+
+Nearest by what: by the clusters' centroids in the clustering coordinates (the 5-d space
+HDBSCAN separated them in, `coordinates`) when given, since the clusters nearest there are the
+ones a reader is most likely to confuse it with; else by their distinctive feature profiles
+(`feature_profiles`, the standardized differences the offline names come from).
+
+The prompt is versioned (`PROMPT_VERSION`) and every valid answer is cached on disk as soon
+as it arrives, keyed by (model, prompt version, hash of the messages sent), like the LLM
+annotator's (`simgap_core.represent.llm`, whose request, re-ask and cache helpers this
+module uses): a rerun costs no requests, a changed prompt asks again. The texts sampled for a
+cluster come from a random stream seeded by (`seed`, cluster number), so a cluster's prompt
+does not change when another cluster does.
+
+An answer is a JSON object {"name", "description"}. Control characters and line breaks are
+removed from both; a name over 8 words is cut to 8 (and trailing joining words such as "and"
+dropped), one under 3 words is refused. A cluster whose answer is still unusable after one
+re-ask, or whose request the server rejects, keeps its offline name and description, and the
+reason is recorded (`LLMNamer.fallbacks`). A bad key, URL or model raises `LLMEndpointError`
+at once (every request would fail alike); answers received until then stay cached.
+
+Names are unique within a run, by the offline namer's rule: clusters claim their names in
+order of size, and a name already taken gets a phrase of the cluster's offline name that the
+earlier holder's offline name lacks, in parentheses, or else a number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import unicodedata
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from simgap_core import cache_root
+from simgap_core.behaviour.names import (
+    MAX_NAME_WORDS,
+    MIN_NAME_WORDS,
+    NAME_COLUMNS,
+    NOISE,
+    NOISE_NAME,
+    ClusterNamingError,
+    feature_profiles,
+)
+from simgap_core.http import OpenAIClient, RequestRejected, Stopped
+from simgap_core.represent.llm import (
+    AnswerCache,
+    LLMEndpointError,
+    answer_key,
+    api_key_from_env,
+    ask_with_one_reask,
+    complete_chat,
+    extract_json_object,
+    resolve_endpoint,
+)
+
+# Bump whenever SYSTEM_PROMPT, the cluster prompt or the re-ask wording changes: it is part
+# of the cache key, so old answers are never served for new prompts.
+PROMPT_VERSION = "1"
+
+TARGET_HEADING = "## Cluster to name"
+NEIGHBOUR_HEADING = "## Neighbour"
+EXAMPLE_CHARS = 300  # of each sampled text: enough for its gist, ~10 of them per prompt
+MAX_DESCRIPTION_CHARS = 300
+# Words a name cut at 8 words must not end on.
+_DANGLING = frozenset(
+    {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the"}
+    | {"that", "to", "which", "while", "who", "with"}
+)
+
+SYSTEM_PROMPT = (
+    "You name clusters of conversations between users and an AI assistant. A cluster groups "
+    "users who behave alike. You are shown the cluster to name and its nearest neighbouring "
+    "clusters, each with an automatic name, an automatic description with numbers and sample "
+    "descriptions of its conversations. Name the first cluster by what sets it apart from its "
+    "neighbours: the behaviour that differs, not what they share. Describe how the users "
+    "behave, never the topics of their conversations.\n\n"
+    "Answer with one JSON object with exactly these keys:\n"
+    '- "name": 3 to 8 plain words in lower case, different from every neighbour\'s name;\n'
+    '- "description": one sentence on what sets this cluster apart from its neighbours.\n\n'
+    "Reply with the JSON object only: no prose before or after it, no code fences."
+)
+
+_SECTION = (
+    "{heading} ({size} conversations)\n"
+    "Automatic name: {name}\n"
+    "Automatic description: {description}\n"
+    "Sample conversations:\n{samples}"
+)
+
+_CLOSING = (
+    "Name the first cluster by what sets it apart from the {n} neighbouring cluster(s) after "
+    "it, as the JSON object with the keys name and description."
+)
+_CLOSING_ALONE = (
+    "It is the only cluster. Name it by its behaviour, as the JSON object with the keys name "
+    "and description."
+)
+
+_REASK_PROMPT = (
+    "Your answer could not be used: {reason}. Reply again with only the JSON object with the "
+    'keys "name" (3 to 8 words) and "description" (one sentence).'
+)
+
+
+class NamingFallback(NamedTuple):
+    """A cluster that kept its offline name, and why."""
+
+    cluster: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"cluster {self.cluster}: {self.reason}"
+
+
+class _Named(NamedTuple):
+    name: str
+    description: str
+
+
+def clean_text(text: str) -> str:
+    """`text` on one line: control and format characters (line breaks, zero-width and
+    direction marks) become spaces, runs of whitespace one space."""
+    kept = "".join(" " if unicodedata.category(char).startswith("C") else char for char in text)
+    return " ".join(kept.split())
+
+
+def _short_name(raw: str) -> str:
+    """The name cut to at most MAX_NAME_WORDS words; `ValueError` when under MIN_NAME_WORDS."""
+    words = clean_text(raw).strip(" \"'`*.;:").split()
+    if len(words) > MAX_NAME_WORDS:
+        words = words[:MAX_NAME_WORDS]
+        words[-1] = words[-1].rstrip(",;:-")
+        while len(words) > MIN_NAME_WORDS and words[-1].lower() in _DANGLING:
+            words.pop()
+            words[-1] = words[-1].rstrip(",;:-")
+    if len(words) < MIN_NAME_WORDS:
+        raise ValueError(
+            f"the name {' '.join(words)!r} has {len(words)} word(s); give "
+            f"{MIN_NAME_WORDS} to {MAX_NAME_WORDS}"
+        )
+    return " ".join(words)
+
+
+def parse_name(answer: str) -> tuple[str, str]:
+    """(name, description) from a model's answer, cleaned; `ValueError` says what is wrong."""
+    found = {str(key).strip().lower(): value for key, value in extract_json_object(answer).items()}
+    missing = [key for key in ("name", "description") if key not in found]
+    if missing:
+        raise ValueError(
+            f"the JSON object lacks the key(s) {', '.join(missing)} "
+            f"(it has {', '.join(found) or 'none'})"
+        )
+    for key in ("name", "description"):
+        if not isinstance(found[key], str):
+            raise ValueError(f"key {key!r} holds {json.dumps(found[key])}, not text")
+    name = _short_name(found["name"])
+    description = clean_text(found["description"])
+    if not description:
+        raise ValueError("the description is empty")
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        description = description[:MAX_DESCRIPTION_CHARS].rsplit(" ", 1)[0] + " …"
+    return name, description
+
+
+def nearest_clusters(centroids: pd.DataFrame, neighbours: int) -> dict[int, list[int]]:
+    """For each cluster (a row of `centroids`), the `neighbours` other clusters whose rows are
+    nearest (Euclidean; NaN counts as 0), nearest first, ties by cluster number."""
+    numbers = [int(c) for c in centroids.index]
+    points = centroids.to_numpy(dtype=np.float64)
+    points = np.where(np.isfinite(points), points, 0.0)
+    distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
+    nearest = {}
+    for row, cluster in enumerate(numbers):
+        others = [i for i in np.lexsort((numbers, distances[row])) if i != row]
+        nearest[cluster] = [numbers[i] for i in others[:neighbours]]
+    return nearest
+
+
+def _unique(name: str, offline_name: str, taken: dict[str, str]) -> str:
+    """`name`, or when it is taken (case aside) `name (phrase)` with a phrase of this cluster's
+    offline name, those the holder's offline name lacks first, or else `name #N`.
+
+    `taken` maps each name given so far (casefolded) to its cluster's offline name.
+    """
+    if name.casefold() not in taken:
+        return name
+    phrases = offline_name.split(", ")
+    held = set(taken[name.casefold()].split(", "))
+    for phrase in sorted(phrases, key=lambda phrase: phrase in held):
+        candidate = f"{name} ({phrase})"
+        if len(candidate.split()) <= MAX_NAME_WORDS and candidate.casefold() not in taken:
+            return candidate
+    number = 2
+    while f"{name} #{number}".casefold() in taken:
+        number += 1
+    return f"{name} #{number}"
+
+
+class LLMNamer:
+    """Cluster names from a chat model behind an OpenAI-compatible endpoint (see the module
+    docstring for the method).
+
+    `base_url` and `model` default to `$SIMGAP_LLM_BASE_URL` and `$SIMGAP_LLM_MODEL`, the API
+    key to `$<api_key_env>` or else `$OPENAI_API_KEY`, exactly as for the LLM annotator.
+    `neighbours`: how many nearest clusters each prompt contrasts with; `examples`: texts
+    sampled from the cluster to name (each neighbour gets half as many, at least one); `seed`
+    seeds that sampling. `cache_dir` defaults to `$SIMGAP_CACHE_DIR/llm-names`.
+
+    After `name_clusters`: `fallbacks` lists the clusters that kept their offline name and
+    why, `requests_made` counts HTTP requests (retries and re-asks included), `cache_hits`
+    the clusters answered from the cache; all three describe the last call only.
+    """
+
+    def __init__(
+        self,
+        base_url: str | Sequence[str] | None = None,
+        model: str | None = None,
+        *,
+        api_key_env: str = "SIMGAP_LLM_API_KEY",
+        cache_dir: Path | None = None,
+        neighbours: int = 3,
+        examples: int = 8,
+        seed: int = 0,
+        concurrency: int = 4,
+        max_retries: int = 5,
+        timeout: float = 60.0,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        temperature: float = 0.0,
+        json_mode: bool = True,
+    ) -> None:
+        self.base_urls, self.model = resolve_endpoint(base_url, model, user="the LLM namer")
+        for parameter, value, low in (("neighbours", neighbours, 1), ("examples", examples, 1)):
+            if value < low:
+                raise ClusterNamingError(f"{parameter} must be at least {low}, got {value}")
+        self.api_key_env = api_key_env
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "llm-names"
+        self.neighbours = neighbours
+        self.examples = examples
+        self.seed = seed
+        self.client_options = {
+            "concurrency": concurrency,
+            "max_retries": max_retries,
+            "timeout": timeout,
+            "backoff": backoff,
+            "max_backoff": max_backoff,
+        }
+        self.temperature = temperature
+        self.json_mode = json_mode
+        self.fallbacks: list[NamingFallback] = []
+        self.requests_made = 0
+        self.cache_hits = 0
+
+    def __repr__(self) -> str:
+        return f"LLMNamer(base_url={self.base_urls[0]!r}, model={self.model!r})"
+
+    def identity(self) -> dict[str, Any]:
+        """What changes the names: the model, the prompt and what goes into it, sampling.
+
+        The base URLs are not part of it: they say where the model runs, not what it writes.
+        """
+        return {
+            "name": "llm",
+            "model": self.model,
+            "prompt_version": PROMPT_VERSION,
+            "neighbours": self.neighbours,
+            "examples": self.examples,
+            "seed": self.seed,
+            "temperature": self.temperature,
+            "json_mode": self.json_mode,
+        }
+
+    def name_clusters(
+        self,
+        offline_names: pd.DataFrame,
+        features: pd.DataFrame,
+        clusters: pd.DataFrame,
+        representations: pd.DataFrame,
+        *,
+        coordinates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """`cluster, name, description` for every cluster of `offline_names`, noise included.
+
+        `offline_names`: `name_clusters` output for the same clusters; `features`,
+        `clusters`, `representations`: as for `name_clusters`; `coordinates`: optional
+        clustering coordinates, indexed by conversation_id, one column per dimension.
+        """
+        self.fallbacks, self.requests_made, self.cache_hits = [], 0, 0
+        offline = offline_names.set_index("cluster")
+        sizes = clusters.groupby("cluster").size()
+        numbered = [int(c) for c in sizes.index if c != NOISE]
+        unknown = sorted(set(numbered) - set(offline.index))
+        if unknown:
+            raise ClusterNamingError(
+                f"clusters {unknown} have no offline name: name the same clusters offline first"
+            )
+        answers: dict[int, _Named] = {}
+        if numbered:
+            centroids = self._centroids(features, clusters, coordinates)
+            texts = self._texts(clusters, representations)
+            prompts = {
+                cluster: self._messages(cluster, neighbours, offline, sizes, texts)
+                for cluster, neighbours in nearest_clusters(
+                    centroids.loc[numbered], self.neighbours
+                ).items()
+            }
+            answers = self._answers(prompts)
+        order = sorted(sizes.index, key=lambda c: (c == NOISE, -sizes[c], c))
+        taken = {NOISE_NAME: NOISE_NAME}
+        rows = []
+        for cluster in order:
+            if cluster == NOISE:
+                rows.append({"cluster": NOISE, **offline.loc[NOISE, ["name", "description"]]})
+                continue
+            offline_name = str(offline.loc[cluster, "name"])
+            named = answers.get(cluster) or _Named(
+                offline_name, str(offline.loc[cluster, "description"])
+            )
+            name = _unique(named.name, offline_name, taken)
+            taken[name.casefold()] = offline_name
+            rows.append({"cluster": int(cluster), "name": name, "description": named.description})
+        frame = pd.DataFrame(rows, columns=list(NAME_COLUMNS))
+        return frame.sort_values("cluster", ignore_index=True)
+
+    # --- prompts ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _centroids(
+        features: pd.DataFrame, clusters: pd.DataFrame, coordinates: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        """One row per cluster: its mean clustering coordinates, else its feature profile."""
+        if coordinates is None:
+            return feature_profiles(features, clusters)
+        ids = clusters["conversation_id"]
+        missing = ~ids.isin(coordinates.index)
+        if missing.any():
+            raise ClusterNamingError(
+                f"{int(missing.sum())} clustered conversations have no coordinates, e.g. "
+                f"{ids[missing].iloc[0]!r}: pass the projection the clusters were made from"
+            )
+        points = coordinates.loc[ids.to_numpy()].reset_index(drop=True)
+        return points.groupby(clusters["cluster"].to_numpy()).mean()
+
+    def _texts(self, clusters: pd.DataFrame, representations: pd.DataFrame) -> dict[int, list[str]]:
+        """Per cluster, up to `examples` of its representation texts, cleaned and cut,
+        sampled from a stream seeded by (seed, cluster), in the clusters table's order."""
+        by_id = representations.groupby("conversation_id", sort=False)["text"].agg(" ".join)
+        texts = clusters["conversation_id"].map(by_id).fillna("").astype(str)
+        sampled = {}
+        for cluster, rows in clusters.groupby("cluster").indices.items():
+            if cluster == NOISE:
+                continue
+            rng = np.random.default_rng([self.seed, int(cluster)])
+            chosen = np.sort(rng.permutation(len(rows))[: self.examples])
+            sampled[int(cluster)] = [_cut(texts.iloc[rows[i]]) for i in chosen]
+        return sampled
+
+    def _messages(
+        self,
+        cluster: int,
+        neighbours: list[int],
+        offline: pd.DataFrame,
+        sizes: pd.Series,
+        texts: dict[int, list[str]],
+    ) -> list[dict[str, str]]:
+        """The chat messages asking for one cluster's name, contrasted with its neighbours."""
+        neighbour_examples = max(1, self.examples // 2)
+        sections = [
+            _section(TARGET_HEADING, cluster, offline, sizes, texts[cluster]),
+            *(
+                _section(
+                    f"{NEIGHBOUR_HEADING} {index}",
+                    other,
+                    offline,
+                    sizes,
+                    texts[other][:neighbour_examples],
+                )
+                for index, other in enumerate(neighbours, start=1)
+            ),
+        ]
+        closing = _CLOSING.format(n=len(neighbours)) if neighbours else _CLOSING_ALONE
+        prompt = "\n\n".join([*sections, closing])
+        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+
+    # --- requests and cache -----------------------------------------------------------------
+
+    def _answers(self, prompts: dict[int, list[dict[str, str]]]) -> dict[int, _Named]:
+        """The valid answer per cluster, from the cache or the model; the others are recorded
+        in `fallbacks`."""
+        keys = {cluster: self._cache_key(messages) for cluster, messages in prompts.items()}
+        cache = AnswerCache(self.cache_dir)
+        answers = {}
+        for cluster, key in keys.items():
+            cached = self._read_cache(cache, key)
+            if cached is not None:
+                answers[cluster] = cached
+        self.cache_hits = len(answers)
+        pending = [cluster for cluster in prompts if cluster not in answers]
+        if not pending:
+            return answers
+        stop = threading.Event()
+        client = OpenAIClient(
+            self.base_urls, api_key=api_key_from_env(self.api_key_env), **self.client_options
+        )
+        executor = ThreadPoolExecutor(
+            self.client_options["concurrency"], thread_name_prefix="simgap-namer"
+        )
+        try:
+            futures = {
+                executor.submit(
+                    self._ask, client, prompts[cluster], cache, keys[cluster], stop
+                ): cluster
+                for cluster in pending
+            }
+            for future in as_completed(futures):
+                if isinstance(future.exception(), Stopped):
+                    continue  # the fatal error that stopped it comes in its own future
+                cluster = futures[future]
+                outcome = future.result()
+                if isinstance(outcome, str):
+                    self.fallbacks.append(NamingFallback(cluster, outcome))
+                else:
+                    answers[cluster] = outcome
+        finally:
+            stop.set()
+            executor.shutdown(wait=True, cancel_futures=True)
+            self.requests_made = client.requests_made
+            client.close()
+        self.fallbacks.sort()
+        return answers
+
+    def _ask(
+        self,
+        client: OpenAIClient,
+        messages: list[dict[str, str]],
+        cache: AnswerCache,
+        key: str,
+        stop: threading.Event,
+    ) -> _Named | str:
+        """One cluster's valid answer (cached on arrival), or why there is none."""
+        try:
+            name, description = ask_with_one_reask(
+                lambda sent: complete_chat(
+                    client,
+                    sent,
+                    model=self.model,
+                    temperature=self.temperature,
+                    json_mode=self.json_mode,
+                    api_key_env=self.api_key_env,
+                    stop=stop,
+                ),
+                messages,
+                parse_name,
+                lambda error: _REASK_PROMPT.format(reason=error),
+            )
+        except ValueError as exc:
+            return f"the model's answer was unusable after one re-ask: {exc}"
+        except RequestRejected as exc:
+            return str(exc)
+        except LLMEndpointError:
+            stop.set()  # before this worker takes the next cluster from the queue
+            raise
+        named = _Named(name, description)
+        self._write_cache(cache, key, messages, named)
+        return named
+
+    def _cache_key(self, messages: list[dict[str, str]]) -> str:
+        return answer_key(model=self.model, prompt_version=PROMPT_VERSION, prompt=_digest(messages))
+
+    def _read_cache(self, cache: AnswerCache, key: str) -> _Named | None:
+        entry = cache.read(key)
+        if (
+            entry is None
+            or entry.get("model") != self.model
+            or entry.get("prompt_version") != PROMPT_VERSION
+            or not isinstance(entry.get("name"), str)
+            or not isinstance(entry.get("description"), str)
+        ):
+            return None
+        return _Named(entry["name"], entry["description"])
+
+    def _write_cache(
+        self, cache: AnswerCache, key: str, messages: list[dict[str, str]], named: _Named
+    ) -> None:
+        entry = {
+            "model": self.model,
+            "prompt_version": PROMPT_VERSION,
+            "prompt_digest": _digest(messages),
+            "name": named.name,
+            "description": named.description,
+        }
+        cache.write(key, entry)
+
+
+def _digest(messages: list[dict[str, str]]) -> str:
+    canonical = json.dumps(messages, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _cut(text: str) -> str:
+    text = clean_text(text)
+    if len(text) <= EXAMPLE_CHARS:
+        return text
+    return text[:EXAMPLE_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def _section(
+    heading: str, cluster: int, offline: pd.DataFrame, sizes: pd.Series, texts: list[str]
+) -> str:
+    return _SECTION.format(
+        heading=heading,
+        size=int(sizes[cluster]),
+        name=clean_text(str(offline.loc[cluster, "name"])),
+        description=clean_text(str(offline.loc[cluster, "description"])),
+        samples="\n".join(f"- {text}" for text in texts) or "- (no text)",
+    )
