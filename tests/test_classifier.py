@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from simgap_core.measure.classifier import ProbeNotPossible, balanced_sample, classifier_test
+from simgap_core.measure.classifier import (
+    ProbeNotPossible,
+    balanced_sample,
+    binary_auc,
+    classifier_test,
+)
 
 
 def test_scores_equal_an_independent_grouped_cross_validation() -> None:
@@ -18,11 +23,11 @@ def test_scores_equal_an_independent_grouped_cross_validation() -> None:
     result = classifier_test(real, sim, folds=5, seed=3, permutations=10)
 
     features, labels = balanced_sample(real, sim, seed=3)
-    groups = np.arange(len(labels)).astype(str)
-    splitter = StratifiedGroupKFold(5, shuffle=True, random_state=3)
+    # Every row its own group: plain stratified folds (see test_grouped_folds_... below).
+    splitter = StratifiedKFold(5, shuffle=True, random_state=3)
     scores = np.empty(len(labels))
     fold_aucs = []
-    for train, test in splitter.split(features, labels, groups):
+    for train, test in splitter.split(features, labels):
         model = LogisticRegression(C=1.0, max_iter=2000).fit(features[train], labels[train])
         scores[test] = model.decision_function(features[test])
         fold_aucs.append(roc_auc_score(labels[test], scores[test]))
@@ -120,3 +125,35 @@ def test_shape_errors_are_reported() -> None:
             real_groups=np.zeros(20),
             sim_groups=np.r_[np.ones(10), np.full(10, 2)],
         )
+
+
+def test_binary_auc_equals_sklearn_with_ties_and_is_none_for_one_class() -> None:
+    rng = np.random.default_rng(4)
+    for n in (2, 7, 50, 400):
+        labels = np.r_[0, 1, rng.integers(0, 2, n - 2)]
+        scores = rng.integers(0, 5, n).astype(float)  # many ties
+        assert binary_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+        scores = rng.normal(size=n)
+        assert binary_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert binary_auc(np.zeros(5, int), rng.normal(size=5)) is None
+
+
+def test_grouped_folds_equal_an_independent_grouped_cross_validation() -> None:
+    rng = np.random.default_rng(5)
+    real = rng.standard_normal((120, 8))
+    sim = rng.standard_normal((120, 8)) + 0.4
+    real_groups = (np.arange(120) // 3).astype(str)  # threes of identical texts
+    result = classifier_test(
+        real, sim, folds=5, seed=2, permutations=0, bootstrap=0, real_groups=real_groups
+    )
+    features, labels = balanced_sample(real, sim, seed=2)
+    groups = np.r_[real_groups, np.char.add("sim-row-", np.arange(120).astype(str))]
+    scores = np.empty(len(labels))
+    fold_aucs = []
+    for train, test in StratifiedGroupKFold(5, shuffle=True, random_state=2).split(
+        features, labels, groups
+    ):
+        model = LogisticRegression(C=1.0, max_iter=2000).fit(features[train], labels[train])
+        scores[test] = model.decision_function(features[test])
+        fold_aucs.append(roc_auc_score(labels[test], scores[test]))
+    assert result.auc == pytest.approx(np.mean(fold_aucs), abs=1e-12)

@@ -126,10 +126,10 @@ def test_min_samples_defaults_on_its_own() -> None:
 
 
 def test_default_min_cluster_size_follows_the_average_source_beyond_four() -> None:
-    assert default_min_cluster_size(20_000) == default_min_cluster_size(20_000, n_sources=4) == 400
-    assert default_min_cluster_size(20_000, n_sources=2) == 400  # 2% of n at most
-    assert default_min_cluster_size(125_000, n_sources=25) == 400  # 8% of 5,000
-    assert default_min_cluster_size(50_000, n_sources=10) == 400
+    assert default_min_cluster_size(20_000) == default_min_cluster_size(20_000, n_sources=4) == 800
+    assert default_min_cluster_size(20_000, n_sources=2) == 800  # 4% of n at most
+    assert default_min_cluster_size(125_000, n_sources=25) == 800  # 16% of 5,000
+    assert default_min_cluster_size(50_000, n_sources=10) == 800
     assert default_min_cluster_size(1_000, n_sources=25) == 10  # never below 10
     with pytest.raises(ValueError, match="n_sources"):
         default_min_cluster_size(100, n_sources=0)
@@ -137,25 +137,25 @@ def test_default_min_cluster_size_follows_the_average_source_beyond_four() -> No
 
 @pytest.fixture(scope="module")
 def demo_embeddings() -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Demo behaviour embeddings and planted archetypes at 2,000 and 6,000 conversations."""
+    """Demo behaviour embeddings and planted archetypes: the committed demo (6,000
+    conversations, the texts test_pipeline.py's run embeds, so the embedding cache serves both)
+    and its nested stratified sample of 2,000 (the first 500 of each source)."""
     from simgap_core.demo import DEMO_SOURCES, generate_demo
     from simgap_core.embed import CachedEmbedder, SentenceTransformerEmbedder
     from simgap_core.model import Conversation, Corpus
     from simgap_core.represent import represent
 
     embedder = CachedEmbedder(SentenceTransformerEmbedder(precision="fp32"))
-    out = {}
-    for per_source in (500, 1500):
-        data = generate_demo(seed=0, per_source=per_source)
-        corpus = Corpus.from_conversations(
-            Conversation(r["id"], source, [(m["role"], m["content"]) for m in r["messages"]])
-            for source in DEMO_SOURCES
-            for r in data.records[source]
-        )
-        texts = represent(corpus, "combined")["text"].tolist()
-        truth = np.array([a for source in DEMO_SOURCES for a in data.archetypes[source]])
-        out[len(texts)] = (embedder.encode(texts), truth)
-    return out
+    data = generate_demo(seed=0, per_source=1500)
+    corpus = Corpus.from_conversations(
+        Conversation(r["id"], source, [(m["role"], m["content"]) for m in r["messages"]])
+        for source in DEMO_SOURCES
+        for r in data.records[source]
+    )
+    embeddings = embedder.encode(represent(corpus, "combined")["text"].tolist())
+    truth = np.array([a for source in DEMO_SOURCES for a in data.archetypes[source]])
+    first = np.tile(np.arange(1500), len(DEMO_SOURCES)) < 500
+    return {6000: (embeddings, truth), 2000: (embeddings[first], truth[first])}
 
 
 @pytest.mark.slow
@@ -165,7 +165,7 @@ def test_default_clustering_keeps_noise_low_and_finds_the_planted_behaviours(
     import hdbscan
 
     scores = {}
-    for n, (embeddings, truth) in demo_embeddings.items():
+    for n, (embeddings, truth) in sorted(demo_embeddings.items()):
         coords = build_map(embeddings, seed=42).cluster_coords
         labels = cluster(coords)
         # The old default, computed independently: 1% of n, min_samples tied to it.
@@ -174,11 +174,14 @@ def test_default_clustering_keeps_noise_low_and_finds_the_planted_behaviours(
             coords.astype(np.float64)
         )
         noise, ari = np.mean(labels < 0), adjusted_rand_score(truth, labels)
-        scores[n] = (noise, ari)
+        scores[n] = (noise, ari, int(labels.max()) + 1)
         assert noise <= 0.20, f"{n} conversations: {noise:.1%} noise"
-        assert noise <= np.mean(old < 0), (n, noise, np.mean(old < 0))
-        assert ari >= adjusted_rand_score(truth, old) - 0.02, (n, ari)
-    # More data must not blur the planted behaviours. The ARI wobbles by up to ~0.07 from one
-    # size to the next (UMAP's layout of a different sample), hence the margin.
-    assert scores[6000][1] >= scores[2000][1] - 0.10, scores
-    assert min(ari for _, ari in scores.values()) >= 0.45, scores
+        # Better than the old default (1% of n, min_samples tied to it) at telling the planted
+        # behaviours apart; its noise grows with n (bench/map_stages.py), ours need not.
+        assert ari >= adjusted_rand_score(truth, old), (n, ari, adjusted_rand_score(truth, old))
+    # More data must not blur the planted behaviours (measured: ARI 0.66 at 2,000 and at 6,000,
+    # 12-13 clusters for the 12 planted behaviours; UMAP's layout of another sample moves the
+    # ARI by a few hundredths, hence the margin).
+    assert scores[6000][1] >= scores[2000][1] - 0.05, scores
+    assert min(ari for _, ari, _ in scores.values()) >= 0.55, scores
+    assert all(10 <= k <= 18 for _, _, k in scores.values()), scores

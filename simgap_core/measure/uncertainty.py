@@ -261,31 +261,37 @@ def corrected_from_replicates(
     replicates: np.ndarray,
     *,
     level: float = 0.95,
-    second_level_mean: float | None = None,
+    inner_means: np.ndarray | None = None,
 ) -> CorrectedJS:
-    """Corrected JS and basic interval from the plug-in and its bootstrap replicates.
+    """Corrected JS and its interval from the plug-in and its bootstrap replicates.
 
-    One bootstrap level: js = 2 plug-in - mean(replicates), and the basic interval
-    [2 plug-in - q_hi, 2 plug-in - q_lo] brackets it. With `second_level_mean` (the mean JS of
-    resamples of the resamples) the bias is corrected to second order, js = 3 plug-in -
-    3 mean(replicates) + second_level_mean (Hall's iterated bootstrap), and the interval is
-    shifted by the same extra correction: the one-level bootstrap estimates the bias at the
-    observed shares, which under-corrects on sparse bins (interval coverage 0.75 instead of
-    0.93 with 100 skewed bins and 500 conversations; bench/calibration.py). After clipping
-    both to [0, ln 2] the interval is widened if needed so that it always contains `js`.
+    One bootstrap level (`inner_means` None): js = 2 plug-in - mean(replicates), and the basic
+    interval [2 plug-in - q_hi, 2 plug-in - q_lo] brackets it.
+
+    Two levels (`inner_means[b]`: the mean JS of resamples of resample b): the bias is
+    corrected to second order, js = 3 plug-in - 3 mean(replicates) + mean(inner_means) (Hall's
+    iterated bootstrap), and the interval is js ± z sd(2 replicates - inner_means), the spread
+    of the bias-corrected replicates. The one-level bootstrap estimates the bias at the observed
+    shares, which under-corrects on sparse bins, and the basic interval inherits the plug-in's
+    skew at large gaps: with 50 skewed bins, 3,000 per side and JS 0.2 it covered 0.910 ± 0.020;
+    the corrected-replicate interval covers 0.93-0.96 in every cell (bench/calibration.py).
+    After clipping both to [0, ln 2] the interval is widened if needed to contain `js`.
     """
     replicates = np.asarray(replicates, dtype=np.float64)
     first_mean = float(replicates.mean())
-    one_level = 2 * plugin - first_mean
-    unclipped = (
-        one_level if second_level_mean is None else 3 * plugin - 3 * first_mean + second_level_mean
-    )
-    shift = unclipped - one_level
     alpha = (1 - level) / 2
-    q_lo, q_hi = np.quantile(replicates, [alpha, 1 - alpha])
+    if inner_means is None:
+        unclipped = 2 * plugin - first_mean
+        q_lo, q_hi = np.quantile(replicates, [alpha, 1 - alpha])
+        low, high = 2 * plugin - q_hi, 2 * plugin - q_lo
+    else:
+        inner_means = np.asarray(inner_means, dtype=np.float64)
+        unclipped = 3 * plugin - 3 * first_mean + float(inner_means.mean())
+        spread = float(np.std(2 * replicates - inner_means, ddof=1))
+        z = float(stats.norm.ppf(1 - alpha))
+        low, high = unclipped - z * spread, unclipped + z * spread
     js = float(np.clip(unclipped, 0.0, LN2))
-    low = float(np.clip(2 * plugin - q_hi + shift, 0.0, LN2))
-    high = float(np.clip(2 * plugin - q_lo + shift, 0.0, LN2))
+    low, high = float(np.clip(low, 0.0, LN2)), float(np.clip(high, 0.0, LN2))
     return CorrectedJS(
         js=js,
         low=min(low, js),
@@ -296,19 +302,20 @@ def corrected_from_replicates(
     )
 
 
-def second_level_mean(
+def inner_means(
     p_boot: np.ndarray, q_boot: np.ndarray, *, n_inner: int, rng: np.random.Generator
-) -> float | None:
-    """Mean JS over `n_inner` resamples of each bootstrap resample (None when n_inner = 0)."""
+) -> np.ndarray | None:
+    """Per bootstrap resample b, the mean JS over `n_inner` resamples of it (None when
+    n_inner = 0): the second level of the iterated bootstrap."""
     if n_inner < 1:
         return None
     n_p, n_q = int(p_boot[0].sum()), int(q_boot[0].sum())
-    total = 0.0
-    for p_hist, q_hist in zip(p_boot, q_boot, strict=True):
+    means = np.empty(len(p_boot))
+    for b, (p_hist, q_hist) in enumerate(zip(p_boot, q_boot, strict=True)):
         inner_p = rng.multinomial(n_p, p_hist / n_p, size=n_inner)
         inner_q = rng.multinomial(n_q, q_hist / n_q, size=n_inner)
-        total += float(np.mean(js_divergence(inner_p, inner_q)))
-    return total / len(p_boot)
+        means[b] = float(np.mean(js_divergence(inner_p, inner_q)))
+    return means
 
 
 def corrected_js(
@@ -337,7 +344,7 @@ def corrected_js(
         float(js_divergence(p_counts, q_counts)),
         replicates,
         level=level,
-        second_level_mean=second_level_mean(p_boot, q_boot, n_inner=n_inner, rng=rng),
+        inner_means=inner_means(p_boot, q_boot, n_inner=n_inner, rng=rng),
     )
 
 
