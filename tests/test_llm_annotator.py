@@ -214,7 +214,9 @@ def test_429_is_retried_after_the_retry_after_delay(server, tmp_path):
 
     first, second = server.chat_requests()
     assert (first.status, second.status) == (429, 200)
-    assert 0.95 <= second.time - first.time < 1.5  # honoured, not the 1 ms backoff
+    # Honoured (at least the 1 s asked), not the 1 ms backoff. No upper bound: a loaded CI
+    # machine may start the retry late, and waiting longer than asked is allowed.
+    assert second.time - first.time >= 0.95
     assert annotator.requests_made == 2
     assert frame.to_dict("records") == [expected_row("a")]
 

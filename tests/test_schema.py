@@ -62,12 +62,10 @@ def test_a_v1_file_names_its_version_and_the_command_to_rerun(tmp_path) -> None:
     assert f"rerun `simgap analyze --out {tmp_path}`" in message
 
 
-def test_the_committed_demo_run_is_refused_while_it_is_v1() -> None:
+def test_the_committed_demo_run_reads_as_the_current_schema() -> None:
     document = json.loads((ROOT / "data" / "demo_run" / "metrics.json").read_text())
-    if document.get("schema_version") == SCHEMA_VERSION:
-        pytest.skip("the demo run has been regenerated with schema version 2")
-    with pytest.raises(RunDirectoryError, match="metrics schema version 1"):
-        read_metrics(ROOT / "data" / "demo_run")
+    assert document["schema_version"] == SCHEMA_VERSION
+    assert read_metrics(ROOT / "data" / "demo_run").schema_version == SCHEMA_VERSION
 
 
 def test_a_newer_version_says_so(tmp_path) -> None:
