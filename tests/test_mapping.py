@@ -151,10 +151,10 @@ def test_noise_points_stay_noise() -> None:
 
 
 def test_default_min_cluster_size_follows_data_size() -> None:
-    assert default_min_cluster_size(200) == 10
-    assert default_min_cluster_size(600) == 24
-    assert default_min_cluster_size(5_000) == 200
-    assert default_min_cluster_size(20_000) == 800
+    assert default_min_cluster_size(400) == 10
+    assert default_min_cluster_size(600) == 12
+    assert default_min_cluster_size(5_000) == 100
+    assert default_min_cluster_size(20_000) == 400
     assert default_min_cluster_size(12) == 6
     assert default_min_cluster_size(3) == 2
 

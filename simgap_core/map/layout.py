@@ -348,44 +348,47 @@ def balance_sources(
 
 
 def default_min_cluster_size(n: int, *, n_sources: int | None = None) -> int:
-    """HDBSCAN's smallest cluster for `n` points from `n_sources` sources: 4% of the points
-    (16% of an average source when there are more than four), at least 10, at most n // 2.
+    """HDBSCAN's smallest cluster for `n` points from `n_sources` sources: 2% of the points
+    (8% of an average source when there are more than four), at least 10, at most n // 2.
 
     The number of behaviours does not grow with n, so neither should the number of clusters:
-    a behaviour counts as a cluster when it holds a fixed share of the pooled data. 4% of it
-    is, with four sources of equal size, 16% of a single source. With more sources the pooled
-    share of one source's behaviour shrinks, so the share is tied to the average source
-    instead: 16% of n / n_sources (800 at 25 sources of 5,000). Smaller behaviours are not
-    lost to the measurement: the paper's quantization (k-means, k in the hundreds) measures
-    them; these clusters are what the map names.
+    a behaviour counts as a cluster when it holds a fixed share of the pooled data. 2% of it
+    is, with four sources of equal size, 8% of a single source, small enough to surface a
+    behaviour one simulator misses or invents (on the demo, frustrated complaints are 3.75% of
+    the pooled data because narrow_sim never shows them; at 4% they merge into "corrections").
+    With more sources the pooled share of one source's behaviour shrinks (at 25 sources of
+    5,000, 2% of n is half a source), so the share is tied to the average source instead: 8%
+    of n / n_sources.
 
-    Measured on the demo data (4 sources, 12 planted behaviours, fp32 embeddings, min_samples
-    10; 2,000 / 3,000 / 6,000 conversations as nested stratified samples): 4% gives 12-13
-    clusters, 8-10% noise and an adjusted Rand index against the planted behaviours of
-    0.66 / 0.73 / 0.66; 3% gives 15-18 clusters, ARI 0.64 / 0.62 / 0.55; 2% gives 22-24
-    clusters, ARI 0.54 / 0.52 / 0.47, falling as n grows (behaviours split into look-alike
-    sub-clusters). Below 10 points density estimates are unstable and a per-cluster share
-    cannot differ significantly between sources anyway. Tiny inputs cap it at half the points.
+    Measured on the demo data (4 sources, 12 planted behaviours, fp32 embeddings, nested
+    stratified samples of 2,000 / 3,000 / 6,000 conversations, min_samples 25): 22-24
+    clusters, 7-8% noise, adjusted Rand index against the planted behaviours 0.54 / 0.51 /
+    0.53. 4% gives 12-13 clusters and ARI 0.65-0.73, but merges the missed frustrated
+    behaviour into another; 1% splits behaviours further (ARI 0.37, then 0.34 at 20,000).
+    Below 10 points density estimates are unstable and a per-cluster share cannot differ
+    significantly between sources anyway. Tiny inputs cap it at half the points.
     """
     if n_sources is not None and n_sources < 1:
         raise ValueError(f"n_sources must be at least 1, got {n_sources}")
-    share = 0.04 if n_sources is None or n_sources <= 4 else 0.16 / n_sources
+    share = 0.02 if n_sources is None or n_sources <= 4 else 0.08 / n_sources
     return max(2, min(max(10, round(share * n)), n // 2))
 
 
 def default_min_samples(n: int) -> int:
-    """HDBSCAN's density neighbourhood (`min_samples`) for `n` points: 10, at most n - 1.
+    """HDBSCAN's density neighbourhood (`min_samples`) for `n` points: 25, at most n - 1.
 
     HDBSCAN defaults it to min_cluster_size, which at 1% of n makes the core distances a
     (n x n/100) neighbour search: time and memory then grow as n^2 and jump whenever a user
     raises the cluster size (7.8 GB for a rerun of 125k points with min_cluster_size 2,500).
-    A fixed small neighbourhood keeps both flat, and it also keeps noise down as n grows:
-    density is judged on the 10 nearest points, not on a neighbourhood that widens with n
-    until it spans several behaviours (demo data, min_cluster_size 1% of n: 11.4% noise at
-    6,000 conversations and 16.6% at 20,000 with min_samples = min_cluster_size, against
-    6.5% and 9.4% with 10; bench/map_stages.py, section defaults).
+    A fixed neighbourhood keeps both flat, and it also keeps noise down as n grows: density is
+    judged on the 25 nearest points, not on a neighbourhood that widens with n until it spans
+    several behaviours (demo data, min_cluster_size 1% of n: 11.4% noise at 6,000
+    conversations and 16.6% at 20,000 with min_samples = min_cluster_size, against 6.5% and
+    9.4% with 10; bench/map_stages.py, section defaults). 25 rather than 10: on nested demo
+    samples of 2,000, 3,000 and 6,000 conversations (min_cluster_size 2%) 10 gave ARI 0.54,
+    0.52, 0.47, falling as n grows; 25 gave 0.54, 0.51, 0.53.
     """
-    return max(1, min(10, n - 1))
+    return max(1, min(25, n - 1))
 
 
 def cluster(
