@@ -274,3 +274,34 @@ def test_a_users_own_folder_is_refused_and_left_untouched(tmp_path: Path) -> Non
     assert "not a simgap run" in result.output
     assert "Traceback" not in result.output
     assert {p.name: p.read_bytes() for p in mine.iterdir()} == before
+
+
+def test_embeddings_are_stored_as_float16_and_a_rerun_measures_the_same(
+    finished_run, tmp_path: Path
+) -> None:
+    inputs, run_dir = finished_run
+    stored = Run(run_dir).embeddings()
+    assert stored.dtype == np.float16 and isinstance(stored, np.memmap)
+    # A rerun that recomputes the projection reads the stored vectors back: the first run
+    # measured those same (rounded) vectors, so every number is identical.
+    copy = copy_run(finished_run, tmp_path / "run")
+    (copy / "projection.parquet").unlink()
+    rerun = analyze(inputs, copy, AnalysisParams(**SMALL), embedder=HashEmbedder())
+    assert "embed" not in rerun.params["recomputed"]
+    assert json.loads((copy / "metrics.json").read_text()) == json.loads(
+        (run_dir / "metrics.json").read_text()
+    )
+
+
+def test_storage_precision_keeps_float32_where_float16_would_overflow() -> None:
+    from simgap_core.run.directory import storage_precision
+
+    unit = np.random.default_rng(0).normal(size=(20, 8)).astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    half = storage_precision(unit)
+    assert half.dtype == np.float16
+    cosines = np.sum(half.astype(np.float32) * unit, axis=1) / np.linalg.norm(
+        half.astype(np.float32), axis=1
+    )
+    assert np.all(cosines > 1 - 1e-6)
+    assert storage_precision(unit * 1e5).dtype == np.float32

@@ -41,6 +41,7 @@ from simgap_core.run.directory import (
     Run,
     check_output_directory,
     package_versions,
+    storage_precision,
     write_corpus,
     write_csv,
     write_json,
@@ -494,15 +495,18 @@ def _plan(
         def compute() -> dict[str, Any]:
             texts = state["representations"]["text"].tolist()
             vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
-            write_npy(path / "embeddings.npy", vectors)
-            state["embeddings"] = vectors
+            stored = storage_precision(vectors)
+            write_npy(path / "embeddings.npy", stored)
+            # What was stored is what every later stage uses, so a rerun that reads the
+            # file back measures exactly what this run measured.
+            state["embeddings"] = stored.astype(np.float32)
             facts = embedder.facts() if callable(getattr(embedder, "facts", None)) else {}
             if "embedded_texts" not in facts and hasattr(embedder, "embedded_count"):
                 facts["embedded_texts"] = embedder.embedded_count
             return {**facts, "dimension": int(vectors.shape[1])}
 
         def load() -> None:
-            vectors = run.embeddings()
+            vectors = np.asarray(run.embeddings(), dtype=np.float32)
             if len(vectors) != len(state["representations"]):
                 raise ArtifactError(
                     f"{path / 'embeddings.npy'} has {len(vectors)} rows for "

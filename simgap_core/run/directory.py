@@ -11,7 +11,8 @@ The run directory is the contract between the CLI, the dashboard and the report.
     feature_gaps.csv       per (feature, simulator): real, sim, effect, interval, q-value
     descriptions.parquet   behaviour descriptions per conversation (behaviour facets only)
     representations.parquet  conversation_id, source, facet, text
-    embeddings.npy         float32, L2-normalized, rows in representations order
+    embeddings.npy         float16 (float32 if a value exceeds float16's range), memory-mapped
+                           when read; L2-normalized, rows in representations order
     projection.parquet     conversation_id, source, x, y, c0..c4 (the clustering space)
     clusters.parquet       conversation_id, source, cluster (-1 = noise)
     cluster_mass.csv       cluster, source, count, share of that source's total
@@ -137,6 +138,17 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
     write_atomic(path, lambda partial: frame.to_csv(partial, index=False))
+
+
+def storage_precision(vectors: np.ndarray) -> np.ndarray:
+    """`vectors` as stored in embeddings.npy: float16, which halves the file and the memory a
+    memory-mapped read takes (125,000 x 1,024 dims: 256 MB instead of 512 MB), and changes a
+    unit vector's cosine to itself by about 1e-7; float32 when a value would overflow float16
+    (an embedder that does not normalize)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.size and float(np.abs(vectors).max()) >= float(np.finfo(np.float16).max):
+        return vectors
+    return vectors.astype(np.float16)
 
 
 def write_npy(path: Path, array: np.ndarray) -> None:
@@ -280,7 +292,9 @@ class Run:
         return self.read("representations.parquet", pd.read_parquet)
 
     def embeddings(self) -> np.ndarray:
-        return self.read("embeddings.npy", np.load)
+        """The stored vectors, memory-mapped read-only (float16, or float32 in older runs and
+        for embedders that do not normalize): cast with `np.asarray(v, dtype=np.float32)`."""
+        return self.read("embeddings.npy", lambda file: np.load(file, mmap_mode="r"))
 
     def projection(self) -> pd.DataFrame:
         return self.read("projection.parquet", pd.read_parquet)
