@@ -136,6 +136,12 @@ def test_sentence():
         "ci_high": 0.5,
     }
     assert "(2.5x less often, 95% CI 2.0-3.1)" in gap_sentence(fewer)
+    # Near 1, two decimals tell close ratios apart; a side at 0 has no finite ratio.
+    slightly = {**row, "sim": 0.1, "real": 0.113, "effect": 0.885, "ci_low": 0.8, "ci_high": 0.95}
+    assert "(1.13x less often, 95% CI 1.05-1.25)" in gap_sentence(slightly)
+    assert gap_sentence({**row, "real": 0.0, "effect": float("inf")}) == (
+        "chatty_sim users thank the assistant in 61% of conversations, real users never do"
+    )
     never = {**row, "feature": "pastes_log", "sim": 0.0, "real": 0.12, "effect": 0.003}
     assert gap_sentence(never) == (
         "chatty_sim users never paste an error log, real users do in 12% of conversations"

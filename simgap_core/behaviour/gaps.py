@@ -272,11 +272,27 @@ def _number(value: float, unit: str) -> str:
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
 
+def _ratio_text(effect: float, low: float, high: float, level: str) -> str:
+    """"4.4x, 95% CI 3.7-5.2" (or "1.13x less often, 95% CI 1.05-1.25" below 1, with the
+    inverted interval): two decimals when the ratio is below 2, so close ratios read apart."""
+    less = effect < 1
+    if less:
+        with np.errstate(divide="ignore"):
+            effect, low, high = 1 / effect, 1 / high, 1 / low
+    digits = 2 if effect < 2 else 1
+
+    def times(value: float) -> str:
+        return f"{value:.{digits}f}" if np.isfinite(value) else "∞"
+
+    return f"{times(effect)}x{' less often' if less else ''}, {level} {times(low)}-{times(high)}"
+
+
 def gap_sentence(row: pd.Series | dict, *, confidence: float = 0.95) -> str:
     """One row of `feature_gaps` in words, e.g.
 
     "chatty_sim users thank the assistant in 42% of conversations, real users in 10% (4.4x,
-    95% CI 3.7-5.2)".
+    95% CI 3.7-5.2)"; a rate below the real one reads "(1.25x less often, 95% CI
+    1.11-1.41)", the interval of the inverted ratio.
     """
     feature = BY_NAME[row["feature"]]
     level = f"{confidence:.0%} CI"
@@ -286,13 +302,12 @@ def gap_sentence(row: pd.Series | dict, *, confidence: float = 0.95) -> str:
                 f"{row['simulator']} users never {feature.phrase}, real users do in "
                 f"{row['real']:.0%} of conversations"
             )
-        if row["effect"] >= 1:
-            ratio = f"{row['effect']:.1f}x, {level} {row['ci_low']:.1f}-{row['ci_high']:.1f}"
-        else:
-            ratio = (
-                f"{1 / row['effect']:.1f}x less often, {level} "
-                f"{1 / row['ci_high']:.1f}-{1 / row['ci_low']:.1f}"
+        if row["real"] == 0:
+            return (
+                f"{row['simulator']} users {feature.phrase} in {row['sim']:.0%} of "
+                "conversations, real users never do"
             )
+        ratio = _ratio_text(row["effect"], row["ci_low"], row["ci_high"], level)
         return (
             f"{row['simulator']} users {feature.phrase} in {row['sim']:.0%} of conversations, "
             f"real users in {row['real']:.0%} ({ratio})"
