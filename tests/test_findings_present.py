@@ -130,6 +130,40 @@ def test_the_map_names_the_largest_clusters_at_their_centroids(points) -> None:
     assert "1 · chatty thanks" in hover and "<b>terse" not in hover
 
 
+def test_names_that_would_overlap_give_way_to_the_larger_cluster() -> None:
+    centres = pd.DataFrame(
+        {"x": [0.0, 0.05, 10.0, 5.0], "y": [0.0, 0.02, 10.0, 5.0]}, index=[0, 1, 2, 3]
+    )
+    sizes = pd.Series([50, 40, 30, 20], index=[0, 1, 2, 3])
+    names = {
+        0: "casual lowercase writing, single-turn requests",
+        1: "thanks and leave",
+        2: "<i>pasted</i> error logs",
+        3: "clarifying questions",
+    }
+    plan = figures.label_plan(centres, sizes, names)
+    # 0 and 1 sit on one spot: the larger keeps its name (wrapped), the smaller its number.
+    assert plan[0] == ["0 · casual lowercase", "writing, single-turn", "requests"]
+    assert plan[1] == ["1"]
+    assert plan[2] == ["2 · <i>pasted</i> error logs"] and plan[3] == ["3 · clarifying questions"]
+    assert figures.label_plan(centres, sizes, names, max_named=1)[2] == ["2"]
+    assert figures.label_plan(centres, sizes, None) == {c: [str(c)] for c in range(4)}
+    # On the figure every line is escaped and lines are joined by <br>.
+    points = pd.DataFrame(
+        {
+            "conversation_id": ["a", "b", "c"],
+            "source": ["real"] * 3,
+            "x": [0.0, 10.0, 5.0],
+            "y": [0.0, 10.0, 5.0],
+            "cluster": [0, 2, 3],
+        }
+    )
+    figure = figures.map_scatter(points, color_by="cluster", reference="real", names=names)
+    texts = [a.text for a in figure.layout.annotations]
+    assert "0 · casual lowercase<br>writing, single-turn<br>requests" in texts
+    assert "2 · &lt;i&gt;pasted&lt;/i&gt; error logs" in texts
+
+
 def test_contours_are_drawn_per_source_and_never_selected(points) -> None:
     figure = figures.map_scatter(points, color_by="source", reference="real", contours=True)
     contours = [t for t in figure.data if t.type == "histogram2dcontour"]

@@ -273,7 +273,7 @@ def _number(value: float, unit: str) -> str:
 
 
 def _ratio_text(effect: float, low: float, high: float, level: str) -> str:
-    """"4.4x, 95% CI 3.7-5.2" (or "1.13x less often, 95% CI 1.05-1.25" below 1, with the
+    """ "4.4x, 95% CI 3.7-5.2" (or "1.13x less often, 95% CI 1.05-1.25" below 1, with the
     inverted interval): two decimals when the ratio is below 2, so close ratios read apart."""
     less = effect < 1
     if less:

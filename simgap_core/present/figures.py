@@ -63,6 +63,8 @@ CATEGORY_COLORS = {"missed": "#01665e", "hallucinated": "#c51b7d", "captured": "
 MAX_CLUSTER_LABELS = 60
 # The largest clusters get their name at their centroid; the others only their number.
 MAX_NAMED_LABELS = 12
+# A cluster name on the map is wrapped at about this many characters per line.
+LABEL_LINE_CHARS = 28
 # A stack of identical representations is drawn with an area proportional to its size, up to
 # this many times a single point's diameter.
 MAX_STACK_SCALE = 5.0
@@ -336,20 +338,76 @@ def _categorical_marker(codes: np.ndarray, colors: Sequence[str]) -> dict[str, A
     }
 
 
+def _wrap(text: str, width: int = LABEL_LINE_CHARS) -> list[str]:
+    """`text` broken into lines of at most about `width` characters, at spaces."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def label_plan(
+    centres: pd.DataFrame,
+    sizes: pd.Series,
+    names: Mapping[int, str] | None,
+    *,
+    max_named: int = MAX_NAMED_LABELS,
+    width_px: int = 1000,
+    height_px: int = 640,
+) -> dict[int, list[str]]:
+    """The label lines of each cluster in `centres` (x, y per cluster): the largest clusters
+    (`sizes`, descending) get their wrapped name, the others their number. A name whose box
+    would overlap a name already placed (boxes estimated from the text, 7 px per character and
+    16 px per line of a `width_px` x `height_px` plot) is shown as its number instead, so dense
+    regions stay readable; the larger cluster keeps its name."""
+    if centres.empty:
+        return {}
+    x_span = float(np.ptp(centres["x"])) or 1.0
+    y_span = float(np.ptp(centres["y"])) or 1.0
+    placed: list[tuple[float, float, float, float]] = []
+    plan: dict[int, list[str]] = {}
+    order = [c for c in sizes.index if c in centres.index]
+    for rank, cluster in enumerate(order):
+        number = [str(cluster)]
+        if not names or rank >= max_named:
+            plan[cluster] = number
+            continue
+        lines = _wrap(cluster_name(cluster, names))
+        half_w = max(len(line) for line in lines) * 7 / width_px * x_span / 2
+        half_h = len(lines) * 16 / height_px * y_span / 2
+        x, y = float(centres.at[cluster, "x"]), float(centres.at[cluster, "y"])
+        box = (x - half_w, x + half_w, y - half_h, y + half_h)
+        clash = any(
+            box[0] < other[1] and other[0] < box[1] and box[2] < other[3] and other[2] < box[3]
+            for other in placed
+        )
+        if clash:
+            plan[cluster] = number
+        else:
+            placed.append(box)
+            plan[cluster] = lines
+    return plan
+
+
 def _label_clusters(
     figure: go.Figure, points: pd.DataFrame, names: Mapping[int, str] | None = None
 ) -> None:
     """Each cluster's number at its median position; the `MAX_NAMED_LABELS` largest also get
-    their name (`names`), drawn larger."""
+    their name (`names`), wrapped and drawn larger, unless it would overlap a larger cluster's
+    name (`label_plan`)."""
     clustered = points[points["cluster"] != NOISE]
     sizes = (
         clustered.groupby("cluster")["count"].sum().sort_values(ascending=False, kind="stable")
         if "count" in clustered
         else clustered["cluster"].value_counts()
     )
-    named = set(sizes.index[:MAX_NAMED_LABELS]) if names else set()
     shown = sizes.index[:MAX_CLUSTER_LABELS]
     centres = clustered[clustered["cluster"].isin(shown)].groupby("cluster")[["x", "y"]].median()
+    height = figure.layout.height or 640
+    plan = label_plan(centres, sizes[shown], names, height_px=height)
     # Annotations, not a text trace: they cannot be selected, so a selection holds only points.
     # Set in one layout update: add_annotation per label costs ~2 ms each.
     figure.update_layout(
@@ -357,11 +415,9 @@ def _label_clusters(
             {
                 "x": row["x"],
                 "y": row["y"],
-                "text": plotly_text(cluster_name(cluster, names))
-                if cluster in named
-                else str(cluster),
+                "text": "<br>".join(plotly_text(line) for line in plan[cluster]),
                 "showarrow": False,
-                "font": {"size": 12 if cluster in named else 11, "color": "#111"},
+                "font": {"size": 12 if plan[cluster] != [str(cluster)] else 11, "color": "#111"},
                 "bgcolor": "rgba(255,255,255,0.8)",
             }
             for cluster, row in centres.iterrows()
