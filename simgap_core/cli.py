@@ -519,29 +519,48 @@ def _analysis_inputs(
 
 
 def _print_leaderboard(metrics: Metrics) -> None:
-    """The leaderboard (columns from the metric registry), then every verdict sentence."""
+    """The leaderboard (columns from the metric registry), then every verdict sentence.
+
+    One wide table when the terminal holds it; otherwise one two-column block per simulator
+    (metric, value), which stays readable at 80 columns and in a log file.
+    """
     from simgap_core.present.leaderboard import leaderboard_cells
     from simgap_core.present.verdicts import verdicts
 
     cells = leaderboard_cells(metrics)
-    # Text, not markup: names come from the data and intervals look like markup tags.
-    table = Table(
-        title=Text(
-            f"Simulators vs {metrics.reference}, closest first (paper quantization; JS and KL "
-            f"in nats; [low, high]: {metrics.settings.ci_level:.0%} interval)"
-        ),
-        caption=Text("\n".join(verdicts(metrics).lines())),
-        caption_justify="left",
+    title = Text(
+        f"Simulators vs {metrics.reference}, closest first (paper quantization; JS and KL "
+        f"in nats; [low, high]: {metrics.settings.ci_level:.0%} interval)"
     )
-    for column in cells.columns:
-        table.add_column(
-            Text(column),
-            justify="left" if column in ("simulator", "reliability") else "right",
-            overflow="fold",
+    caption = Text("\n".join(verdicts(metrics).lines()))
+    # Each column as wide as its longest cell (headers fold onto several lines), plus rich's
+    # borders and padding.
+    needed = sum(max(8, *(len(v) for v in cells[column])) + 3 for column in cells.columns)
+    # Text, not markup: names come from the data and intervals look like markup tags.
+    if console.width >= needed:
+        table = Table(title=title, caption=caption, caption_justify="left")
+        for column in cells.columns:
+            table.add_column(
+                Text(column),
+                justify="left" if column in ("simulator", "reliability") else "right",
+                overflow="fold",
+            )
+        for row in cells.itertuples(index=False):
+            table.add_row(*(Text(value) for value in row))
+        console.print(table)
+        return
+    console.print(title, soft_wrap=False)
+    for row in cells.to_dict("records"):
+        block = Table(
+            title=Text(f"{row['#']}. {row['simulator']}"), show_header=False, title_justify="left"
         )
-    for row in cells.itertuples(index=False):
-        table.add_row(*(Text(value) for value in row))
-    console.print(table)
+        block.add_column(overflow="fold")
+        block.add_column(overflow="fold")
+        for column, value in row.items():
+            if column not in ("#", "simulator"):
+                block.add_row(Text(column), Text(value))
+        console.print(block)
+    console.print(caption, soft_wrap=False)
 
 
 @app.command()

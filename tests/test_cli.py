@@ -160,3 +160,28 @@ def test_load_maps_table_columns(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["sources"]["long"]["user_turns"] == 1
+
+
+def test_compare_on_a_narrow_terminal_prints_one_readable_block_per_simulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import simgap_core.cli as cli
+    from simgap_core.present.leaderboard import leaderboard_cells
+    from simgap_core.schema import read_metrics
+
+    demo_run = Path(__file__).resolve().parent.parent / "data" / "demo_run"
+    cells = leaderboard_cells(read_metrics(demo_run))
+    monkeypatch.setattr(cli.console, "width", 80)
+    result = runner.invoke(app, ["compare", str(demo_run)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    # Every cell of the leaderboard is on one line beside its column name, unbroken.
+    for row in cells.to_dict("records"):
+        assert f"{row['#']}. {row['simulator']}" in lines
+        for column, value in row.items():
+            if column not in ("#", "simulator"):
+                assert any(column in line and value in line for line in lines), (column, value)
+    monkeypatch.setattr(cli.console, "width", 250)
+    wide = runner.invoke(app, ["compare", str(demo_run)]).stdout
+    assert "1. close_sim" not in wide and "┃ simulator" in wide

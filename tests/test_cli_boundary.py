@@ -247,7 +247,7 @@ def test_a_simulator_named_with_markup_is_printed_literally(
     run, result = tiny_run
     assert result.exit_code == 0, result.output  # it used to raise rich's MarkupError
     # Wide enough for the whole leaderboard, whatever the terminal running the tests.
-    monkeypatch.setattr(cli.console, "width", 200)
+    monkeypatch.setattr(cli.console, "width", 400)
     compared = runner.invoke(app, ["compare", str(run)])
     assert compared.exit_code == 0, compared.output
     header = next(line for line in compared.stdout.splitlines() if "simulator" in line)
