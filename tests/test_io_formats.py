@@ -55,6 +55,27 @@ def test_a_stray_quote_with_no_later_quote_loses_only_its_row(tmp_path: Path) ->
     assert len(corpus) == 5 and list(reasons(corpus)) == ["line 4"]
 
 
+def test_a_stray_quote_that_closes_with_the_right_field_count_does_not_merge_rows(
+    tmp_path: Path,
+) -> None:
+    # The quote opened in c2's text closes at the end of c3's line: csv alone reads one valid
+    # 4-field row "oops stray\nc3,0,user,third" and c3 would vanish inside c2's turn.
+    path = tmp_path / "long.csv"
+    path.write_text(
+        "conversation_id,turn,role,text\n"
+        "c1,0,user,hello\n"
+        'c2,0,user,"oops stray\n'
+        'c3,0,user,third"\n'
+        "c4,0,user,fourth\n",
+        encoding="utf-8",
+    )
+    corpus = load_file(path)
+    assert sorted(corpus.conversations["original_id"]) == ["c1", "c3", "c4"]
+    [skipped] = corpus.skipped
+    assert skipped.record == "line 3"
+    assert "line 4 inside it reads as a row of its own" in skipped.reason
+
+
 def test_quoted_multi_line_text_is_still_one_turn(tmp_path: Path) -> None:
     path = tmp_path / "long.csv"
     path.write_text('conversation_id,turn,role,text\nc1,0,user,"line one\nline two"\n')

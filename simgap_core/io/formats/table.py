@@ -136,10 +136,22 @@ def _csv_rows(
         try:
             for row in reader:
                 first_line = start + consumed + 1
-                consumed = reader.line_num
+                previous, consumed = consumed, reader.line_num
                 where = f"line {first_line}"
                 if not any(cell.strip() for cell in row):
                     continue
+                swallowed = _swallowed_row(
+                    lines[start + previous + 1 : start + consumed], columns, delimiter
+                )
+                if swallowed is not None:
+                    collector.skip(
+                        where,
+                        f"a quoted field runs over {consumed - previous} lines and line "
+                        f"{start + previous + 2 + swallowed} inside it reads as a row of its "
+                        "own: a stray quote would merge rows; the row is skipped and reading "
+                        "goes on at the next line",
+                    )
+                    raise _Restart(first_line)
                 if len(row) != len(columns):
                     collector.skip(
                         where, f"the row has {len(row)} fields but the header has {len(columns)}"
@@ -147,6 +159,8 @@ def _csv_rows(
                     continue
                 rows.append((where, list(row)))
             start = len(lines)
+        except _Restart as restart:
+            start = restart.line  # index of the line after the bad row's first line
         except csv.Error as exc:
             bad_line = start + consumed + 1
             collector.skip(
@@ -157,6 +171,35 @@ def _csv_rows(
             )
             start = bad_line  # index of the line after the bad row's first line
     return columns, rows
+
+
+class _Restart(Exception):  # noqa: N818  (control flow, not an error)
+    """Resume reading at `line` (an index into the file's lines)."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _swallowed_row(continuation: list[str], columns: list[str], delimiter: str) -> int | None:
+    """The index in `continuation` (the 2nd, 3rd, ... physical lines of one multi-line row) of
+    the first line that parses on its own as a full row of this table (every field, an integer
+    turn and a known role), or None. Text with line breaks in a quoted cell is normal; a line
+    inside it that looks exactly like a row means a stray quote swallowed the rows after it."""
+    turn, role = columns.index("turn"), columns.index("role")
+    for index, line in enumerate(continuation):
+        try:
+            [fields] = list(csv.reader([line], delimiter=delimiter, strict=True)) or [[]]
+        except (csv.Error, ValueError):
+            continue
+        if len(fields) != len(columns) or not fields[turn].strip().lstrip("-").isdigit():
+            continue
+        try:
+            normalise_role(fields[role], "role")
+        except SkipRecord:
+            continue
+        return index
+    return None
 
 
 def _lines(text: str) -> list[str]:
