@@ -116,12 +116,13 @@ def test_min_samples_defaults_on_its_own() -> None:
     coords = np.repeat(centres, 200, axis=0) + rng.normal(size=(1000, 5))
     for size in (20, 100):
         expected = hdbscan.HDBSCAN(
-            min_cluster_size=size, min_samples=default_min_samples(1000)
+            min_cluster_size=size, min_samples=default_min_samples(1000, size)
         ).fit_predict(coords)
         labels = cluster(coords, min_cluster_size=size)
         assert adjusted_rand_score(expected, labels) == 1.0
         assert np.array_equal(labels < 0, expected < 0)
     assert default_min_samples(1000) == default_min_samples(1_000_000) == 25
+    assert default_min_samples(1000, 100) == 25 and default_min_samples(1000, 20) == 20
     assert default_min_samples(5) == 4
 
 

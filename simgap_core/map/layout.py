@@ -374,8 +374,10 @@ def default_min_cluster_size(n: int, *, n_sources: int | None = None) -> int:
     return max(2, min(max(10, round(share * n)), n // 2))
 
 
-def default_min_samples(n: int) -> int:
-    """HDBSCAN's density neighbourhood (`min_samples`) for `n` points: 25, at most n - 1.
+def default_min_samples(n: int, min_cluster_size: int | None = None) -> int:
+    """HDBSCAN's density neighbourhood (`min_samples`) for `n` points: 25, at most n - 1 and
+    at most `min_cluster_size` (a neighbourhood wider than the smallest cluster would leave a
+    small run with no cluster at all: 80 conversations at min_cluster_size 5 were all noise).
 
     HDBSCAN defaults it to min_cluster_size, which at 1% of n makes the core distances a
     (n x n/100) neighbour search: time and memory then grow as n^2 and jump whenever a user
@@ -388,7 +390,8 @@ def default_min_samples(n: int) -> int:
     samples of 2,000, 3,000 and 6,000 conversations (min_cluster_size 2%) 10 gave ARI 0.54,
     0.52, 0.47, falling as n grows; 25 gave 0.54, 0.51, 0.53.
     """
-    return max(1, min(25, n - 1))
+    cap = n - 1 if min_cluster_size is None else min(n - 1, min_cluster_size)
+    return max(1, min(25, cap))
 
 
 def cluster(
@@ -402,9 +405,9 @@ def cluster(
 
     Clusters are numbered by decreasing size, so cluster 0 is the largest.
     `min_cluster_size` defaults to `default_min_cluster_size(len(coords))`; `min_samples` to
-    `default_min_samples(len(coords))`, on its own rather than HDBSCAN's min_cluster_size, so
-    raising the cluster size neither slows the run nor costs memory; `method` is "eom" or
-    "leaf".
+    `default_min_samples(len(coords), min_cluster_size)`, capped rather than tied to the
+    cluster size, so raising the cluster size neither slows the run nor costs memory; `method`
+    is "eom" or "leaf".
     """
     if method not in CLUSTER_METHODS:
         raise ValueError(f"method must be one of {CLUSTER_METHODS}, got {method!r}")
@@ -412,7 +415,7 @@ def cluster(
     size = default_min_cluster_size(len(points)) if min_cluster_size is None else min_cluster_size
     if size < 2:
         raise ValueError(f"min_cluster_size must be at least 2, got {size}")
-    samples = default_min_samples(len(points)) if min_samples is None else min_samples
+    samples = default_min_samples(len(points), size) if min_samples is None else min_samples
     if samples < 1:
         raise ValueError(f"min_samples must be at least 1, got {samples}")
     samples = min(samples, len(points) - 1)

@@ -122,8 +122,8 @@ class UMAPReducer(Reducer):
 @register
 class HDBSCANClusterer(Clusterer):
     """HDBSCAN; `min_cluster_size` defaults to `layout.default_min_cluster_size(n, n_sources)`
-    and `min_samples` to `layout.default_min_samples(n)`, each on its own (not tied together,
-    so time and memory stay flat when the cluster size is raised)."""
+    and `min_samples` to `layout.default_min_samples(n, min_cluster_size)` (capped, not tied to
+    the cluster size, so time and memory stay flat when the cluster size is raised)."""
 
     name = "hdbscan"
 
@@ -162,7 +162,7 @@ class HDBSCANClusterer(Clusterer):
         size = self.min_cluster_size or layout.default_min_cluster_size(
             len(coords), n_sources=n_sources
         )
-        samples = self.min_samples or layout.default_min_samples(len(coords))
+        samples = self.min_samples or layout.default_min_samples(len(coords), size)
         self.min_cluster_size_used, self.min_samples_used = int(size), int(samples)
         return layout.cluster(
             coords, min_cluster_size=size, min_samples=samples, method=self.method
