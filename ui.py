@@ -26,7 +26,7 @@ import streamlit as st
 
 from simgap_core.errors import SimgapError
 from simgap_core.model import Corpus
-from simgap_core.present.figures import map_scatter
+from simgap_core.present.figures import map_scatter, source_colors
 from simgap_core.present.selection import (
     conversation_overview,
     filter_points,
@@ -174,13 +174,17 @@ def _map_figure(
     # the figure before serialising it, so the cached one is never changed.
     loaded = _load_stacks(path, stamp) if stacked else _load_points(path, stamp)
     points = filter_points(loaded, sources=list(sources), clusters=list(clusters) or None)
-    reference = _load_params(path, stamp).get("params", {}).get("reference", "real")
+    params = _load_params(path, stamp)
+    reference = params.get("params", {}).get("reference", "real")
+    # Colours of the whole run: a source keeps its colour when others are filtered out.
+    colors = source_colors(source_order(params.get("sources", {}), reference), reference=reference)
     return map_scatter(
         points,
         color_by=color_by,
         reference=reference,
         names=_load_cluster_names(path, stamp),
         contours=contours,
+        colors=colors,
     )
 
 

@@ -259,3 +259,46 @@ def test_hostile_source_names_are_escaped_in_grid_and_gap_figures() -> None:
         assert set().union(*map(_tags, texts)) <= {"br", "extra"}
         assert any("&lt;span" in t for t in texts)
     assert figures.plotly_text("<a href='x'>&</a>") == "&lt;a href='x'&gt;&amp;&lt;/a&gt;"
+
+
+def _lab(color: str) -> np.ndarray:
+    """CIELAB (D65) of a '#rrggbb' colour."""
+    rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = (
+        np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+        @ linear
+        / np.array([0.95047, 1.0, 1.08883])
+    )
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_25_sources_get_25_distinct_colours_and_the_reference_keeps_its_own() -> None:
+    simulators = [f"sim_{i:02d}" for i in range(24)]
+    colors = figures.source_colors(["real", *simulators], reference="real")
+    assert colors["real"] == figures.REFERENCE_COLOR
+    assert len(set(colors.values())) == 25
+    # Stable: simulators in order, whatever comes after them; the first eight as before.
+    assert [colors[s] for s in simulators] == list(figures.SIMULATOR_COLORS[:24])
+    fewer = figures.source_colors(["real", *simulators[:3]], reference="real")
+    assert all(fewer[s] == colors[s] for s in fewer)
+    assert figures.SIMULATOR_COLORS[:3] == ("#d62728", "#2ca02c", "#ff7f0e")
+    # Room for 25 simulators; every colour clearly apart (CIELAB delta E) from every other,
+    # from the reference, the noise grey and the white background.
+    palette = figures.SIMULATOR_COLORS
+    assert len(set(palette)) == len(palette) >= 25
+    labs = [_lab(c) for c in palette]
+    closest = min(np.linalg.norm(a - b) for i, a in enumerate(labs) for b in labs[i + 1 :])
+    assert closest >= 25
+    for anchor in (figures.REFERENCE_COLOR, figures.NOISE_COLOR, "#ffffff"):
+        assert min(np.linalg.norm(lab - _lab(anchor)) for lab in labs) >= 25, anchor
+
+
+def test_a_filtered_map_keeps_each_sources_run_colour() -> None:
+    points = _points()
+    run_colors = figures.source_colors(["real", "sim_a", "sim_b"], reference="real")
+    only_b = points[points["source"].isin(["real", "sim_b"])]
+    figure = figures.map_scatter(only_b, color_by="source", reference="real", colors=run_colors)
+    legend = {t.name.split()[0]: t.marker.color for t in figure.data if t.showlegend is not False}
+    assert legend == {"real": run_colors["real"], "sim_b": run_colors["sim_b"]}

@@ -25,6 +25,13 @@ from simgap_core.present.selection import NOISE, Grid, cluster_name, source_orde
 from simgap_core.schema import Metrics, Mixture
 
 REFERENCE_COLOR = "#1f4e79"
+# One colour per simulator, in order, so 25 simulators (26 sources) never share one. The first
+# eight are the d3 colours the dashboard always used (minus its blue and grey); the rest were
+# picked greedily from plotly's qualitative palettes (Alphabet, Dark24, Light24, D3, Vivid,
+# Safe, ...) for the largest CIELAB distance to every colour already chosen, to the reference
+# colour, to the noise grey and to white, among colours neither too dark nor too pale to read
+# as a marker (L* 25-80). Every pair is at least 27 apart (delta E 1976), as far as the first
+# eight are from each other; tests/test_figures.py checks it.
 SIMULATOR_COLORS = (
     "#d62728",
     "#2ca02c",
@@ -34,6 +41,23 @@ SIMULATOR_COLORS = (
     "#e377c2",
     "#17becf",
     "#bcbd22",
+    "#511cfb",
+    "#fe00fa",
+    "#fc0080",
+    "#a6761d",
+    "#00cc96",
+    "#990099",
+    "#ff9da6",
+    "#882255",
+    "#2e91e5",
+    "#636efa",
+    "#6c7c32",
+    "#24796c",
+    "#fc1cbf",
+    "#86ce00",
+    "#edad08",
+    "#6e899c",
+    "#862a16",
 )
 CLUSTER_COLORS = (
     "#1f77b4",
@@ -88,7 +112,11 @@ def _plotly_texts(values: pd.Series) -> pd.Series:
 
 
 def source_colors(sources: Sequence[str], *, reference: str) -> dict[str, str]:
-    """A stable colour per source: the reference dark blue, simulators in palette order."""
+    """A stable colour per source: the reference dark blue, simulators in palette order.
+
+    Pass every source of the run (not a filtered subset), so a source keeps its colour whatever
+    is shown beside it. Up to 25 simulators get distinct colours; beyond that they repeat.
+    """
     others = [s for s in sources if s != reference]
     colors = {s: SIMULATOR_COLORS[i % len(SIMULATOR_COLORS)] for i, s in enumerate(others)}
     return {reference: REFERENCE_COLOR, **colors} if reference in sources else colors
@@ -157,6 +185,7 @@ def map_scatter(
     height: int = 640,
     names: Mapping[int, str] | None = None,
     contours: bool = False,
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """The shared map in WebGL: one point per conversation (or per stack of identical ones),
     ids in every trace's customdata.
@@ -168,6 +197,8 @@ def map_scatter(
     for hover texts and labels. Points with a `count` column (`selection.stack_points`) are
     stacks: drawn larger, their count in the hover text. `contours`: add a density contour per
     source (line colour = source colour), to see where each source's conversations concentrate.
+    `colors`: {source: colour} of the whole run (`source_colors` of all its sources), so a map
+    of some sources keeps each one's colour; by default from the sources in `points`.
     """
     if color_by not in ("source", "cluster"):
         raise ValueError(f"color_by must be 'source' or 'cluster', got {color_by!r}")
@@ -178,7 +209,7 @@ def map_scatter(
     traces = []
     if color_by == "source":
         sources = source_order(points["source"], reference)
-        colors = source_colors(sources, reference=reference)
+        colors = {**source_colors(sources, reference=reference), **(colors or {})}
         # One trace in a seeded random order, so no source is always drawn over the others.
         rows = points.iloc[np.random.default_rng(0).permutation(len(points))]
         traces.append(
@@ -277,7 +308,7 @@ def map_scatter(
             )
         )
     if contours:
-        traces[:0] = _contour_traces(points, reference=reference)
+        traces[:0] = _contour_traces(points, reference=reference, colors=colors)
     figure = _map_layout(go.Figure(traces), height=height)
     if color_by == "cluster":
         _label_clusters(figure, points, names)
@@ -289,11 +320,13 @@ def _conversations(rows: pd.DataFrame) -> int:
     return int(rows["count"].sum()) if "count" in rows else len(rows)
 
 
-def _contour_traces(points: pd.DataFrame, *, reference: str) -> list[go.Histogram2dContour]:
+def _contour_traces(
+    points: pd.DataFrame, *, reference: str, colors: Mapping[str, str] | None = None
+) -> list[go.Histogram2dContour]:
     """One density contour per source (lines only, no hover): drawn under the points, they
     carry no customdata, so a selection still names only conversations."""
     sources = source_order(points["source"], reference)
-    colors = source_colors(sources, reference=reference)
+    colors = {**source_colors(sources, reference=reference), **(colors or {})}
     traces = []
     for source in sources:
         rows = points[points["source"] == source]
