@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from simgap_core.present import figures
-from simgap_core.present.leaderboard import pairwise_matrix
+from simgap_core.present.leaderboard import cluster_pairwise, pairwise_matrix
 from simgap_core.present.selection import Grid, cluster_gaps, source_order
 from simgap_core.schema import Metrics, parse_metrics
 
@@ -169,9 +169,14 @@ def test_leaderboard_table_and_chart_carry_intervals_and_the_no_gap_band() -> No
 
 def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
     metrics = _metrics()
-    heatmap = figures.pairwise_figure(pairwise_matrix(metrics)).data[0]
-    np.testing.assert_array_equal(heatmap.z, metrics.pairwise.js)
-    assert list(heatmap.x) == list(heatmap.y) == ["real", "sim_a", "sim_b", "sim_c"]
+    figure = figures.pairwise_figure(pairwise_matrix(metrics))
+    (heatmap,) = [t for t in figure.data if t.type == "heatmap"]
+    order = list(figure.layout.xaxis2.ticktext)
+    assert sorted(order) == ["real", "sim_a", "sim_b", "sim_c"]
+    assert list(figure.layout.yaxis2.ticktext) == order
+    # The stored values, rows and columns in the clustering's order.
+    stored = pairwise_matrix(metrics)
+    np.testing.assert_array_equal(heatmap.z, stored.loc[order, order].to_numpy())
     mixture = figures.mixture_figure(metrics.mixture)
     bars = mixture.data[0]
     assert list(bars.x) == ["sim_a", "sim_b", "sim_c"] and list(bars.y) == [0.62, 0.38, 0.0]
@@ -302,3 +307,60 @@ def test_a_filtered_map_keeps_each_sources_run_colour() -> None:
     figure = figures.map_scatter(only_b, color_by="source", reference="real", colors=run_colors)
     legend = {t.name.split()[0]: t.marker.color for t in figure.data if t.showlegend is not False}
     assert legend == {"real": run_colors["real"], "sim_b": run_colors["sim_b"]}
+
+
+def _planted_families() -> pd.DataFrame:
+    """JS between real and two families of simulators listed interleaved: small within a
+    family (0.02-0.05), large between them (0.3-0.4), real in between (0.15-0.2)."""
+    rng = np.random.default_rng(7)
+    names = ["real", "a_1", "b_1", "a_2", "b_2", "a_3", "b_3", "a_4", "b_4"]
+    family = [name[0] for name in names]
+    size = len(names)
+    values = np.zeros((size, size))
+    for i in range(size):
+        for j in range(i + 1, size):
+            if "r" in (family[i], family[j]):
+                value = rng.uniform(0.15, 0.2)
+            elif family[i] == family[j]:
+                value = rng.uniform(0.02, 0.05)
+            else:
+                value = rng.uniform(0.3, 0.4)
+            values[i, j] = values[j, i] = value
+    return pd.DataFrame(values, index=names, columns=names)
+
+
+def test_pairwise_order_puts_each_planted_family_together() -> None:
+    matrix = _planted_families()
+    clustered = cluster_pairwise(matrix)
+    order = clustered.matrix.index.tolist()
+    assert sorted(order) == sorted(matrix.index)
+    for family in ("a", "b"):
+        positions = [i for i, name in enumerate(order) if name.startswith(family + "_")]
+        assert positions == list(range(positions[0], positions[0] + 4)), order
+    # Values only reordered, never changed.
+    pd.testing.assert_frame_equal(clustered.matrix, matrix.loc[order, order])
+    # The top merge joins the two families (real with one of them): average JS above 0.15.
+    assert clustered.linkage[-1, 2] > 0.15 and clustered.linkage[:3, 2].max() < 0.06
+
+    figure = figures.pairwise_figure(matrix)
+    (heatmap,) = [t for t in figure.data if t.type == "heatmap"]
+    assert list(figure.layout.xaxis2.ticktext) == list(figure.layout.yaxis2.ticktext) == order
+    np.testing.assert_array_equal(heatmap.z, matrix.loc[order, order].to_numpy())
+    assert list(heatmap.x) == list(heatmap.y) == list(range(len(order)))
+    # The dendrogram's leaves (its zero-height ends) sit over the heatmap's columns.
+    (tree,) = [t for t in figure.data if t.type == "scatter"]
+    leaves = {x for x, y in zip(tree.x, tree.y, strict=True) if y == 0}
+    assert leaves == set(range(len(order)))
+    assert tree.xaxis == "x" and heatmap.xaxis == "x2"
+    assert figure.layout.xaxis.matches == "x2" or figure.layout.xaxis2.matches == "x"
+
+
+def test_pairwise_of_two_sources_has_no_dendrogram_and_names_are_escaped() -> None:
+    names = ["real", "<img src=x>"]
+    matrix = pd.DataFrame([[0.0, 0.1], [0.1, 0.0]], index=names, columns=names)
+    clustered = cluster_pairwise(matrix)
+    assert clustered.linkage is None and clustered.matrix.equals(matrix)
+    figure = figures.pairwise_figure(matrix)
+    assert [t.type for t in figure.data] == ["heatmap"]
+    assert list(figure.layout.xaxis2.ticktext) == ["real", "&lt;img src=x&gt;"]
+    assert all("<img" not in cell for row in figure.data[0].text for cell in row)

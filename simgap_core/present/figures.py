@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from scipy.cluster.hierarchy import dendrogram
 
-from simgap_core.present.leaderboard import leaderboard
+from simgap_core.present.leaderboard import cluster_pairwise, leaderboard
 from simgap_core.present.selection import NOISE, Grid, cluster_name, source_order
 from simgap_core.schema import Metrics, Mixture
 
@@ -796,22 +797,90 @@ def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
 
 
 def pairwise_figure(matrix: pd.DataFrame) -> go.Figure:
-    """The pairwise JS matrix between all sources, values written in the cells."""
-    labels = [str(s) for s in matrix.index]
-    figure = go.Figure(
+    """The pairwise JS matrix between all sources, ordered by hierarchical clustering
+    (`leaderboard.cluster_pairwise`) with its dendrogram above, values written in the cells.
+
+    Families of simulators (close to each other) sit in adjacent rows and join low in the
+    dendrogram. The heatmap's z holds exactly the stored values, rows and columns reordered;
+    the axes are numbered 0..n-1 in that order with the (escaped) source names as tick text, so
+    the dendrogram's leaves sit over their columns.
+    """
+    clustered = cluster_pairwise(matrix)
+    ordered = clustered.matrix
+    labels = [plotly_text(s) for s in ordered.index]
+    n = len(labels)
+    positions = list(range(n))
+    cell = 70 if n <= 8 else max(24, 560 // n)
+    heat_height = cell * n
+    dendrogram_height = 0 if clustered.linkage is None else (90 if n <= 8 else 130)
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.0,
+        row_heights=[dendrogram_height or 1, heat_height],
+    )
+    if clustered.linkage is not None:
+        tree = dendrogram(clustered.linkage, no_plot=True)
+        x: list[float | None] = []
+        y: list[float | None] = []
+        # scipy places leaf i at 10 i + 5: map it onto heatmap column i.
+        for xs, ys in zip(tree["icoord"], tree["dcoord"], strict=True):
+            x += [(value - 5) / 10 for value in xs] + [None]
+            y += list(ys) + [None]
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                line={"color": "#555", "width": 1.3},
+                hoverinfo="skip",
+                showlegend=False,
+                name="dendrogram",
+            ),
+            row=1,
+            col=1,
+        )
+    figure.add_trace(
         go.Heatmap(
-            z=matrix.to_numpy(),
-            x=labels,
-            y=labels,
+            z=ordered.to_numpy(),
+            x=positions,
+            y=positions,
             zmin=0,
             colorscale="Blues",
             texttemplate="%{z:.3f}",
-            colorbar={"title": "JS"},
-            hovertemplate="%{y} vs %{x}: JS %{z:.4f}<extra></extra>",
-        )
+            textfont={"size": 12 if n <= 12 else 9},
+            text=[[f"{row} vs {column}" for column in labels] for row in labels],
+            colorbar={
+                "title": "JS",
+                "len": heat_height / (heat_height + dendrogram_height),
+                "y": 0,
+                "yanchor": "bottom",
+            },
+            hovertemplate="%{text}: JS %{z:.4f}<extra></extra>",
+        ),
+        row=2,
+        col=1,
     )
-    figure.update_yaxes(autorange="reversed")
-    figure.update_layout(height=120 + 70 * len(labels), margin={"l": 10, "r": 10, "t": 20, "b": 10})
+    ticks = {"tickmode": "array", "tickvals": positions, "ticktext": labels, "showgrid": False}
+    figure.update_xaxes(range=[-0.5, n - 0.5], zeroline=False, showgrid=False)
+    figure.update_xaxes(**ticks, row=2, col=1)
+    figure.update_yaxes(**ticks, autorange="reversed", zeroline=False, row=2, col=1)
+    figure.update_yaxes(
+        title={"text": "average JS", "font": {"size": 10}},
+        tickfont={"size": 9},
+        rangemode="tozero",
+        showgrid=False,
+        zeroline=False,
+        visible=clustered.linkage is not None,
+        row=1,
+        col=1,
+    )
+    figure.update_layout(
+        height=120 + heat_height + dendrogram_height,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        plot_bgcolor="white",
+    )
     return figure
 
 
