@@ -195,8 +195,9 @@ if has_metrics:
     metrics = run.metrics()
     floor = metrics.noise_floor.paper.js
     st.subheader("At a glance")
-    columns = st.columns(len(metrics.simulator_names) + 1)
-    for column, (name, entry) in zip(columns, metrics.ranked(), strict=False):
+    shown = [(name, entry) for name, entry in metrics.ranked() if name in run.shown]
+    columns = st.columns(len(shown) + 1)
+    for column, (name, entry) in zip(columns, shown, strict=False):
         low, high = entry.paper.js_ci
         column.metric(
             ui.md(name),
@@ -215,9 +216,16 @@ if has_metrics:
         help="The plug-in JS between random halves of the real conversations: descriptive, no "
         "verdict uses it.",
     )
+    hidden = len(metrics.simulator_names) - len(shown)
     st.caption(
         "Lower is closer to real users. The Simulators page has intervals and the mixture; "
         "the Map and Clusters pages show where the gaps are."
+        + (
+            f" {len(shown)} of {len(metrics.simulator_names)} simulators shown (closest first; "
+            "choose others in the sidebar)."
+            if hidden
+            else ""
+        )
     )
 else:
     st.info(
@@ -265,7 +273,7 @@ with st.expander("Inputs and parameters"):
 st.subheader("Read a conversation")
 left, right = st.columns([1, 3])
 with left:
-    source = st.selectbox("Source", run.sources, key="data_source")
+    source = st.selectbox("Source", run.shown_sources, key="data_source")
     conversations = run.corpus().conversations
     ids = conversations.loc[conversations["source"] == source, "conversation_id"]
     conversation_id = st.selectbox("Conversation", ids.tolist(), key="data_conversation")

@@ -87,6 +87,12 @@ def test_density_and_difference_heatmaps_show_the_grid_values() -> None:
     sim = Grid(edges, edges, np.array([[0.1, 0.3], [0.2, 0.4]]))
     density = figures.density_figure({"real": real, "sim": sim})
     assert [t.zmax for t in density.data] == [0.5, 0.5]
+    assert [(t.xaxis, t.yaxis) for t in density.data] == [("x", "y"), ("x2", "y2")]
+    # Nine sources: two rows, one colour scale, each panel titled with its source.
+    many = figures.density_figure({f"s{i}": real for i in range(9)}, per_row=5)
+    assert len(many.data) == 9 and sum(bool(t.showscale) for t in many.data) == 1
+    assert [a.text for a in many.layout.annotations] == [f"s{i}" for i in range(9)]
+    assert many.layout.height == 2 * 420
     np.testing.assert_array_equal(density.data[0].z, [[0.5, np.nan], [0.25, 0.25]])
     np.testing.assert_array_equal(density.data[0].x, [0.5, 1.5])
     difference = Grid(edges, edges, real.values - sim.values)
@@ -187,6 +193,9 @@ def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
     helping = parse_metrics(metrics_fixtures.helping_mixture(metrics_fixtures.realistic()))
     title = figures.mixture_figure(helping.mixture).layout.title.text
     assert title.startswith("mixture helps: held-out gain 0.0040 [0.0012, 0.0069]")
+    # Some simulators only (the dashboard's choice): their weights as stored, largest first.
+    some = figures.mixture_figure(metrics.mixture, names=["sim_c", "sim_b"]).data[0]
+    assert list(some.x) == ["sim_b", "sim_c"] and list(some.y) == [0.38, 0.0]
 
 
 HOSTILE = [

@@ -298,6 +298,24 @@ def test_unreliable_and_skipped_are_listed_with_their_reasons() -> None:
     assert clean.reliability == [] and clean.skipped == []
 
 
+def test_verdicts_among_some_simulators_keep_only_their_sentences() -> None:
+    metrics = parse_metrics(fixtures.realistic())
+    everything = verdicts(metrics)
+    shown = verdicts(metrics, among=["sim_a", "sim_c"])
+    # The tie of sim_a with the hidden sim_b, and sim_b's own sentence, are left out.
+    assert everything.ties and shown.ties == []
+    assert list(shown.no_gap) == ["sim_a", "sim_c"]
+    assert shown.no_gap["sim_a"] == everything.no_gap["sim_a"]
+    assert shown.reliability == everything.reliability  # sim_c's
+    assert shown.skipped == everything.skipped
+    hidden_c = verdicts(metrics, among=["sim_a", "sim_b"])
+    assert hidden_c.ties == everything.ties
+    assert hidden_c.reliability == [] and hidden_c.skipped == []
+    # About the whole run either way.
+    for name in ("ranking", "mixture", "robustness", "map_agreement", "floor"):
+        assert getattr(hidden_c, name) == getattr(everything, name)
+
+
 def test_the_floor_is_labelled_descriptive() -> None:
     said = verdicts(parse_metrics(fixtures.realistic()))
     assert said.floor.startswith("Noise floor (descriptive; no verdict uses it): JS 0.0543")

@@ -95,6 +95,8 @@ LABEL_LINE_CHARS = 28
 MAX_STACK_SCALE = 5.0
 # The hover text of a stack names this many of its other members.
 STACK_IDS_SHOWN = 3
+# Density panels side by side; more sources wrap onto further rows.
+MAX_PANELS_PER_ROW = 6
 
 
 def plotly_text(value: object) -> str:
@@ -187,6 +189,7 @@ def map_scatter(
     names: Mapping[int, str] | None = None,
     contours: bool = False,
     colors: Mapping[str, str] | None = None,
+    contour_sources: Sequence[str] | None = None,
 ) -> go.Figure:
     """The shared map in WebGL: one point per conversation (or per stack of identical ones),
     ids in every trace's customdata.
@@ -200,6 +203,7 @@ def map_scatter(
     source (line colour = source colour), to see where each source's conversations concentrate.
     `colors`: {source: colour} of the whole run (`source_colors` of all its sources), so a map
     of some sources keeps each one's colour; by default from the sources in `points`.
+    `contour_sources`: draw the contours of these sources only (default: every source).
     """
     if color_by not in ("source", "cluster"):
         raise ValueError(f"color_by must be 'source' or 'cluster', got {color_by!r}")
@@ -309,7 +313,10 @@ def map_scatter(
             )
         )
     if contours:
-        traces[:0] = _contour_traces(points, reference=reference, colors=colors)
+        outlined = (
+            points if contour_sources is None else points[points["source"].isin(contour_sources)]
+        )
+        traces[:0] = _contour_traces(outlined, reference=reference, colors=colors)
     figure = _map_layout(go.Figure(traces), height=height)
     if color_by == "cluster":
         _label_clusters(figure, points, names)
@@ -459,18 +466,26 @@ def _label_clusters(
     )
 
 
-def density_figure(grids: Mapping[str, Grid], *, height: int = 420) -> go.Figure:
-    """Small multiples: each source's share of its conversations per map cell, one colour scale."""
+def density_figure(
+    grids: Mapping[str, Grid], *, height: int = 420, per_row: int = MAX_PANELS_PER_ROW
+) -> go.Figure:
+    """Small multiples: each source's share of its conversations per map cell, one colour scale.
+
+    Up to `per_row` panels side by side; more wrap onto further rows (`height` per row).
+    """
     names = list(grids)
     top = max(float(g.values.max()) for g in grids.values()) or 1.0
+    columns = min(len(names), per_row)
+    rows = -(-len(names) // columns)
     figure = make_subplots(
-        rows=1,
-        cols=len(names),
+        rows=rows,
+        cols=columns,
         subplot_titles=[plotly_text(name) for name in names],
         shared_yaxes=True,
         horizontal_spacing=0.02,
+        vertical_spacing=0.08 / rows if rows > 1 else 0.0,
     )
-    for column, name in enumerate(names, start=1):
+    for index, name in enumerate(names):
         grid = grids[name]
         figure.add_trace(
             go.Heatmap(
@@ -480,17 +495,17 @@ def density_figure(grids: Mapping[str, Grid], *, height: int = 420) -> go.Figure
                 zmin=0,
                 zmax=top,
                 colorscale="Viridis",
-                showscale=column == len(names),
+                showscale=index == len(names) - 1,
                 colorbar={"title": "share", "tickformat": ".1%"},
                 hovertemplate=f"{plotly_text(name)}: %{{z:.2%}} of its conversations"
                 "<extra></extra>",
             ),
-            row=1,
-            col=column,
+            row=index // columns + 1,
+            col=index % columns + 1,
         )
     figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    figure.update_layout(height=height * rows, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
 
 
@@ -787,7 +802,8 @@ def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
     figure.update_xaxes(title="Jensen-Shannon divergence to real (nats, max ln 2 ≈ 0.693)")
     figure.update_xaxes(rangemode="tozero")
     figure.update_layout(
-        height=max(260, 110 + 60 * len(names)),
+        # Rows closer together past eight simulators, so 25 still fit a screen or two.
+        height=max(260, 110 + (60 if len(names) <= 8 else 34) * len(names)),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         plot_bgcolor="white",
@@ -884,18 +900,26 @@ def pairwise_figure(matrix: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def mixture_figure(mixture: Mixture, *, colors: Mapping[str, str] | None = None) -> go.Figure:
+def mixture_figure(
+    mixture: Mixture,
+    *,
+    colors: Mapping[str, str] | None = None,
+    names: Sequence[str] | None = None,
+) -> go.Figure:
     """The mixture weights (on the simplex), titled with the held-out gain and its interval.
 
-    `colors` (e.g. `source_colors` of the run) gives each simulator its map colour. The title
+    `colors` (e.g. `source_colors` of the run) gives each simulator its map colour. `names`:
+    draw only these simulators' weights (the fit is over all of them either way). The title
     says "helps" only when `mixture.helps` (the gain's interval lies above 0).
     """
     weights = pd.Series(mixture.weights, dtype=float).sort_values(ascending=False)
+    if names is not None:
+        weights = weights[weights.index.isin(list(names))]
     low, high = mixture.held_out_gain_ci
     verdict = "helps" if mixture.helps else "does not help beyond noise"
     figure = go.Figure(
         go.Bar(
-            x=weights.index.tolist(),
+            x=[plotly_text(name) for name in weights.index],
             y=weights.to_numpy(),
             marker_color=[(colors or {}).get(name, SIMULATOR_COLORS[1]) for name in weights.index],
             text=[f"{w:.1%}" for w in weights],
@@ -909,7 +933,7 @@ def mixture_figure(mixture: Mixture, *, colors: Mapping[str, str] | None = None)
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         title={
             "text": f"mixture {verdict}: held-out gain {mixture.held_out_gain:.4f} "
-            f"[{low:.4f}, {high:.4f}] over {mixture.best_single}",
+            f"[{low:.4f}, {high:.4f}] over {plotly_text(mixture.best_single)}",
             "font": {"size": 13},
         },
         plot_bgcolor="white",
