@@ -28,6 +28,7 @@ STAGE_LABELS = {
     "measure": "Measuring the gap",
 }
 FLASH_KEY = "data_flash"
+GLANCE_COLUMNS = 5
 
 
 def _start_analysis(
@@ -196,7 +197,10 @@ if has_metrics:
     floor = metrics.noise_floor.paper.js
     st.subheader("At a glance")
     shown = [(name, entry) for name, entry in metrics.ranked() if name in run.shown]
-    columns = st.columns(len(shown) + 1)
+    # At most GLANCE_COLUMNS numbers side by side (narrower ones would cut "JS 0.011"); more
+    # wrap onto further rows.
+    per_row = min(len(shown) + 1, GLANCE_COLUMNS)
+    columns = [column for _ in range(0, len(shown) + 1, per_row) for column in st.columns(per_row)]
     for column, (name, entry) in zip(columns, shown, strict=False):
         low, high = entry.paper.js_ci
         column.metric(
@@ -210,7 +214,7 @@ if has_metrics:
                 else " Unreliable: " + ui.md("; ".join(entry.reliability_notes))
             ),
         )
-    columns[-1].metric(
+    columns[len(shown)].metric(
         "noise floor (real vs real)",
         f"JS {floor:.3f}",
         help="The plug-in JS between random halves of the real conversations: descriptive, no "

@@ -18,6 +18,8 @@ from simgap_core.schema import METRICS
 
 # Clusters in the detail's chart (largest gaps); the Clusters page has them all.
 DETAIL_CLUSTERS = 12
+# More tied pairs than this are listed in an expander rather than one line each.
+MAX_TIE_SENTENCES = 3
 
 st.title("🏁 Simulators")
 run = ui.open_run()
@@ -30,10 +32,25 @@ said = verdicts(metrics, among=shown)
 
 st.subheader("Leaderboard")
 st.markdown(ui.md(said.ranking))
-for sentence in said.ties:
-    st.markdown(ui.md(sentence))
-for line in said.reliability:
-    st.warning(ui.md(line))
+if len(said.ties) <= MAX_TIE_SENTENCES:
+    for sentence in said.ties:
+        st.markdown(ui.md(sentence))
+else:
+    with st.expander(
+        f"{len(said.ties)} pairs of the simulators shown are statistically tied (the table's "
+        "tied with column names them)"
+    ):
+        for sentence in said.ties:
+            st.markdown(f"- {ui.md(sentence)}")
+if len(said.reliability) <= 3:
+    for line in said.reliability:
+        st.warning(ui.md(line))
+else:
+    # Many unreliable comparisons: one box listing them, not a wall of boxes.
+    st.warning(
+        f"{len(said.reliability)} comparisons are unreliable:\n"
+        + "\n".join(f"- {ui.md(line)}" for line in said.reliability)
+    )
 if hidden:
     st.caption(
         f"{len(shown)} of {len(metrics.simulator_names)} simulators shown, closest first "

@@ -564,6 +564,8 @@ def test_with_24_simulators_the_pages_show_the_8_closest_until_asked(many_run: P
     assert board["simulator"].tolist() == ranked[:8]
     assert board["rank"].tolist() == list(range(1, 9))
     assert "8 of 24 simulators shown" in app.caption[1].value
+    # Eight unreliable comparisons shown: one warning listing them.
+    assert [w.value.split(":")[0] for w in app.warning] == ["8 comparisons are unreliable"]
     detail = app.selectbox(key="simulators_feature_sim")
     assert detail.options == ranked[:8]
     # One simulator in detail (forest plot, cluster gaps), not one of each per simulator:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import markupsafe
 import metrics_fixtures
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
@@ -26,6 +27,8 @@ from simgap_core.present.export import assignments
 from simgap_core.present.leaderboard import leaderboard_cells
 from simgap_core.present.report import (
     EXCERPT_CHARS,
+    MAX_MAP_POINTS,
+    _map_figures,
     attach_excerpts,
     build_report,
     cluster_cards,
@@ -483,7 +486,7 @@ def _ten_simulators(*, helps: bool) -> Metrics:
 def test_detailed_simulators_are_the_closest_and_those_the_summary_names() -> None:
     few = parse_metrics(metrics_fixtures.realistic())
     assert detailed_simulators(few) == ["sim_a", "sim_b", "sim_c"]
-    assert detailed_simulators(few, limit=1) == ["sim_a", "sim_b"]  # sim_b is tied with sim_a
+    assert detailed_simulators(few, limit=2) == ["sim_a", "sim_b"]
     helping = _ten_simulators(helps=True)
     closest = [f"sim_{i:02d}" for i in range(6)]
     # Tied for closest (sim_07), the best single (sim_09) and the recipe (sim_08), ranked.
@@ -491,6 +494,11 @@ def test_detailed_simulators_are_the_closest_and_those_the_summary_names() -> No
     # A mixture that does not help names no recipe.
     assert detailed_simulators(_ten_simulators(helps=False)) == [*closest, "sim_07", "sim_09"]
     assert detailed_simulators(helping, limit=10) == helping.simulator_names
+    # A tied group larger than the limit is not named one by one: the closest stand for it.
+    assert detailed_simulators(helping, limit=1) == ["sim_00", "sim_08", "sim_09"]
+    everyone = metrics_fixtures.all_tied()
+    everyone["mixture"] = None
+    assert detailed_simulators(parse_metrics(everyone), limit=1) == ["sim_a"]
     with pytest.raises(ValueError, match="at least 1"):
         detailed_simulators(helping, limit=0)
 
@@ -544,3 +552,25 @@ def test_a_25_source_report_details_a_few_lists_all_and_stays_small(many_run) ->
     assert all(f"{name}</td>" in board for name in simulators)
     assert "k = 19 for every simulator" in text
     assert "<title>simgap report: 24 simulators vs real</title>" in html
+
+
+def test_the_maps_of_a_large_run_stay_within_the_reports_size_budget() -> None:
+    # The paper's scale (125,000 conversations, 25 sources) is sampled down to MAX_MAP_POINTS;
+    # with WildChat-like ids (41 characters) and long cluster names the two maps stay near
+    # 3.5 MB, so the report (plotly.js is 4.6 MB) stays under 10 MB.
+    rng = np.random.default_rng(0)
+    sources = ["real", *(f"simulator_{i:02d}" for i in range(24))]
+    n = MAX_MAP_POINTS
+    points = pd.DataFrame(
+        {
+            "conversation_id": [f"wildchat:{i:032x}" for i in range(n)],
+            "source": rng.choice(sources, n),
+            "x": rng.normal(size=n),
+            "y": rng.normal(size=n),
+            "cluster": rng.integers(-1, 60, n),
+        }
+    )
+    names = {c: f"pasted error logs, frustrated angry complaints, group {c}" for c in range(60)}
+    maps = _map_figures(points, reference="real", names=names, contour_sources=sources[:8])
+    assert sum(len(str(html)) for html in maps.values()) < 4_000_000
+    assert len(get_plotlyjs()) < 5_000_000

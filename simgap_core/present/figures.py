@@ -717,8 +717,9 @@ def cluster_gap_figure(
     figure.update_layout(
         barmode="group",
         height=height,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "x": 0},
+        margin={"l": 10, "r": 10, "t": 96, "b": 10},
+        # At the very top, above the subplot titles, however tall the figure is.
+        legend={"orientation": "h", "yref": "container", "yanchor": "top", "y": 1, "x": 0},
         bargap=0.25,
     )
     return figure

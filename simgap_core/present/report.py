@@ -79,7 +79,11 @@ from simgap_core.represent import BASELINE_FACETS
 from simgap_core.run import Run, package_versions
 from simgap_core.schema import METRICS, Metrics, read_metrics
 
-MAX_MAP_POINTS = 20_000
+# The report's map sample: each map costs about 175 bytes per point (position, size, colour code,
+# hover text naming the conversation, its source and its cluster), so 10,000 points keep the
+# two maps near 3.5 MB and the whole file, with plotly.js (4.6 MB) and 25 sources' tables and
+# figures, under 10 MB.
+MAX_MAP_POINTS = 10_000
 TOP_CLUSTERS = 12
 EXCERPTS = 3
 EXCERPT_CHARS = 300
@@ -529,15 +533,17 @@ def detailed_simulators(metrics: Metrics, *, limit: int = DETAILED_SIMULATORS) -
     """The simulators the report's per-simulator sections cover, in leaderboard order.
 
     Every simulator when there are at most `limit`; otherwise the `limit` closest plus every
-    simulator the summary names: those tied for closest, the mixture's best single simulator
-    and, when mixing helps, the simulators in its recipe.
+    simulator the summary names: those tied for closest (when at most `limit` are: a larger
+    tied group is said as a range, and its closest members stand for it), the mixture's best
+    single simulator and, when mixing helps, the simulators in its recipe.
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     ranked = metrics.simulator_names
     if len(ranked) <= limit:
         return list(ranked)
-    named = set(metrics.simulators[ranked[0]].tied_with)
+    tied = set(metrics.simulators[ranked[0]].tied_with)
+    named = tied if len(tied) < limit else set()
     if metrics.mixture is not None:
         named.add(metrics.mixture.best_single)
         if metrics.mixture.helps:
@@ -619,11 +625,14 @@ def _map_figures(
             colors=colors,
             contour_sources=contour_sources,
         )
-        # A report's map is read, not selected: zoom is the useful drag.
+        # A report's map is read, not selected: zoom is the useful drag, and the ids that a
+        # dashboard selection reads from customdata would only double the hover text's bytes.
         figure.update_layout(dragmode="zoom")
-        # plotly.js leaves a trace without points out of the legend; one empty point keeps a
-        # legend-only entry (a source's colour) listed.
         for trace in figure.data:
+            if trace.customdata is not None:
+                trace.customdata = None
+            # plotly.js leaves a trace without points out of the legend; one empty point keeps
+            # a legend-only entry (a source's colour) listed.
             if trace.x is not None and len(trace.x) == 0:
                 trace.update(x=[None], y=[None])
         figures[color_by] = figure_html(figure, f"fig-map-{color_by}")
@@ -678,15 +687,12 @@ def _gap_figure(
     summary: pd.DataFrame, *, simulator: str, reference: str, top: int, colors: Mapping[str, str]
 ) -> go.Figure:
     gaps = cluster_gaps(summary, simulator=simulator, reference=reference).head(top)
-    figure = cluster_gap_figure(
+    return cluster_gap_figure(
         gaps,
         reference=reference,
         simulator=simulator,
         colors={name: colors[name] for name in (reference, simulator)},
     )
-    # The legend sits at the very top, above the subplot titles, however tall the figure is.
-    figure.update_layout(legend={"yref": "container", "y": 1, "yanchor": "top"}, margin={"t": 96})
-    return figure
 
 
 def _flatten(document: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from simgap_core.schema import Interval, Metrics, Mixture, Robustness
 
 JS_FORMAT = ".4f"
+# A sentence about a tied group names each one's JS and interval up to this many simulators.
+MAX_NAMED_INTERVALS = 4
 # Mixture weights below half a percent are solver dust, not part of the recipe.
 RECIPE_MIN_WEIGHT = 0.005
 
@@ -84,7 +86,15 @@ def ranking_sentence(metrics: Metrics) -> str:
             "bias-corrected."
         )
     group = [closest] + [n for n in names[1:] if n in metrics.simulators[closest].tied_with]
-    detail = "; ".join(f"{name}: {js_with_interval(metrics, name)}" for name in group)
+    if len(group) <= MAX_NAMED_INTERVALS:
+        detail = "; ".join(f"{name}: {js_with_interval(metrics, name)}" for name in group)
+    else:
+        # A sentence, not a table: the leaderboard gives each one's interval.
+        values = [metrics.simulators[name].paper.js for name in group]
+        detail = (
+            f"JS {_js(min(values))} to {_js(max(values))}, bias-corrected; the leaderboard "
+            "gives each with its interval"
+        )
     if len(group) == len(names):
         return (
             f"All {len(names)} simulators are statistically tied: none is closer to {reference} "
