@@ -348,6 +348,17 @@ def test_the_simulators_page_holds_25_sources(server: str, page) -> None:
         "() => document.querySelectorAll('.js-plotly-plot')[0]._fullLayout.yaxis._categories"
     )
     assert sorted(rows) == [f"close_{i:02d}" for i in range(1, 9)]
+    # All 25 sources in the pairwise heatmap: three families of eight, each together.
+    page.get_by_text("All 25 sources (not only those shown)").click()
+    ticks = """() => {
+        const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+        const heatmap = plots.find(d => d._fullData && d._fullData.some(t => t.type === 'heatmap'));
+        return heatmap ? heatmap._fullLayout.xaxis2.ticktext : null;
+    }"""
+    page.wait_for_function(f"() => (({ticks})() || []).length === 25")
+    order = page.evaluate(ticks)
+    families = [name.split("_")[0] for name in order if name != "real"]
+    assert sum(a != b for a, b in zip(families, families[1:], strict=False)) == 2, order
     # The whole page in one picture: the viewport as tall as the page's content.
     height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 12_000)})
