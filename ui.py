@@ -5,6 +5,12 @@ user content and may hold `<script>` or image links. Every other piece of untrus
 goes into Markdown (simulator and source names, file names, conversation ids, cluster terms,
 error messages quoting data; widget labels are Markdown too) goes through `md` or `code_span`.
 
+Which simulators the pages show is one choice for the whole dashboard: the sidebar's
+"Simulators shown" (`pick_simulators`, drawn by `open_run` on every page), kept in
+`st.session_state` across pages; by default every simulator up to 8, else the 8 closest
+(`selection.shown_simulators`). Every page's per-simulator tables, charts and selectors follow
+it (`RunView.shown`).
+
 Run artifacts are cached per (run path, mtime of params.json): `analyze` writes params.json
 last, so a rerun into the same directory invalidates every cached artifact of that run. Large
 read-only tables use `st.cache_resource` (shared, never copied: pages must not mutate them);
@@ -16,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,11 +32,13 @@ import streamlit as st
 
 from simgap_core.errors import SimgapError
 from simgap_core.model import Corpus
-from simgap_core.present.figures import map_scatter
+from simgap_core.present.figures import map_scatter, source_colors
 from simgap_core.present.selection import (
+    DEFAULT_SHOWN,
     conversation_overview,
     filter_points,
     map_points,
+    shown_simulators,
     source_order,
     stack_members,
     stack_points,
@@ -46,6 +54,9 @@ SELECTION_KEY = "map_selection"
 # Set by the Map and Clusters pages before switching to Examples: what to show there.
 EXAMPLES_CLUSTER_KEY = "examples_cluster"
 EXAMPLES_SELECTION_KEY = "examples_selection"
+# The simulators shown on every page: {"run": path, "simulators": [...]}, and its sidebar widget.
+SHOWN_KEY = "shown_simulators"
+PICKER_KEY = "shown_simulators_picker"
 ROLE_AVATARS = {"user": "🧑", "assistant": "🤖", "system": "⚙️", "tool": "🛠️"}
 # What reading a run directory can raise besides our own errors: missing or unreadable files,
 # malformed JSON/Parquet (ValueError, incl. pyarrow's ArrowInvalid), missing columns.
@@ -174,13 +185,17 @@ def _map_figure(
     # the figure before serialising it, so the cached one is never changed.
     loaded = _load_stacks(path, stamp) if stacked else _load_points(path, stamp)
     points = filter_points(loaded, sources=list(sources), clusters=list(clusters) or None)
-    reference = _load_params(path, stamp).get("params", {}).get("reference", "real")
+    params = _load_params(path, stamp)
+    reference = params.get("params", {}).get("reference", "real")
+    # Colours of the whole run: a source keeps its colour when others are filtered out.
+    colors = source_colors(source_order(params.get("sources", {}), reference), reference=reference)
     return map_scatter(
         points,
         color_by=color_by,
         reference=reference,
         names=_load_cluster_names(path, stamp),
         contours=contours,
+        colors=colors,
     )
 
 
@@ -212,6 +227,8 @@ class RunView:
     path: Path
     stamp: int
     params: dict[str, Any]
+    # The simulators the pages show, closest first (the sidebar's choice, see `pick_simulators`).
+    shown: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -232,6 +249,11 @@ class RunView:
     @property
     def simulators(self) -> list[str]:
         return [s for s in self.sources if s != self.reference]
+
+    @property
+    def shown_sources(self) -> list[str]:
+        """The reference and the simulators shown (closest first)."""
+        return [self.reference, *self.shown]
 
     def _read(self, what: str, loader: Callable[[str, int], T]) -> T:
         try:
@@ -316,19 +338,27 @@ class RunView:
         )
 
     def simulators_closest_first(self) -> list[str]:
-        """Simulators closest first when metrics exist, else in source order."""
-        ranked = self.metrics().simulator_names
-        return [s for s in ranked if s in self.simulators] or self.simulators
+        """Simulators closest first when metrics.json can be read, else in source order.
+
+        Never stops the page: a run without (readable) metrics still has a map to show.
+        """
+        try:
+            ranked = _load_metrics(str(self.path), self.stamp).simulator_names
+        except READ_ERRORS:
+            return self.simulators
+        known = [s for s in ranked if s in self.simulators]
+        return known + [s for s in self.simulators if s not in known]
 
     def most_gapped_simulator(self) -> str:
-        """The simulator with the most missed + hallucinated clusters: the most to look at."""
+        """The shown simulator with the most missed + hallucinated clusters: the most to look
+        at (the closest on a tie)."""
         entries = self.metrics().simulators
 
         def gaps(name: str) -> int:
             entry = entries.get(name)
             return 0 if entry is None else entry.clusters.missed + entry.clusters.hallucinated
 
-        return max(self.simulators_closest_first(), key=gaps)
+        return max(self.shown or self.simulators_closest_first(), key=gaps)
 
 
 def representation_text(params: dict[str, Any]) -> str:
@@ -396,7 +426,60 @@ def open_run() -> RunView:
         f"Run {code_span(view.name)} · {total:,} conversations in {len(view.sources)} sources "
         f"· representation: {code_span(representation_text(view.params))}"
     )
-    return view
+    return replace(view, shown=pick_simulators(view))
+
+
+def _keep_choice(run: str) -> None:
+    st.session_state[SHOWN_KEY] = {"run": run, "simulators": list(st.session_state[PICKER_KEY])}
+
+
+def _set_choice(run: str, simulators: list[str]) -> None:
+    st.session_state[SHOWN_KEY] = {"run": run, "simulators": simulators}
+
+
+def pick_simulators(view: RunView) -> tuple[str, ...]:
+    """The sidebar's "Simulators shown" for `view`'s run; returns the choice, closest first.
+
+    The choice lives in `SHOWN_KEY` (a plain session key, so it survives page switches, which
+    drop a widget's own state) and is written back into the widget on every page. An empty
+    choice, or one made on another run, falls back to the default (`shown_simulators`).
+    """
+    ranked = view.simulators_closest_first()
+    stored = st.session_state.get(SHOWN_KEY) or {}
+    chosen = stored.get("simulators") if stored.get("run") == str(view.path) else None
+    shown = shown_simulators(ranked, chosen)
+    st.session_state[SHOWN_KEY] = {"run": str(view.path), "simulators": shown}
+    st.session_state[PICKER_KEY] = shown
+    if not ranked:
+        return ()
+    st.sidebar.multiselect(
+        "Simulators shown",
+        ranked,
+        key=PICKER_KEY,
+        on_change=_keep_choice,
+        args=(str(view.path),),
+        help="Which simulators every page shows, closest first (by the leaderboard's JS). By "
+        f"default all of them up to {DEFAULT_SHOWN}, otherwise the {DEFAULT_SHOWN} closest; "
+        "emptied, the default comes back.",
+    )
+    if len(ranked) > DEFAULT_SHOWN:
+        st.sidebar.caption(f"{len(shown)} of {len(ranked)} simulators shown, closest first.")
+        left, right = st.sidebar.columns(2)
+        left.button(
+            "All",
+            key="shown_simulators_all",
+            on_click=_set_choice,
+            args=(str(view.path), list(ranked)),
+            width="stretch",
+        )
+        right.button(
+            f"Closest {DEFAULT_SHOWN}",
+            key="shown_simulators_closest",
+            on_click=_set_choice,
+            args=(str(view.path), list(ranked[:DEFAULT_SHOWN])),
+            width="stretch",
+        )
+    return tuple(shown)
 
 
 def stored_selection(run: RunView) -> list[str]:

@@ -19,14 +19,14 @@ metrics = run.metrics()
 summary = run.clusters_summary()
 reference = run.reference
 
-simulators = run.simulators_closest_first()
+simulators = list(run.shown)
 simulator = st.selectbox(
     "Simulator",
     simulators,
     index=simulators.index(run.most_gapped_simulator()),
     key="clusters_simulator",
-    help="Closest to real first; preselected: the one with the most missed and hallucinated "
-    "clusters.",
+    help="The simulators shown (sidebar), closest to real first; preselected: the one with the "
+    "most missed and hallucinated clusters.",
 )
 try:
     gaps = cluster_gaps(summary, simulator=simulator, reference=reference)
@@ -122,11 +122,16 @@ if "terms_representation" in row:
     st.caption(f"Behaviour terms: {ui.code_span(row['terms_representation'])}")
 if "terms_user" in row:
     st.caption(f"User words: {ui.code_span(row['terms_user'])}")
-members = cluster_members(run.points(), cluster, reference=reference)
-per_source = members["source"].value_counts().reindex(run.sources, fill_value=0)
+points = run.points()
+members = cluster_members(
+    points[points["source"].isin(run.shown_sources)], cluster, reference=reference
+)
+per_source = members["source"].value_counts().reindex(run.shown_sources, fill_value=0)
+hidden = len(run.simulators) - len(run.shown)
 st.caption(
     "In this cluster: "
     + ", ".join(f"{ui.md(source)} {count:,}" for source, count in per_source.items())
+    + (f" (and {hidden} simulators not shown)" if hidden else "")
 )
 listing = members.merge(
     run.overview()[["first_request"]], left_on="conversation_id", right_index=True

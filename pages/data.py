@@ -28,6 +28,7 @@ STAGE_LABELS = {
     "measure": "Measuring the gap",
 }
 FLASH_KEY = "data_flash"
+GLANCE_COLUMNS = 5
 
 
 def _start_analysis(
@@ -195,8 +196,12 @@ if has_metrics:
     metrics = run.metrics()
     floor = metrics.noise_floor.paper.js
     st.subheader("At a glance")
-    columns = st.columns(len(metrics.simulator_names) + 1)
-    for column, (name, entry) in zip(columns, metrics.ranked(), strict=False):
+    shown = [(name, entry) for name, entry in metrics.ranked() if name in run.shown]
+    # At most GLANCE_COLUMNS numbers side by side (narrower ones would cut "JS 0.011"); more
+    # wrap onto further rows.
+    per_row = min(len(shown) + 1, GLANCE_COLUMNS)
+    columns = [column for _ in range(0, len(shown) + 1, per_row) for column in st.columns(per_row)]
+    for column, (name, entry) in zip(columns, shown, strict=False):
         low, high = entry.paper.js_ci
         column.metric(
             ui.md(name),
@@ -209,15 +214,22 @@ if has_metrics:
                 else " Unreliable: " + ui.md("; ".join(entry.reliability_notes))
             ),
         )
-    columns[-1].metric(
+    columns[len(shown)].metric(
         "noise floor (real vs real)",
         f"JS {floor:.3f}",
         help="The plug-in JS between random halves of the real conversations: descriptive, no "
         "verdict uses it.",
     )
+    hidden = len(metrics.simulator_names) - len(shown)
     st.caption(
         "Lower is closer to real users. The Simulators page has intervals and the mixture; "
         "the Map and Clusters pages show where the gaps are."
+        + (
+            f" {len(shown)} of {len(metrics.simulator_names)} simulators shown (closest first; "
+            "choose others in the sidebar)."
+            if hidden
+            else ""
+        )
     )
 else:
     st.info(
@@ -265,7 +277,7 @@ with st.expander("Inputs and parameters"):
 st.subheader("Read a conversation")
 left, right = st.columns([1, 3])
 with left:
-    source = st.selectbox("Source", run.sources, key="data_source")
+    source = st.selectbox("Source", run.shown_sources, key="data_source")
     conversations = run.corpus().conversations
     ids = conversations.loc[conversations["source"] == source, "conversation_id"]
     conversation_id = st.selectbox("Conversation", ids.tolist(), key="data_conversation")

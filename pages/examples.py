@@ -15,6 +15,8 @@ SCOPES = ("A cluster", "The map selection")
 st.title("🔍 Examples")
 run = ui.open_run()
 points = run.points()
+# The reference and the simulators shown (sidebar): ranks count only these.
+points = points[points["source"].isin(run.shown_sources)]
 reference = run.reference
 if "misalignment" not in points:
     st.error(
@@ -36,7 +38,7 @@ scope = left.radio(
     key="examples_scope",
     captions=("", f"{len(selection):,} conversations selected on the Map page"),
 )
-choices = [*run.simulators_closest_first(), ALL_SIMULATORS]
+choices = [*run.shown, ALL_SIMULATORS]
 simulator_choice = middle.selectbox(
     "Against",
     choices,
@@ -50,7 +52,7 @@ cluster = None
 ids = None
 if scope == SCOPES[0]:
     summary = run.clusters_summary()
-    gap_simulator = simulator or run.simulators_closest_first()[0]
+    gap_simulator = simulator or run.shown[0]
     gaps = cluster_gaps(summary, simulator=gap_simulator, reference=reference).set_index("cluster")
     options = gaps.index.tolist()
     if wanted_cluster in options:

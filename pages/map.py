@@ -3,6 +3,8 @@ and box/lasso selection of conversations."""
 
 from __future__ import annotations
 
+import zlib
+
 import pandas as pd
 import streamlit as st
 
@@ -30,7 +32,16 @@ reference = run.reference
 view_column, option_column = st.columns([2, 3])
 view = view_column.radio("View", VIEWS, horizontal=True, key="map_view")
 with st.expander("Filters", expanded=False):
-    chosen_sources = st.multiselect("Sources", run.sources, default=run.sources, key="map_sources")
+    # The sources of the sidebar's choice; the filter starts anew when that choice changes.
+    offered = run.shown_sources
+    offered_key = zlib.crc32("\n".join(offered).encode())
+    chosen_sources = st.multiselect(
+        "Sources",
+        offered,
+        default=offered,
+        key=f"map_sources:{offered_key}",
+        help="The reference and the simulators chosen in the sidebar (Simulators shown).",
+    )
     all_clusters = sorted(points["cluster"].unique().tolist())
     names = run.cluster_names()
     chosen_clusters = st.multiselect(
@@ -103,12 +114,12 @@ if view == VIEWS[0]:
         st.caption("Draw a box or a lasso on the map to list the conversations inside it.")
     if ids:
         selected = points[points["conversation_id"].isin(ids)]
-        counts = selected["source"].value_counts().reindex(run.sources, fill_value=0)
-        totals = points["source"].value_counts().reindex(run.sources, fill_value=0)
+        counts = selected["source"].value_counts().reindex(offered, fill_value=0)
+        totals = points["source"].value_counts().reindex(offered, fill_value=0)
         st.dataframe(
             pd.DataFrame(
                 {
-                    "source": run.sources,
+                    "source": offered,
                     "selected": counts.to_numpy(),
                     "% of the source": (100 * counts / totals.clip(lower=1)).to_numpy(),
                 }
@@ -141,7 +152,7 @@ else:
             source: share_grid(
                 shown, source=source, x_edges=x_edges, y_edges=y_edges, total=totals[source]
             )
-            for source in run.sources
+            for source in offered
             if source in set(shown["source"])
         }
         st.caption(
@@ -151,7 +162,7 @@ else:
         )
         st.plotly_chart(figures.density_figure(grids), key="map_density")
     else:
-        present = [s for s in run.simulators if s in set(shown["source"])]
+        present = [s for s in run.shown if s in set(shown["source"])]
         if reference not in set(shown["source"]) or not present:
             st.warning(
                 f"The difference view needs {ui.md(reference)} and a simulator in the filters."

@@ -1,31 +1,65 @@
-"""Simulators: the leaderboard with intervals and verdicts, pairwise divergence, the mixture."""
+"""Simulators: the leaderboard with intervals and verdicts first, then one simulator in detail
+(what its users do differently, the behaviour clusters it misses or invents), pairwise
+divergence with its families, the mixture. Everything per simulator follows the sidebar's
+"Simulators shown"."""
 
 from __future__ import annotations
+
+import math
 
 import streamlit as st
 
 import ui
 from simgap_core.present import figures
 from simgap_core.present.leaderboard import RELIABILITY_HELP, header, pairwise_matrix
-from simgap_core.present.selection import feature_gap_table
-from simgap_core.present.verdicts import verdicts
+from simgap_core.present.selection import CATEGORIES, cluster_gaps, feature_gap_table
+from simgap_core.present.verdicts import mixture_recipe, verdicts
 from simgap_core.schema import METRICS
+
+# Clusters in the detail's chart (largest gaps); the Clusters page has them all.
+DETAIL_CLUSTERS = 12
+# More tied pairs than this are listed in an expander rather than one line each.
+MAX_TIE_SENTENCES = 3
 
 st.title("🏁 Simulators")
 run = ui.open_run()
 metrics = run.metrics()
 reference = run.reference
 settings = metrics.settings
-said = verdicts(metrics)
+shown = [name for name in metrics.simulator_names if name in run.shown]
+hidden = len(metrics.simulator_names) - len(shown)
+said = verdicts(metrics, among=shown)
 
 st.subheader("Leaderboard")
 st.markdown(ui.md(said.ranking))
-for sentence in said.ties:
-    st.markdown(ui.md(sentence))
-for line in said.reliability:
-    st.warning(ui.md(line))
+if len(said.ties) <= MAX_TIE_SENTENCES:
+    for sentence in said.ties:
+        st.markdown(ui.md(sentence))
+else:
+    with st.expander(
+        f"{len(said.ties)} pairs of the simulators shown are statistically tied (the table's "
+        "tied with column names them)"
+    ):
+        for sentence in said.ties:
+            st.markdown(f"- {ui.md(sentence)}")
+if len(said.reliability) <= 3:
+    for line in said.reliability:
+        st.warning(ui.md(line))
+else:
+    # Many unreliable comparisons: one box listing them, not a wall of boxes.
+    st.warning(
+        f"{len(said.reliability)} comparisons are unreliable:\n"
+        + "\n".join(f"- {ui.md(line)}" for line in said.reliability)
+    )
+if hidden:
+    st.caption(
+        f"{len(shown)} of {len(metrics.simulator_names)} simulators shown, closest first "
+        f"(chosen in the sidebar). Ranks count all {len(metrics.simulator_names)}; the Report "
+        "page's leaderboard.csv lists every one."
+    )
 
 board = figures.leaderboard_table(metrics)
+board = board[board["simulator"].isin(shown)]
 st.plotly_chart(figures.leaderboard_figure(board), key="simulators_leaderboard_chart")
 # Columns from the metric registry: an estimate shows its interval next to it, the reliability
 # note sits right after the JS.
@@ -79,7 +113,18 @@ st.caption(
     + ui.md(said.floor)
 )
 
-st.subheader("What simulated users do differently")
+st.subheader("One simulator in detail")
+default = run.most_gapped_simulator()
+simulator = st.selectbox(
+    "Simulator",
+    shown,
+    index=shown.index(default) if default in shown else 0,
+    key="simulators_feature_sim",
+    help="The simulators shown (sidebar), closest first; preselected: the one with the most "
+    "missed and hallucinated clusters.",
+)
+
+st.markdown(f"#### What {ui.md(simulator)} users do differently")
 gaps = run.feature_gaps()
 if gaps is None:
     st.info(
@@ -89,13 +134,6 @@ if gaps is None:
 elif gaps.empty:
     st.info("No simulator to compare with the reference on behaviour features.")
 else:
-    default = run.most_gapped_simulator()
-    simulator = st.selectbox(
-        "Simulator",
-        run.simulators,
-        index=run.simulators.index(default) if default in run.simulators else 0,
-        key="simulators_feature_sim",
-    )
     table = feature_gap_table(gaps, simulator=simulator)
     significant = table[table["significant"]]
     if significant.empty:
@@ -142,24 +180,74 @@ else:
         "significant (q ≤ 0.05) rows first, then by effect size."
     )
 
+st.markdown(f"#### Behaviours {ui.md(simulator)} misses or invents")
+counts = metrics.simulators[simulator].clusters
+columns = st.columns(len(CATEGORIES))
+for column, category in zip(columns, CATEGORIES, strict=True):
+    column.metric(f"{category} clusters", getattr(counts, category))
+clusters = cluster_gaps(run.clusters_summary(), simulator=simulator, reference=reference)
+if not (clusters["cluster"] >= 0).any():
+    st.info(ui.NO_CLUSTER_MESSAGE)
+else:
+    st.plotly_chart(
+        figures.cluster_gap_figure(
+            clusters.head(DETAIL_CLUSTERS),
+            reference=reference,
+            simulator=simulator,
+            colors=figures.source_colors(run.sources, reference=reference),
+        ),
+        key="simulators_cluster_gaps",
+    )
+    thresholds = settings.thresholds
+    st.caption(
+        f"The {min(DETAIL_CLUSTERS, len(clusters))} clusters (of {len(clusters)}, noise "
+        "included) where the shares differ most. **missed**: the "
+        f"{ui.md(reference)} share exceeds {ui.md(simulator)}'s by at least "
+        f"{thresholds.min_share_diff:.1%} and a factor of "
+        f"{math.exp(thresholds.min_log_ratio):.1f}, with Benjamini-Hochberg q ≤ "
+        f"{thresholds.alpha:g}; **hallucinated**: the other way. The Clusters page lists every "
+        "cluster with its conversations."
+    )
+
 st.subheader("Pairwise divergence between all sources")
 matrix = pairwise_matrix(metrics)
-left, right = st.columns([3, 2])
-left.plotly_chart(figures.pairwise_figure(matrix), key="simulators_pairwise")
-right.caption(
+every_source = True
+if hidden:
+    every_source = st.toggle(
+        f"All {len(matrix)} sources (not only those shown)",
+        value=False,
+        key="simulators_pairwise_all",
+    )
+if not every_source:
+    keep = [source for source in matrix.index if source in run.shown_sources]
+    matrix = matrix.loc[keep, keep]
+pairwise_caption = (
     f"Plug-in JS (descriptive) on one {metrics.pairwise.quantization or 'shared quantization'} "
-    f"(k = {metrics.pairwise.k}). Two simulators far from each other but both close to real "
-    "cover different parts of real behaviour: a mixture may beat each. " + ui.md(said.floor)
+    f"(k = {metrics.pairwise.k}), ordered by hierarchical clustering (average linkage): sources "
+    "close to each other sit together and join low in the tree above, so families of "
+    "simulators show. Two simulators far from each other but both close to real cover "
+    "different parts of real behaviour: a mixture may beat each. " + ui.md(said.floor)
 )
+if len(matrix) > 8:
+    st.plotly_chart(figures.pairwise_figure(matrix), key="simulators_pairwise")
+    st.caption(pairwise_caption)
+else:
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figures.pairwise_figure(matrix), key="simulators_pairwise")
+    right.caption(pairwise_caption)
 
 st.subheader("Mixture of simulators")
 mixture = metrics.mixture
 st.markdown(ui.md(said.mixture))
 if mixture is not None:
+    # The shown simulators' weights, and every weight of the recipe even if not shown.
+    drawn = list(dict.fromkeys([*shown, *(name for name, _ in mixture_recipe(mixture))]))
     left, right = st.columns([3, 2])
     left.plotly_chart(
         figures.mixture_figure(
-            mixture, colors=figures.source_colors(run.sources, reference=reference)
+            mixture,
+            colors=figures.source_colors(run.sources, reference=reference),
+            names=drawn,
         ),
         key="simulators_mixture",
     )

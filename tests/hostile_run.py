@@ -45,6 +45,11 @@ def build_hostile_run(
         path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         inputs.append(InputSpec(path, name, "openai"))
     params = AnalysisParams(
-        bootstrap=20, floor_repeats=5, permutations=50, min_cluster_size=min_cluster_size
+        bootstrap=20,
+        floor_repeats=5,
+        permutations=50,
+        min_cluster_size=min_cluster_size,
+        # The default (25) is for thousands of conversations: at 80 nothing would cluster.
+        min_samples=5,
     )
     return analyze(inputs, folder / "run", params, embedder=HashEmbedder())

@@ -18,6 +18,7 @@ import metrics_fixtures
 import numpy as np
 import pandas as pd
 import pytest
+from many_sources import build_many_sources_run
 from streamlit.testing.v1 import AppTest
 
 from simgap_core.present.selection import map_points, stack_points
@@ -153,13 +154,18 @@ def test_simulators_page_equals_metrics(demo: Run) -> None:
     )
     low, high = mixture.held_out_gain_ci
     assert f"95% interval {low:.4f} – {high:.4f}" in [c.value for c in app.caption]
-    # Leaderboard, behaviour-gap forest plot, pairwise heatmap, mixture weights.
-    leaderboard, _, pairwise, weights = chart_specs(app)
+    # Leaderboard, the detail's forest plot and cluster gaps, pairwise heatmap, mixture weights.
+    leaderboard, _, _, pairwise, weights = chart_specs(app)
     intervals = [t for t in leaderboard["data"] if t.get("legendgroup") == "interval"]
     assert [tuple(decoded(t["x"])) for t in intervals] == [
         metrics.simulators[name].paper.js_ci for name in metrics.simulator_names
     ]
-    np.testing.assert_array_equal(decoded(pairwise["data"][0]["z"]), metrics.pairwise.js)
+    # The stored pairwise JS, rows and columns in the order of its hierarchical clustering.
+    (heatmap,) = [t for t in pairwise["data"] if t["type"] == "heatmap"]
+    order = pairwise["layout"]["xaxis2"]["ticktext"]
+    stored = pd.DataFrame(metrics.pairwise.js, metrics.pairwise.sources, metrics.pairwise.sources)
+    assert sorted(order) == sorted(metrics.pairwise.sources)
+    np.testing.assert_array_equal(decoded(heatmap["z"]), stored.loc[order, order].to_numpy())
     bars = weights["data"][0]
     assert dict(zip(bars["x"], decoded(bars["y"]), strict=True)) == pytest.approx(mixture.weights)
 
@@ -493,3 +499,94 @@ def test_new_analysis_from_uploads_runs_with_progress_and_becomes_the_run(
     skipped = next(d.value for d in app.dataframe if "reason" in d.value.columns)
     assert skipped["file"].str.endswith("real.jsonl").all() and len(skipped) == 1
     assert "line 4" in skipped["record"].iloc[0]
+
+
+def test_the_sidebar_choice_of_simulators_holds_on_every_page(demo: Run) -> None:
+    metrics = read_metrics(demo.path)
+    app = open_page("simulators")
+    picker = app.multiselect(key="shown_simulators_picker")
+    # Three simulators: all shown by default, closest first.
+    assert picker.options == picker.value == metrics.simulator_names
+    picker.set_value(["narrow_sim"]).run()
+    no_failures(app)
+    assert app.dataframe[0].value["simulator"].tolist() == ["narrow_sim"]
+    assert app.selectbox(key="simulators_feature_sim").options == ["narrow_sim"]
+    pairwise = next(s for s in chart_specs(app) if s["data"][-1]["type"] == "heatmap")
+    assert sorted(pairwise["layout"]["xaxis2"]["ticktext"]) == ["narrow_sim", "real"]
+    # "All 4 sources" brings the hidden ones back into the heatmap.
+    app.toggle(key="simulators_pairwise_all").set_value(True).run()
+    pairwise = next(s for s in chart_specs(app) if s["data"][-1]["type"] == "heatmap")
+    assert sorted(pairwise["layout"]["xaxis2"]["ticktext"]) == sorted(metrics.pairwise.sources)
+
+    app.switch_page("pages/clusters.py").run()
+    no_failures(app)
+    assert app.multiselect(key="shown_simulators_picker").value == ["narrow_sim"]
+    assert app.selectbox(key="clusters_simulator").options == ["narrow_sim"]
+    assert set(app.dataframe[1].value["source"]) <= {"real", "narrow_sim"}
+
+    app.switch_page("pages/map.py").run()
+    no_failures(app)
+    (sources,) = [m for m in app.multiselect if m.key.startswith("map_sources")]
+    assert sources.options == sources.value == ["real", "narrow_sim"]
+    (spec,) = chart_specs(app)
+    ids = [c for trace in spec["data"] for c in trace["customdata"] if c is not None]
+    assert {cid.split(":")[0] for cid in ids} == {"real", "narrow_sim"}
+
+    app.switch_page("pages/examples.py").run()
+    no_failures(app)
+    assert app.selectbox(key="examples_simulator").options == ["narrow_sim", "all simulators"]
+
+    app.switch_page("pages/data.py").run()
+    no_failures(app)
+    glance = [shown(m.label) for m in app.metric]
+    assert glance == ["narrow_sim", "noise floor (real vs real)"]
+    assert app.selectbox(key="data_source").options == ["real", "narrow_sim"]
+
+    # Emptied, the choice falls back to the default.
+    app.multiselect(key="shown_simulators_picker").set_value([]).run()
+    assert app.multiselect(key="shown_simulators_picker").value == metrics.simulator_names
+
+
+@pytest.fixture(scope="module")
+def many_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_many_sources_run(tmp_path_factory.mktemp("many") / "run")
+
+
+def test_with_24_simulators_the_pages_show_the_8_closest_until_asked(many_run: Path) -> None:
+    metrics = read_metrics(many_run)
+    ranked = metrics.simulator_names
+    for page in PAGES:
+        app = open_page(page, run=many_run)
+        no_failures(app)
+        assert app.multiselect(key="shown_simulators_picker").value == ranked[:8], page
+    # The Simulators page: the leaderboard of the 8 closest first, their ranks as in the run.
+    app = open_page("simulators", run=many_run)
+    board = app.dataframe[0].value
+    assert board["simulator"].tolist() == ranked[:8]
+    assert board["rank"].tolist() == list(range(1, 9))
+    assert "8 of 24 simulators shown" in app.caption[1].value
+    # Eight unreliable comparisons shown: one warning listing them.
+    assert [w.value.split(":")[0] for w in app.warning] == ["8 comparisons are unreliable"]
+    detail = app.selectbox(key="simulators_feature_sim")
+    assert detail.options == ranked[:8]
+    # One simulator in detail (forest plot, cluster gaps), not one of each per simulator:
+    # leaderboard, forest, cluster gaps, pairwise, mixture.
+    specs = chart_specs(app)
+    assert len(specs) == 5
+    assert f"What {detail.value} users do differently" in specs[1]["layout"]["title"]["text"]
+    detail.set_value(ranked[3]).run()
+    no_failures(app)
+    _, forest, gaps, pairwise, _ = chart_specs(app)
+    assert f"What {ranked[3]} users do differently" in forest["layout"]["title"]["text"]
+    assert {t["name"] for t in gaps["data"]} >= {"real", ranked[3]}
+    # The heatmap of the sources shown, in families (the close family ranks first).
+    order = pairwise["layout"]["xaxis2"]["ticktext"]
+    assert sorted(order) == sorted(["real", *ranked[:8]])
+    # "All" shows every simulator, on this page and the next.
+    app.button(key="shown_simulators_all").click().run()
+    no_failures(app)
+    assert app.dataframe[0].value["simulator"].tolist() == ranked
+    app.switch_page("pages/clusters.py").run()
+    assert app.selectbox(key="clusters_simulator").options == ranked
+    app.button(key="shown_simulators_closest").click().run()
+    assert app.selectbox(key="clusters_simulator").options == ranked[:8]

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import CHROMIUM_ARGS
+from many_sources import build_many_sources_run
 
 pytestmark = pytest.mark.browser
 
@@ -33,6 +34,7 @@ DEMO_RUN = ROOT / "data" / "demo_run"
 ARTIFACTS = ROOT / "test-artifacts"
 XSS_RUN = "xss-demo"
 OLD_RUN = "old-version"
+MANY_RUN = "many-sources"
 # Executed, any of these would set the flag or open a dialog; rendered as Markdown, the image
 # and the link would become elements.
 PAYLOAD = (
@@ -82,6 +84,8 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     metrics = json.loads((old / "metrics.json").read_text())
     del metrics["mixture"]
     (old / "metrics.json").write_text(json.dumps(metrics))
+    # Real users and 24 simulators (tests/many_sources.py).
+    build_many_sources_run(runs / MANY_RUN)
     return runs
 
 
@@ -320,3 +324,44 @@ def test_report_downloads_the_run_files(server: str, page) -> None:
     saved = Path(download.value.path())
     assert saved.read_bytes() == (DEMO_RUN / "metrics.json").read_bytes()
     assert download.value.suggested_filename == "demo_run_metrics.json"
+
+
+def test_the_simulators_page_holds_25_sources(server: str, page) -> None:
+    _choose_run(page, server, MANY_RUN)
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Simulators").click()
+    page.get_by_text("8 of 24 simulators shown, closest first").first.wait_for()
+    # Leaderboard, the detail's forest plot and cluster gaps, pairwise heatmap, mixture.
+    page.locator(".js-plotly-plot >> nth=4").wait_for()
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .every(d => d._fullLayout && d.querySelector('.main-svg'))"""
+    )
+    sidebar = page.locator("[data-testid='stSidebar']")
+    assert sidebar.get_by_text("Simulators shown", exact=True).is_visible()
+    chips = sidebar.locator("[data-testid='stMultiSelectTagsContainer'] [data-tag]")
+    chips = [chip.get_attribute("aria-label") for chip in chips.all()]
+    assert chips == [f"close_{i:02d}" for i in range(1, 9)]
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator("[data-testid='stAlertContentError']").count() == 0
+    # The leaderboard draws the 8 shown; the heatmap has real and those 8, families together.
+    rows = page.evaluate(
+        "() => document.querySelectorAll('.js-plotly-plot')[0]._fullLayout.yaxis._categories"
+    )
+    assert sorted(rows) == [f"close_{i:02d}" for i in range(1, 9)]
+    # All 25 sources in the pairwise heatmap: three families of eight, each together.
+    page.get_by_text("All 25 sources (not only those shown)").click()
+    ticks = """() => {
+        const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+        const heatmap = plots.find(d => d._fullData && d._fullData.some(t => t.type === 'heatmap'));
+        return heatmap ? heatmap._fullLayout.xaxis2.ticktext : null;
+    }"""
+    page.wait_for_function(f"() => (({ticks})() || []).length === 25")
+    order = page.evaluate(ticks)
+    families = [name.split("_")[0] for name in order if name != "real"]
+    assert sum(a != b for a, b in zip(families, families[1:], strict=False)) == 2, order
+    # The whole page in one picture: the viewport as tall as the page's content.
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 12_000)})
+    page.wait_for_timeout(1500)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "simulators-25-sources.png"), full_page=True)

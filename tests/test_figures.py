@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from simgap_core.present import figures
-from simgap_core.present.leaderboard import pairwise_matrix
+from simgap_core.present.leaderboard import cluster_pairwise, pairwise_matrix
 from simgap_core.present.selection import Grid, cluster_gaps, source_order
 from simgap_core.schema import Metrics, parse_metrics
 
@@ -87,6 +87,12 @@ def test_density_and_difference_heatmaps_show_the_grid_values() -> None:
     sim = Grid(edges, edges, np.array([[0.1, 0.3], [0.2, 0.4]]))
     density = figures.density_figure({"real": real, "sim": sim})
     assert [t.zmax for t in density.data] == [0.5, 0.5]
+    assert [(t.xaxis, t.yaxis) for t in density.data] == [("x", "y"), ("x2", "y2")]
+    # Nine sources: two rows, one colour scale, each panel titled with its source.
+    many = figures.density_figure({f"s{i}": real for i in range(9)}, per_row=5)
+    assert len(many.data) == 9 and sum(bool(t.showscale) for t in many.data) == 1
+    assert [a.text for a in many.layout.annotations] == [f"s{i}" for i in range(9)]
+    assert many.layout.height == 2 * 420
     np.testing.assert_array_equal(density.data[0].z, [[0.5, np.nan], [0.25, 0.25]])
     np.testing.assert_array_equal(density.data[0].x, [0.5, 1.5])
     difference = Grid(edges, edges, real.values - sim.values)
@@ -169,9 +175,14 @@ def test_leaderboard_table_and_chart_carry_intervals_and_the_no_gap_band() -> No
 
 def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
     metrics = _metrics()
-    heatmap = figures.pairwise_figure(pairwise_matrix(metrics)).data[0]
-    np.testing.assert_array_equal(heatmap.z, metrics.pairwise.js)
-    assert list(heatmap.x) == list(heatmap.y) == ["real", "sim_a", "sim_b", "sim_c"]
+    figure = figures.pairwise_figure(pairwise_matrix(metrics))
+    (heatmap,) = [t for t in figure.data if t.type == "heatmap"]
+    order = list(figure.layout.xaxis2.ticktext)
+    assert sorted(order) == ["real", "sim_a", "sim_b", "sim_c"]
+    assert list(figure.layout.yaxis2.ticktext) == order
+    # The stored values, rows and columns in the clustering's order.
+    stored = pairwise_matrix(metrics)
+    np.testing.assert_array_equal(heatmap.z, stored.loc[order, order].to_numpy())
     mixture = figures.mixture_figure(metrics.mixture)
     bars = mixture.data[0]
     assert list(bars.x) == ["sim_a", "sim_b", "sim_c"] and list(bars.y) == [0.62, 0.38, 0.0]
@@ -182,6 +193,9 @@ def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
     helping = parse_metrics(metrics_fixtures.helping_mixture(metrics_fixtures.realistic()))
     title = figures.mixture_figure(helping.mixture).layout.title.text
     assert title.startswith("mixture helps: held-out gain 0.0040 [0.0012, 0.0069]")
+    # Some simulators only (the dashboard's choice): their weights as stored, largest first.
+    some = figures.mixture_figure(metrics.mixture, names=["sim_c", "sim_b"]).data[0]
+    assert list(some.x) == ["sim_b", "sim_c"] and list(some.y) == [0.38, 0.0]
 
 
 HOSTILE = [
@@ -259,3 +273,103 @@ def test_hostile_source_names_are_escaped_in_grid_and_gap_figures() -> None:
         assert set().union(*map(_tags, texts)) <= {"br", "extra"}
         assert any("&lt;span" in t for t in texts)
     assert figures.plotly_text("<a href='x'>&</a>") == "&lt;a href='x'&gt;&amp;&lt;/a&gt;"
+
+
+def _lab(color: str) -> np.ndarray:
+    """CIELAB (D65) of a '#rrggbb' colour."""
+    rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = (
+        np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+        @ linear
+        / np.array([0.95047, 1.0, 1.08883])
+    )
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_25_sources_get_25_distinct_colours_and_the_reference_keeps_its_own() -> None:
+    simulators = [f"sim_{i:02d}" for i in range(24)]
+    colors = figures.source_colors(["real", *simulators], reference="real")
+    assert colors["real"] == figures.REFERENCE_COLOR
+    assert len(set(colors.values())) == 25
+    # Stable: simulators in order, whatever comes after them; the first eight as before.
+    assert [colors[s] for s in simulators] == list(figures.SIMULATOR_COLORS[:24])
+    fewer = figures.source_colors(["real", *simulators[:3]], reference="real")
+    assert all(fewer[s] == colors[s] for s in fewer)
+    assert figures.SIMULATOR_COLORS[:3] == ("#d62728", "#2ca02c", "#ff7f0e")
+    # Room for 25 simulators; every colour clearly apart (CIELAB delta E) from every other,
+    # from the reference, the noise grey and the white background.
+    palette = figures.SIMULATOR_COLORS
+    assert len(set(palette)) == len(palette) >= 25
+    labs = [_lab(c) for c in palette]
+    closest = min(np.linalg.norm(a - b) for i, a in enumerate(labs) for b in labs[i + 1 :])
+    assert closest >= 25
+    for anchor in (figures.REFERENCE_COLOR, figures.NOISE_COLOR, "#ffffff"):
+        assert min(np.linalg.norm(lab - _lab(anchor)) for lab in labs) >= 25, anchor
+
+
+def test_a_filtered_map_keeps_each_sources_run_colour() -> None:
+    points = _points()
+    run_colors = figures.source_colors(["real", "sim_a", "sim_b"], reference="real")
+    only_b = points[points["source"].isin(["real", "sim_b"])]
+    figure = figures.map_scatter(only_b, color_by="source", reference="real", colors=run_colors)
+    legend = {t.name.split()[0]: t.marker.color for t in figure.data if t.showlegend is not False}
+    assert legend == {"real": run_colors["real"], "sim_b": run_colors["sim_b"]}
+
+
+def _planted_families() -> pd.DataFrame:
+    """JS between real and two families of simulators listed interleaved: small within a
+    family (0.02-0.05), large between them (0.3-0.4), real in between (0.15-0.2)."""
+    rng = np.random.default_rng(7)
+    names = ["real", "a_1", "b_1", "a_2", "b_2", "a_3", "b_3", "a_4", "b_4"]
+    family = [name[0] for name in names]
+    size = len(names)
+    values = np.zeros((size, size))
+    for i in range(size):
+        for j in range(i + 1, size):
+            if "r" in (family[i], family[j]):
+                value = rng.uniform(0.15, 0.2)
+            elif family[i] == family[j]:
+                value = rng.uniform(0.02, 0.05)
+            else:
+                value = rng.uniform(0.3, 0.4)
+            values[i, j] = values[j, i] = value
+    return pd.DataFrame(values, index=names, columns=names)
+
+
+def test_pairwise_order_puts_each_planted_family_together() -> None:
+    matrix = _planted_families()
+    clustered = cluster_pairwise(matrix)
+    order = clustered.matrix.index.tolist()
+    assert sorted(order) == sorted(matrix.index)
+    for family in ("a", "b"):
+        positions = [i for i, name in enumerate(order) if name.startswith(family + "_")]
+        assert positions == list(range(positions[0], positions[0] + 4)), order
+    # Values only reordered, never changed.
+    pd.testing.assert_frame_equal(clustered.matrix, matrix.loc[order, order])
+    # The top merge joins the two families (real with one of them): average JS above 0.15.
+    assert clustered.linkage[-1, 2] > 0.15 and clustered.linkage[:3, 2].max() < 0.06
+
+    figure = figures.pairwise_figure(matrix)
+    (heatmap,) = [t for t in figure.data if t.type == "heatmap"]
+    assert list(figure.layout.xaxis2.ticktext) == list(figure.layout.yaxis2.ticktext) == order
+    np.testing.assert_array_equal(heatmap.z, matrix.loc[order, order].to_numpy())
+    assert list(heatmap.x) == list(heatmap.y) == list(range(len(order)))
+    # The dendrogram's leaves (its zero-height ends) sit over the heatmap's columns.
+    (tree,) = [t for t in figure.data if t.type == "scatter"]
+    leaves = {x for x, y in zip(tree.x, tree.y, strict=True) if y == 0}
+    assert leaves == set(range(len(order)))
+    assert tree.xaxis == "x" and heatmap.xaxis == "x2"
+    assert figure.layout.xaxis.matches == "x2" or figure.layout.xaxis2.matches == "x"
+
+
+def test_pairwise_of_two_sources_has_no_dendrogram_and_names_are_escaped() -> None:
+    names = ["real", "<img src=x>"]
+    matrix = pd.DataFrame([[0.0, 0.1], [0.1, 0.0]], index=names, columns=names)
+    clustered = cluster_pairwise(matrix)
+    assert clustered.linkage is None and clustered.matrix.equals(matrix)
+    figure = figures.pairwise_figure(matrix)
+    assert [t.type for t in figure.data] == ["heatmap"]
+    assert list(figure.layout.xaxis2.ticktext) == ["real", "&lt;img src=x&gt;"]
+    assert all("<img" not in cell for row in figure.data[0].text for cell in row)

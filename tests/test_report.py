@@ -11,10 +11,12 @@ from pathlib import Path
 
 import markupsafe
 import metrics_fixtures
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from _behaviour_demo import ARCHETYPE_KEYWORDS
+from many_sources import MIXED_IN, build_many_sources_run
 from plotly.offline import get_plotlyjs
 from typer.testing import CliRunner
 
@@ -25,9 +27,12 @@ from simgap_core.present.export import assignments
 from simgap_core.present.leaderboard import leaderboard_cells
 from simgap_core.present.report import (
     EXCERPT_CHARS,
+    MAX_MAP_POINTS,
+    _map_figures,
     attach_excerpts,
     build_report,
     cluster_cards,
+    detailed_simulators,
     excerpt,
     figure_html,
     format_js,
@@ -36,7 +41,7 @@ from simgap_core.present.report import (
 )
 from simgap_core.present.verdicts import verdicts
 from simgap_core.run import Run
-from simgap_core.schema import SCHEMA_VERSION, Metrics, read_metrics
+from simgap_core.schema import SCHEMA_VERSION, Metrics, parse_metrics, read_metrics
 
 DEMO_RUN = Path(__file__).resolve().parent.parent / "data" / "demo_run"
 PAYLOADS = (
@@ -455,3 +460,117 @@ def test_a_statistic_skipped_for_a_small_source_is_shown_as_skipped(formatter) -
     assert formatter(float("nan")) == "skipped"
     assert report_module.format_statistic(None, "p") == "p: skipped"
     assert formatter(0.5) != "skipped"
+
+
+def _ten_simulators(*, helps: bool) -> Metrics:
+    """Ten simulators ranked sim_00 (closest) .. sim_09, sim_00 tied with sim_07, a mixture of
+    sim_00 and sim_08 whose best single simulator is sim_09 (as a differently quantized fit
+    may find)."""
+    names = [f"sim_{i:02d}" for i in range(10)]
+    sims = {
+        name: metrics_fixtures.simulator(0.01 + 0.01 * i, (0.005 + 0.01 * i, 0.02 + 0.01 * i))
+        for i, name in enumerate(names)
+    }
+    sims["sim_00"]["tied_with"] = ["sim_07"]
+    sims["sim_07"]["tied_with"] = ["sim_00"]
+    mixture = metrics_fixtures.realistic()["mixture"] | {
+        "weights": dict.fromkeys(names, 0.0) | {"sim_00": 0.6, "sim_08": 0.4},
+        "best_single": "sim_09",
+        "helps": helps,
+        "held_out_gain": 0.004 if helps else 0.0,
+        "held_out_gain_ci": [0.001, 0.007] if helps else [-0.004, 0.003],
+    }
+    return parse_metrics(metrics_fixtures.document(sims, ties=[], mixture=mixture, robustness=None))
+
+
+def test_detailed_simulators_are_the_closest_and_those_the_summary_names() -> None:
+    few = parse_metrics(metrics_fixtures.realistic())
+    assert detailed_simulators(few) == ["sim_a", "sim_b", "sim_c"]
+    assert detailed_simulators(few, limit=2) == ["sim_a", "sim_b"]
+    helping = _ten_simulators(helps=True)
+    closest = [f"sim_{i:02d}" for i in range(6)]
+    # Tied for closest (sim_07), the best single (sim_09) and the recipe (sim_08), ranked.
+    assert detailed_simulators(helping) == [*closest, "sim_07", "sim_08", "sim_09"]
+    # A mixture that does not help names no recipe.
+    assert detailed_simulators(_ten_simulators(helps=False)) == [*closest, "sim_07", "sim_09"]
+    assert detailed_simulators(helping, limit=10) == helping.simulator_names
+    # A tied group larger than the limit is not named one by one: the closest stand for it.
+    assert detailed_simulators(helping, limit=1) == ["sim_00", "sim_08", "sim_09"]
+    everyone = metrics_fixtures.all_tied()
+    everyone["mixture"] = None
+    assert detailed_simulators(parse_metrics(everyone), limit=1) == ["sim_a"]
+    with pytest.raises(ValueError, match="at least 1"):
+        detailed_simulators(helping, limit=0)
+
+
+@pytest.fixture(scope="module")
+def many_run(tmp_path_factory) -> Path:
+    return build_many_sources_run(tmp_path_factory.mktemp("many") / "run")
+
+
+def test_a_25_source_report_details_a_few_lists_all_and_stays_small(many_run) -> None:
+    html = build_report(many_run)
+    metrics = read_metrics(many_run)
+    simulators = metrics.simulator_names
+    assert len(simulators) == 24
+    # Under 10 MB (plotly.js alone is ~4.6 MB), every figure one div and its script.
+    assert len(html.encode("utf-8")) < 10_000_000
+    document = _parse(html)
+    figures = [a["id"] for t, a in document.tags if "plotly-graph-div" in (a.get("class") or "")]
+    ids = [attrs["id"] for _, attrs in document.tags if attrs.get("id")]
+    assert len(ids) == len(set(ids))
+    assert sum(tag == "script" for tag, _ in document.tags) == 1 + len(figures)
+    # The six closest and narrow_02, which the summary names (it is in the helping mixture).
+    detailed = [*simulators[:6], MIXED_IN]
+    assert simulators.index(MIXED_IN) > 6
+    per_simulator = range(len(detailed))
+    assert figures == [
+        *(f"fig-features-{i}" for i in per_simulator),
+        "fig-leaderboard",
+        "fig-map-source",
+        "fig-map-cluster",
+        *(f"fig-difference-{i}" for i in per_simulator),
+        *(f"fig-gaps-{i}" for i in per_simulator),
+        "fig-pairwise",
+        "fig-mixture",
+    ]
+    text = _text(html)
+    others = [name for name in simulators if name not in detailed]
+    assert (
+        f"With 24 simulators, this report details 7: the 6 closest ({', '.join(detailed[:6])}) "
+        f"and the one the summary names ({MIXED_IN})." in text
+    )
+    assert f"the other 17 ({', '.join(others)}) are on the dashboard's Simulators" in text
+    assert "simgap export" in text
+    # Findings cards for the detailed simulators only; the tables list every simulator.
+    cards = re.findall(
+        r'<div class="card simulator-findings" id="findings-\d+">\s*<h3>.*?</h3>', html
+    )
+    assert [re.sub(r"<[^>]+>", "", card).strip() for card in cards] == detailed
+    start = html.index('<table class="board">')
+    board = html[start : html.index("</table>", start)]
+    assert all(f"{name}</td>" in board for name in simulators)
+    assert "k = 19 for every simulator" in text
+    assert "<title>simgap report: 24 simulators vs real</title>" in html
+
+
+def test_the_maps_of_a_large_run_stay_within_the_reports_size_budget() -> None:
+    # The paper's scale (125,000 conversations, 25 sources) is sampled down to MAX_MAP_POINTS;
+    # with WildChat-like ids (41 characters) and long cluster names the two maps stay near
+    # 3.5 MB, so the report (plotly.js is 4.6 MB) stays under 10 MB.
+    rng = np.random.default_rng(0)
+    sources = ["real", *(f"simulator_{i:02d}" for i in range(24))]
+    n = MAX_MAP_POINTS
+    points = pd.DataFrame(
+        {
+            "conversation_id": [f"wildchat:{i:032x}" for i in range(n)],
+            "source": rng.choice(sources, n),
+            "x": rng.normal(size=n),
+            "y": rng.normal(size=n),
+            "cluster": rng.integers(-1, 60, n),
+        }
+    )
+    names = {c: f"pasted error logs, frustrated angry complaints, group {c}" for c in range(60)}
+    maps = _map_figures(points, reference="real", names=names, contour_sources=sources[:8])
+    assert sum(len(str(html)) for html in maps.values()) < 4_000_000
+    assert len(get_plotlyjs()) < 5_000_000

@@ -242,6 +242,28 @@ def test_an_untied_closest_simulator_is_crowned_with_its_interval() -> None:
 def test_all_tied_says_none_is_closer() -> None:
     said = verdicts(parse_metrics(fixtures.all_tied()))
     assert said.ranking.startswith("All 3 simulators are statistically tied")
+    assert "sim_c: JS 0.0120 (95% interval 0.0020 – 0.0220)" in said.ranking
+    # Ten tied: their range in one sentence, not ten intervals.
+    names = [f"sim_{i}" for i in range(10)]
+    document = fixtures.document(
+        {
+            name: fixtures.simulator(
+                0.01 + 0.001 * i,
+                (0.0, 0.03),
+                tied_with=tuple(n for n in names if n != name),
+            )
+            for i, name in enumerate(names)
+        },
+        ties=[],
+        mixture=None,
+        robustness=None,
+    )
+    ranking = verdicts(parse_metrics(document)).ranking
+    assert ranking == (
+        "All 10 simulators are statistically tied: none is closer to real users than the others "
+        "beyond noise (JS 0.0100 to 0.0190, bias-corrected; the leaderboard gives each with its "
+        "interval)."
+    )
     assert len(said.ties) == 3
 
 
@@ -296,6 +318,24 @@ def test_unreliable_and_skipped_are_listed_with_their_reasons() -> None:
     ]
     clean = verdicts(parse_metrics(fixtures.single()))
     assert clean.reliability == [] and clean.skipped == []
+
+
+def test_verdicts_among_some_simulators_keep_only_their_sentences() -> None:
+    metrics = parse_metrics(fixtures.realistic())
+    everything = verdicts(metrics)
+    shown = verdicts(metrics, among=["sim_a", "sim_c"])
+    # The tie of sim_a with the hidden sim_b, and sim_b's own sentence, are left out.
+    assert everything.ties and shown.ties == []
+    assert list(shown.no_gap) == ["sim_a", "sim_c"]
+    assert shown.no_gap["sim_a"] == everything.no_gap["sim_a"]
+    assert shown.reliability == everything.reliability  # sim_c's
+    assert shown.skipped == everything.skipped
+    hidden_c = verdicts(metrics, among=["sim_a", "sim_b"])
+    assert hidden_c.ties == everything.ties
+    assert hidden_c.reliability == [] and hidden_c.skipped == []
+    # About the whole run either way.
+    for name in ("ranking", "mixture", "robustness", "map_agreement", "floor"):
+        assert getattr(hidden_c, name) == getattr(everything, name)
 
 
 def test_the_floor_is_labelled_descriptive() -> None:

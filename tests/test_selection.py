@@ -19,6 +19,7 @@ from simgap_core.present.selection import (
     rank_examples,
     selected_ids,
     share_grid,
+    shown_simulators,
     source_order,
 )
 
@@ -234,3 +235,21 @@ def test_conversation_overview_counts_turns_and_cuts_the_first_request() -> None
     assert overview.loc["real:1", "first_request"] == "hello there xxxxxxxx"
     assert overview.loc["real:2", "user_turns"] == 0
     assert overview.loc["real:2", "first_request"] == ""
+
+
+def test_shown_simulators_default_to_all_or_the_closest_eight_and_keep_the_ranking() -> None:
+    few = ["close", "narrow", "chatty"]
+    assert shown_simulators(few) == few
+    ranked = [f"sim_{i:02d}" for i in range(24)]
+    assert shown_simulators(ranked) == ranked[:8]
+    assert shown_simulators(ranked, limit=3) == ranked[:3]
+    # A choice comes back closest first, whatever order it was picked in.
+    picked = shown_simulators(ranked, ["sim_20", "sim_03", "sim_11"])
+    assert picked == ["sim_03", "sim_11", "sim_20"]
+    # Names of another run are dropped; nothing left (or nothing chosen) is the default.
+    assert shown_simulators(ranked, ["sim_05", "gone"]) == ["sim_05"]
+    assert shown_simulators(ranked, ["gone"]) == ranked[:8]
+    assert shown_simulators(ranked, []) == ranked[:8]
+    assert shown_simulators([], None) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        shown_simulators(ranked, limit=0)

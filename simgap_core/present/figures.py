@@ -19,12 +19,20 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from scipy.cluster.hierarchy import dendrogram
 
-from simgap_core.present.leaderboard import leaderboard
+from simgap_core.present.leaderboard import cluster_pairwise, leaderboard
 from simgap_core.present.selection import NOISE, Grid, cluster_name, source_order
 from simgap_core.schema import Metrics, Mixture
 
 REFERENCE_COLOR = "#1f4e79"
+# One colour per simulator, in order, so 25 simulators (26 sources) never share one. The first
+# eight are the d3 colours the dashboard always used (minus its blue and grey); the rest were
+# picked greedily from plotly's qualitative palettes (Alphabet, Dark24, Light24, D3, Vivid,
+# Safe, ...) for the largest CIELAB distance to every colour already chosen, to the reference
+# colour, to the noise grey and to white, among colours neither too dark nor too pale to read
+# as a marker (L* 25-80). Every pair is at least 27 apart (delta E 1976), as far as the first
+# eight are from each other; tests/test_figures.py checks it.
 SIMULATOR_COLORS = (
     "#d62728",
     "#2ca02c",
@@ -34,6 +42,23 @@ SIMULATOR_COLORS = (
     "#e377c2",
     "#17becf",
     "#bcbd22",
+    "#511cfb",
+    "#fe00fa",
+    "#fc0080",
+    "#a6761d",
+    "#00cc96",
+    "#990099",
+    "#ff9da6",
+    "#882255",
+    "#2e91e5",
+    "#636efa",
+    "#6c7c32",
+    "#24796c",
+    "#fc1cbf",
+    "#86ce00",
+    "#edad08",
+    "#6e899c",
+    "#862a16",
 )
 CLUSTER_COLORS = (
     "#1f77b4",
@@ -70,6 +95,8 @@ LABEL_LINE_CHARS = 28
 MAX_STACK_SCALE = 5.0
 # The hover text of a stack names this many of its other members.
 STACK_IDS_SHOWN = 3
+# Density panels side by side; more sources wrap onto further rows.
+MAX_PANELS_PER_ROW = 6
 
 
 def plotly_text(value: object) -> str:
@@ -88,7 +115,11 @@ def _plotly_texts(values: pd.Series) -> pd.Series:
 
 
 def source_colors(sources: Sequence[str], *, reference: str) -> dict[str, str]:
-    """A stable colour per source: the reference dark blue, simulators in palette order."""
+    """A stable colour per source: the reference dark blue, simulators in palette order.
+
+    Pass every source of the run (not a filtered subset), so a source keeps its colour whatever
+    is shown beside it. Up to 25 simulators get distinct colours; beyond that they repeat.
+    """
     others = [s for s in sources if s != reference]
     colors = {s: SIMULATOR_COLORS[i % len(SIMULATOR_COLORS)] for i, s in enumerate(others)}
     return {reference: REFERENCE_COLOR, **colors} if reference in sources else colors
@@ -157,6 +188,8 @@ def map_scatter(
     height: int = 640,
     names: Mapping[int, str] | None = None,
     contours: bool = False,
+    colors: Mapping[str, str] | None = None,
+    contour_sources: Sequence[str] | None = None,
 ) -> go.Figure:
     """The shared map in WebGL: one point per conversation (or per stack of identical ones),
     ids in every trace's customdata.
@@ -168,6 +201,9 @@ def map_scatter(
     for hover texts and labels. Points with a `count` column (`selection.stack_points`) are
     stacks: drawn larger, their count in the hover text. `contours`: add a density contour per
     source (line colour = source colour), to see where each source's conversations concentrate.
+    `colors`: {source: colour} of the whole run (`source_colors` of all its sources), so a map
+    of some sources keeps each one's colour; by default from the sources in `points`.
+    `contour_sources`: draw the contours of these sources only (default: every source).
     """
     if color_by not in ("source", "cluster"):
         raise ValueError(f"color_by must be 'source' or 'cluster', got {color_by!r}")
@@ -178,7 +214,7 @@ def map_scatter(
     traces = []
     if color_by == "source":
         sources = source_order(points["source"], reference)
-        colors = source_colors(sources, reference=reference)
+        colors = {**source_colors(sources, reference=reference), **(colors or {})}
         # One trace in a seeded random order, so no source is always drawn over the others.
         rows = points.iloc[np.random.default_rng(0).permutation(len(points))]
         traces.append(
@@ -277,7 +313,10 @@ def map_scatter(
             )
         )
     if contours:
-        traces[:0] = _contour_traces(points, reference=reference)
+        outlined = (
+            points if contour_sources is None else points[points["source"].isin(contour_sources)]
+        )
+        traces[:0] = _contour_traces(outlined, reference=reference, colors=colors)
     figure = _map_layout(go.Figure(traces), height=height)
     if color_by == "cluster":
         _label_clusters(figure, points, names)
@@ -289,11 +328,13 @@ def _conversations(rows: pd.DataFrame) -> int:
     return int(rows["count"].sum()) if "count" in rows else len(rows)
 
 
-def _contour_traces(points: pd.DataFrame, *, reference: str) -> list[go.Histogram2dContour]:
+def _contour_traces(
+    points: pd.DataFrame, *, reference: str, colors: Mapping[str, str] | None = None
+) -> list[go.Histogram2dContour]:
     """One density contour per source (lines only, no hover): drawn under the points, they
     carry no customdata, so a selection still names only conversations."""
     sources = source_order(points["source"], reference)
-    colors = source_colors(sources, reference=reference)
+    colors = {**source_colors(sources, reference=reference), **(colors or {})}
     traces = []
     for source in sources:
         rows = points[points["source"] == source]
@@ -425,18 +466,26 @@ def _label_clusters(
     )
 
 
-def density_figure(grids: Mapping[str, Grid], *, height: int = 420) -> go.Figure:
-    """Small multiples: each source's share of its conversations per map cell, one colour scale."""
+def density_figure(
+    grids: Mapping[str, Grid], *, height: int = 420, per_row: int = MAX_PANELS_PER_ROW
+) -> go.Figure:
+    """Small multiples: each source's share of its conversations per map cell, one colour scale.
+
+    Up to `per_row` panels side by side; more wrap onto further rows (`height` per row).
+    """
     names = list(grids)
     top = max(float(g.values.max()) for g in grids.values()) or 1.0
+    columns = min(len(names), per_row)
+    rows = -(-len(names) // columns)
     figure = make_subplots(
-        rows=1,
-        cols=len(names),
+        rows=rows,
+        cols=columns,
         subplot_titles=[plotly_text(name) for name in names],
         shared_yaxes=True,
         horizontal_spacing=0.02,
+        vertical_spacing=0.08 / rows if rows > 1 else 0.0,
     )
-    for column, name in enumerate(names, start=1):
+    for index, name in enumerate(names):
         grid = grids[name]
         figure.add_trace(
             go.Heatmap(
@@ -446,17 +495,17 @@ def density_figure(grids: Mapping[str, Grid], *, height: int = 420) -> go.Figure
                 zmin=0,
                 zmax=top,
                 colorscale="Viridis",
-                showscale=column == len(names),
+                showscale=index == len(names) - 1,
                 colorbar={"title": "share", "tickformat": ".1%"},
                 hovertemplate=f"{plotly_text(name)}: %{{z:.2%}} of its conversations"
                 "<extra></extra>",
             ),
-            row=1,
-            col=column,
+            row=index // columns + 1,
+            col=index % columns + 1,
         )
     figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    figure.update_layout(height=height * rows, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
 
 
@@ -668,8 +717,9 @@ def cluster_gap_figure(
     figure.update_layout(
         barmode="group",
         height=height,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "x": 0},
+        margin={"l": 10, "r": 10, "t": 96, "b": 10},
+        # At the very top, above the subplot titles, however tall the figure is.
+        legend={"orientation": "h", "yref": "container", "yanchor": "top", "y": 1, "x": 0},
         bargap=0.25,
     )
     return figure
@@ -753,7 +803,8 @@ def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
     figure.update_xaxes(title="Jensen-Shannon divergence to real (nats, max ln 2 ≈ 0.693)")
     figure.update_xaxes(rangemode="tozero")
     figure.update_layout(
-        height=max(260, 110 + 60 * len(names)),
+        # Rows closer together past eight simulators, so 25 still fit a screen or two.
+        height=max(260, 110 + (60 if len(names) <= 8 else 34) * len(names)),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         plot_bgcolor="white",
@@ -763,37 +814,113 @@ def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
 
 
 def pairwise_figure(matrix: pd.DataFrame) -> go.Figure:
-    """The pairwise JS matrix between all sources, values written in the cells."""
-    labels = [str(s) for s in matrix.index]
-    figure = go.Figure(
+    """The pairwise JS matrix between all sources, ordered by hierarchical clustering
+    (`leaderboard.cluster_pairwise`) with its dendrogram above, values written in the cells.
+
+    Families of simulators (close to each other) sit in adjacent rows and join low in the
+    dendrogram. The heatmap's z holds exactly the stored values, rows and columns reordered;
+    the axes are numbered 0..n-1 in that order with the (escaped) source names as tick text, so
+    the dendrogram's leaves sit over their columns.
+    """
+    clustered = cluster_pairwise(matrix)
+    ordered = clustered.matrix
+    labels = [plotly_text(s) for s in ordered.index]
+    n = len(labels)
+    positions = list(range(n))
+    cell = 70 if n <= 8 else max(24, 560 // n)
+    heat_height = cell * n
+    dendrogram_height = 0 if clustered.linkage is None else (90 if n <= 8 else 130)
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.0,
+        row_heights=[dendrogram_height or 1, heat_height],
+    )
+    if clustered.linkage is not None:
+        tree = dendrogram(clustered.linkage, no_plot=True)
+        x: list[float | None] = []
+        y: list[float | None] = []
+        # scipy places leaf i at 10 i + 5: map it onto heatmap column i.
+        for xs, ys in zip(tree["icoord"], tree["dcoord"], strict=True):
+            x += [(value - 5) / 10 for value in xs] + [None]
+            y += list(ys) + [None]
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                line={"color": "#555", "width": 1.3},
+                hoverinfo="skip",
+                showlegend=False,
+                name="dendrogram",
+            ),
+            row=1,
+            col=1,
+        )
+    figure.add_trace(
         go.Heatmap(
-            z=matrix.to_numpy(),
-            x=labels,
-            y=labels,
+            z=ordered.to_numpy(),
+            x=positions,
+            y=positions,
             zmin=0,
             colorscale="Blues",
             texttemplate="%{z:.3f}",
-            colorbar={"title": "JS"},
-            hovertemplate="%{y} vs %{x}: JS %{z:.4f}<extra></extra>",
-        )
+            textfont={"size": 12 if n <= 12 else 9},
+            text=[[f"{row} vs {column}" for column in labels] for row in labels],
+            colorbar={
+                "title": "JS",
+                "len": heat_height / (heat_height + dendrogram_height),
+                "y": 0,
+                "yanchor": "bottom",
+            },
+            hovertemplate="%{text}: JS %{z:.4f}<extra></extra>",
+        ),
+        row=2,
+        col=1,
     )
-    figure.update_yaxes(autorange="reversed")
-    figure.update_layout(height=120 + 70 * len(labels), margin={"l": 10, "r": 10, "t": 20, "b": 10})
+    ticks = {"tickmode": "array", "tickvals": positions, "ticktext": labels, "showgrid": False}
+    figure.update_xaxes(range=[-0.5, n - 0.5], zeroline=False, showgrid=False)
+    figure.update_xaxes(**ticks, row=2, col=1)
+    figure.update_yaxes(**ticks, autorange="reversed", zeroline=False, row=2, col=1)
+    figure.update_yaxes(
+        title={"text": "average JS", "font": {"size": 10}},
+        tickfont={"size": 9},
+        rangemode="tozero",
+        showgrid=False,
+        zeroline=False,
+        visible=clustered.linkage is not None,
+        row=1,
+        col=1,
+    )
+    figure.update_layout(
+        height=120 + heat_height + dendrogram_height,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        plot_bgcolor="white",
+    )
     return figure
 
 
-def mixture_figure(mixture: Mixture, *, colors: Mapping[str, str] | None = None) -> go.Figure:
+def mixture_figure(
+    mixture: Mixture,
+    *,
+    colors: Mapping[str, str] | None = None,
+    names: Sequence[str] | None = None,
+) -> go.Figure:
     """The mixture weights (on the simplex), titled with the held-out gain and its interval.
 
-    `colors` (e.g. `source_colors` of the run) gives each simulator its map colour. The title
+    `colors` (e.g. `source_colors` of the run) gives each simulator its map colour. `names`:
+    draw only these simulators' weights (the fit is over all of them either way). The title
     says "helps" only when `mixture.helps` (the gain's interval lies above 0).
     """
     weights = pd.Series(mixture.weights, dtype=float).sort_values(ascending=False)
+    if names is not None:
+        weights = weights[weights.index.isin(list(names))]
     low, high = mixture.held_out_gain_ci
     verdict = "helps" if mixture.helps else "does not help beyond noise"
     figure = go.Figure(
         go.Bar(
-            x=weights.index.tolist(),
+            x=[plotly_text(name) for name in weights.index],
             y=weights.to_numpy(),
             marker_color=[(colors or {}).get(name, SIMULATOR_COLORS[1]) for name in weights.index],
             text=[f"{w:.1%}" for w in weights],
@@ -807,7 +934,7 @@ def mixture_figure(mixture: Mixture, *, colors: Mapping[str, str] | None = None)
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         title={
             "text": f"mixture {verdict}: held-out gain {mixture.held_out_gain:.4f} "
-            f"[{low:.4f}, {high:.4f}] over {mixture.best_single}",
+            f"[{low:.4f}, {high:.4f}] over {plotly_text(mixture.best_single)}",
             "font": {"size": 13},
         },
         plot_bgcolor="white",

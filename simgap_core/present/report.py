@@ -13,6 +13,12 @@ Numbers are shown as stored in the run directory (`metrics.json`, `clusters_summ
 
 The report leads with findings: per simulator, its largest behaviour-feature gaps in words, and
 its most missed and most invented named behaviour with short excerpts from both sides.
+
+With many simulators (the paper compares 24) the report stays readable and small: the tables
+(leaderboard, summary, mixture weights, provenance) list every simulator, while the parts made
+per simulator (findings, feature-gap and cluster-gap figures, difference maps, behaviour cards)
+cover `detailed_simulators`: the closest few and every one the summary names; the report says
+which, and that the rest are in the dashboard and `simgap export`.
 """
 
 from __future__ import annotations
@@ -68,12 +74,16 @@ from simgap_core.present.selection import (
     summary_names,
     top_feature_gaps,
 )
-from simgap_core.present.verdicts import verdicts
+from simgap_core.present.verdicts import mixture_recipe, verdicts
 from simgap_core.represent import BASELINE_FACETS
 from simgap_core.run import Run, package_versions
 from simgap_core.schema import METRICS, Metrics, read_metrics
 
-MAX_MAP_POINTS = 20_000
+# The report's map sample: each map costs about 175 bytes per point (position, size, colour code,
+# hover text naming the conversation, its source and its cluster), so 10,000 points keep the
+# two maps near 3.5 MB and the whole file, with plotly.js (4.6 MB) and 25 sources' tables and
+# figures, under 10 MB.
+MAX_MAP_POINTS = 10_000
 TOP_CLUSTERS = 12
 EXCERPTS = 3
 EXCERPT_CHARS = 300
@@ -81,6 +91,9 @@ LABEL_TERMS = 4
 FINDING_GAPS = 3  # feature gaps per simulator in the findings
 FINDING_EXCERPTS = 2  # real and simulated excerpts per named behaviour in the findings
 FINDING_EXCERPT_CHARS = 160
+# Per-simulator sections cover all simulators up to this many, else the closest this many plus
+# those the summary names.
+DETAILED_SIMULATORS = 6
 REPORT_ARTIFACTS = (
     "params.json",
     "corpus",
@@ -516,6 +529,44 @@ def headlines(metrics: Metrics, summary: pd.DataFrame) -> list[Headline]:
     return result
 
 
+def detailed_simulators(metrics: Metrics, *, limit: int = DETAILED_SIMULATORS) -> list[str]:
+    """The simulators the report's per-simulator sections cover, in leaderboard order.
+
+    Every simulator when there are at most `limit`; otherwise the `limit` closest plus every
+    simulator the summary names: those tied for closest (when at most `limit` are: a larger
+    tied group is said as a range, and its closest members stand for it), the mixture's best
+    single simulator and, when mixing helps, the simulators in its recipe.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    ranked = metrics.simulator_names
+    if len(ranked) <= limit:
+        return list(ranked)
+    tied = set(metrics.simulators[ranked[0]].tied_with)
+    named = tied if len(tied) < limit else set()
+    if metrics.mixture is not None:
+        named.add(metrics.mixture.best_single)
+        if metrics.mixture.helps:
+            named.update(name for name, _ in mixture_recipe(metrics.mixture))
+    return [name for i, name in enumerate(ranked) if i < limit or name in named]
+
+
+def _detail_context(metrics: Metrics, detailed: Sequence[str], limit: int) -> dict[str, Any]:
+    """What the template says about which simulators the per-simulator sections cover."""
+    ranked = metrics.simulator_names
+    closest = [name for name in ranked[:limit] if name in detailed]
+    named = [name for name in detailed if name not in closest]
+    tied = [t for t in metrics.ties if t.tied]
+    return {
+        "capped": len(detailed) < len(ranked),
+        "simulators": list(detailed),
+        "closest": closest,
+        "named": named,
+        "others": [name for name in ranked if name not in detailed],
+        "ties_left_out": sum(not (t.a in detailed and t.b in detailed) for t in tied),
+    }
+
+
 def _leaderboard_context(metrics: Metrics) -> dict[str, Any]:
     """The leaderboard table as the report prints it: registry labels, help and cell texts."""
     cells = leaderboard_cells(metrics)
@@ -555,7 +606,12 @@ def figure_html(figure: go.Figure, div_id: str) -> Markup:
 
 
 def _map_figures(
-    points: pd.DataFrame, *, reference: str, names: Mapping[int, str] | None = None
+    points: pd.DataFrame,
+    *,
+    reference: str,
+    names: Mapping[int, str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    contour_sources: Sequence[str] | None = None,
 ) -> dict[str, Markup]:
     figures = {}
     for color_by in ("source", "cluster"):
@@ -566,12 +622,17 @@ def _map_figures(
             height=560,
             names=names,
             contours=color_by == "source",
+            colors=colors,
+            contour_sources=contour_sources,
         )
-        # A report's map is read, not selected: zoom is the useful drag.
+        # A report's map is read, not selected: zoom is the useful drag, and the ids that a
+        # dashboard selection reads from customdata would only double the hover text's bytes.
         figure.update_layout(dragmode="zoom")
-        # plotly.js leaves a trace without points out of the legend; one empty point keeps a
-        # legend-only entry (a source's colour) listed.
         for trace in figure.data:
+            if trace.customdata is not None:
+                trace.customdata = None
+            # plotly.js leaves a trace without points out of the legend; one empty point keeps
+            # a legend-only entry (a source's colour) listed.
             if trace.x is not None and len(trace.x) == 0:
                 trace.update(x=[None], y=[None])
         figures[color_by] = figure_html(figure, f"fig-map-{color_by}")
@@ -626,15 +687,12 @@ def _gap_figure(
     summary: pd.DataFrame, *, simulator: str, reference: str, top: int, colors: Mapping[str, str]
 ) -> go.Figure:
     gaps = cluster_gaps(summary, simulator=simulator, reference=reference).head(top)
-    figure = cluster_gap_figure(
+    return cluster_gap_figure(
         gaps,
         reference=reference,
         simulator=simulator,
         colors={name: colors[name] for name in (reference, simulator)},
     )
-    # The legend sits at the very top, above the subplot titles, however tall the figure is.
-    figure.update_layout(legend={"yref": "container", "y": 1, "yanchor": "top"}, margin={"t": 96})
-    return figure
 
 
 def _flatten(document: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -667,8 +725,7 @@ def _mixture_context(metrics: Metrics) -> dict[str, Any] | None:
     return {
         **mixture.model_dump(),
         "ranked": weights,
-        # Weights under half a percent are solver dust, not a recipe.
-        "recipe": [(name, weight) for name, weight in weights if weight >= 0.005],
+        "recipe": mixture_recipe(mixture),
         "sentence": verdicts(metrics).mixture,
     }
 
@@ -720,6 +777,7 @@ def build_report(
     cards_per_category: int = 1,
     excerpts: int = EXCERPTS,
     excerpt_chars: int = EXCERPT_CHARS,
+    detailed_limit: int = DETAILED_SIMULATORS,
 ) -> str:
     """The report of the run in `run_dir` as one self-contained HTML document.
 
@@ -727,7 +785,9 @@ def build_report(
     with the run's seed; the report says so); the per-cluster figures the `top_clusters` largest
     gaps per simulator; each simulator's `cards_per_category` largest missed and hallucinated
     clusters get a card with `excerpts` real and simulated first turns of at most
-    `excerpt_chars` characters. Raises RunDirectoryError when an artifact is missing.
+    `excerpt_chars` characters. Past `detailed_limit` simulators the per-simulator sections
+    cover `detailed_simulators` only (the tables still list every simulator). Raises
+    RunDirectoryError when an artifact is missing.
     """
     run = open_run(run_dir, artifacts=REPORT_ARTIFACTS)
     params, metrics = run.params, read_metrics(run.path)
@@ -735,6 +795,8 @@ def build_report(
     reference = metrics.reference
     board = leaderboard_table(metrics)
     simulators = metrics.simulator_names
+    detailed = detailed_simulators(metrics, limit=detailed_limit)
+    detail = _detail_context(metrics, detailed, detailed_limit)
     seed = int(params.get("params", {}).get("seed", 0))
 
     points = assignments(run)
@@ -747,7 +809,7 @@ def build_report(
     gaps = run.feature_gaps() if (run.path / "feature_gaps.csv").is_file() else None
     corpus = run.corpus()
     findings = simulator_findings(
-        simulators=simulators,
+        simulators=detailed,
         reference=reference,
         summary=summary,
         feature_gaps=gaps,
@@ -755,8 +817,12 @@ def build_report(
         corpus=corpus,
     )
     cards = cluster_cards(
-        summary, simulators=simulators, reference=reference, per_category=cards_per_category
+        summary, simulators=detailed, reference=reference, per_category=cards_per_category
     )
+    if detail["capped"]:
+        # A card's share bars: the reference and the simulators detailed, not all of them.
+        for card in cards:
+            card.shares = {s: v for s, v in card.shares.items() if s in (reference, *detailed)}
     attach_excerpts(
         cards,
         points=points,
@@ -768,10 +834,14 @@ def build_report(
     mixture = _mixture_context(metrics)
     figures = {
         "leaderboard": figure_html(leaderboard_figure(board), "fig-leaderboard"),
-        "map": _map_figures(stacked, reference=reference, names=names),
-        "difference": _difference_figures(
-            points, summary, simulators=simulators, reference=reference
-        )
+        "map": _map_figures(
+            stacked,
+            reference=reference,
+            names=names,
+            colors=colors,
+            contour_sources=[reference, *detailed] if detail["capped"] else None,
+        ),
+        "difference": _difference_figures(points, summary, simulators=detailed, reference=reference)
         if (summary["cluster"] != NOISE).any()
         else [],
         "gaps": [
@@ -784,18 +854,32 @@ def build_report(
                     f"fig-gaps-{index}",
                 ),
             )
-            for index, sim in enumerate(simulators)
+            for index, sim in enumerate(detailed)
             # All noise (HDBSCAN found no cluster): no per-cluster shares to draw.
             if (summary["cluster"] != NOISE).any()
         ],
         "pairwise": figure_html(pairwise_figure(pairwise_matrix(metrics)), "fig-pairwise"),
-        "mixture": figure_html(mixture_figure(metrics.mixture, colors=colors), "fig-mixture")
+        "mixture": figure_html(
+            mixture_figure(
+                metrics.mixture,
+                colors=colors,
+                # The detailed simulators' weights and the recipe's (the table lists all).
+                names=list(
+                    dict.fromkeys([*detailed, *(n for n, _ in mixture_recipe(metrics.mixture))])
+                )
+                if detail["capped"]
+                else None,
+            ),
+            "fig-mixture",
+        )
         if metrics.mixture
         else None,
     }
     thresholds = metrics.settings.thresholds
     context = {
-        "title": f"simgap report: {', '.join(simulators)} vs {reference}",
+        "title": f"simgap report: {', '.join(simulators)} vs {reference}"
+        if len(simulators) <= detailed_limit
+        else f"simgap report: {len(simulators)} simulators vs {reference}",
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "reference": reference,
         "simulators": simulators,
@@ -803,11 +887,14 @@ def build_report(
         "colors": colors,
         "board": _leaderboard_context(metrics),
         "headlines": headlines(metrics, summary),
-        "verdicts": verdicts(metrics),
+        # Per-simulator sentences (ties, no-gap) of the detailed simulators only.
+        "verdicts": verdicts(metrics, among=detailed if detail["capped"] else None),
+        "detail": detail,
         "closest_tied": bool(metrics.simulators[simulators[0]].tied_with),
         "ci_level": metrics.settings.ci_level,
         "alpha": metrics.settings.alpha,
         "paper_k": {name: entry.paper.k for name, entry in metrics.ranked()},
+        "common_k": len({entry.paper.k for _, entry in metrics.ranked()}) == 1,
         "pairwise_k": metrics.pairwise.k,
         "pooled_floor": metrics.noise_floor.paper.js,
         "thresholds": {
@@ -822,7 +909,7 @@ def build_report(
         "seed": seed,
         "mixture": mixture,
         "findings": findings,
-        "feature_gaps": _feature_gap_context(gaps, simulators=simulators),
+        "feature_gaps": _feature_gap_context(gaps, simulators=detailed),
         "has_features": gaps is not None,
         "names": names,
         "map_stacks": len(stacked),

@@ -18,6 +18,8 @@ import pandas as pd
 from simgap_core.model import Corpus
 
 NOISE = -1
+# The dashboard shows every simulator up to this many, otherwise this many closest by default.
+DEFAULT_SHOWN = 8
 # The categories `interpret.categorize` assigns, in display order: the gaps first.
 CATEGORIES = ("missed", "hallucinated", "captured")
 SNIPPET_CHARS = 160
@@ -53,6 +55,23 @@ def source_order(sources: Iterable[str], reference: str) -> list[str]:
     return (
         [reference, *(s for s in distinct if s != reference)] if reference in distinct else distinct
     )
+
+
+def shown_simulators(
+    ranked: Sequence[str], chosen: Iterable[str] | None = None, *, limit: int = DEFAULT_SHOWN
+) -> list[str]:
+    """The simulators the dashboard shows, closest first.
+
+    `ranked`: every simulator of the run, closest first (the leaderboard's order). `chosen`:
+    what the reader picked, in any order; names the run does not have (a choice made on another
+    run) are dropped. Nothing chosen (None, or nothing left) gives the default: every simulator
+    when there are at most `limit`, else the `limit` closest. Raises ValueError when `limit` < 1.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    wanted = set(chosen or ())
+    picked = [name for name in ranked if name in wanted]
+    return picked or list(ranked[:limit])
 
 
 def map_points(

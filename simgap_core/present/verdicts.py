@@ -16,11 +16,16 @@ built here:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from simgap_core.schema import Interval, Metrics, Robustness
+from simgap_core.schema import Interval, Metrics, Mixture, Robustness
 
 JS_FORMAT = ".4f"
+# A sentence about a tied group names each one's JS and interval up to this many simulators.
+MAX_NAMED_INTERVALS = 4
+# Mixture weights below half a percent are solver dust, not part of the recipe.
+RECIPE_MIN_WEIGHT = 0.005
 
 
 def _js(value: float) -> str:
@@ -81,7 +86,15 @@ def ranking_sentence(metrics: Metrics) -> str:
             "bias-corrected."
         )
     group = [closest] + [n for n in names[1:] if n in metrics.simulators[closest].tied_with]
-    detail = "; ".join(f"{name}: {js_with_interval(metrics, name)}" for name in group)
+    if len(group) <= MAX_NAMED_INTERVALS:
+        detail = "; ".join(f"{name}: {js_with_interval(metrics, name)}" for name in group)
+    else:
+        # A sentence, not a table: the leaderboard gives each one's interval.
+        values = [metrics.simulators[name].paper.js for name in group]
+        detail = (
+            f"JS {_js(min(values))} to {_js(max(values))}, bias-corrected; the leaderboard "
+            "gives each with its interval"
+        )
     if len(group) == len(names):
         return (
             f"All {len(names)} simulators are statistically tied: none is closer to {reference} "
@@ -99,14 +112,15 @@ def ranking_sentence(metrics: Metrics) -> str:
     )
 
 
-def tie_sentences(metrics: Metrics) -> list[str]:
-    """One 'A and B are statistically tied' per pair whose difference interval contains 0."""
+def tie_sentences(metrics: Metrics, among: Collection[str] | None = None) -> list[str]:
+    """One 'A and B are statistically tied' per pair whose difference interval contains 0;
+    with `among`, only pairs of two simulators in it (what a page shows)."""
     level = metrics.settings.ci_level
     return [
         f"{tie.a} and {tie.b} are statistically tied: the difference in JS "
         f"{_js(tie.diff)} ({interval_text(tie.diff_ci, level)}) includes 0."
         for tie in metrics.ties
-        if tie.tied
+        if tie.tied and (among is None or (tie.a in among and tie.b in among))
     ]
 
 
@@ -135,6 +149,12 @@ def no_gap_sentence(metrics: Metrics, simulator: str) -> str:
     )
 
 
+def mixture_recipe(mixture: Mixture) -> list[tuple[str, float]]:
+    """The mixture's (simulator, weight) pairs of at least `RECIPE_MIN_WEIGHT`, largest first."""
+    ranked = sorted(mixture.weights.items(), key=lambda item: -item[1])
+    return [(name, weight) for name, weight in ranked if weight >= RECIPE_MIN_WEIGHT]
+
+
 def mixture_sentence(metrics: Metrics) -> str:
     """'Mixing helps' only when the held-out gain's interval lies above 0."""
     mixture, level = metrics.mixture, metrics.settings.ci_level
@@ -148,11 +168,7 @@ def mixture_sentence(metrics: Metrics) -> str:
         f"({interval_text(mixture.held_out_gain_ci, level)}, {mixture.splits} splits)"
     )
     if mixture.helps:
-        recipe = " + ".join(
-            f"{weight:.0%} {name}"
-            for name, weight in sorted(mixture.weights.items(), key=lambda item: -item[1])
-            if weight >= 0.005
-        )
+        recipe = " + ".join(f"{weight:.0%} {name}" for name, weight in mixture_recipe(mixture))
         return (
             f"Mixing helps: {recipe} beats {mixture.best_single} alone on held-out "
             f"conversations ({gain})."
@@ -209,19 +225,23 @@ def map_agreement_sentence(metrics: Metrics) -> str | None:
     return f"The map clusters rank the simulators differently ({order}, closest first)."
 
 
-def reliability_sentences(metrics: Metrics) -> list[str]:
+def reliability_sentences(metrics: Metrics, among: Collection[str] | None = None) -> list[str]:
+    """'NAME: unreliable: notes' per unreliable comparison (with `among`, of those in it)."""
     return [
         f"{name}: unreliable: {'; '.join(entry.reliability_notes) or 'flagged by the measurement'}"
         for name, entry in metrics.ranked()
-        if not entry.reliable
+        if not entry.reliable and (among is None or name in among)
     ]
 
 
-def skipped_sentences(metrics: Metrics) -> list[str]:
+def skipped_sentences(metrics: Metrics, among: Collection[str] | None = None) -> list[str]:
+    """'NAME: statistic skipped: reason' per skipped statistic; with `among`, a simulator's
+    only when it is in `among` (run-wide ones always)."""
     return [
         f"{entry.simulator + ': ' if entry.simulator else ''}{entry.statistic} skipped: "
         f"{entry.reason}"
         for entry in metrics.skipped
+        if among is None or not entry.simulator or entry.simulator in among
     ]
 
 
@@ -235,16 +255,22 @@ def floor_sentence(metrics: Metrics) -> str:
     )
 
 
-def verdicts(metrics: Metrics) -> Verdicts:
-    """Every verdict sentence of the run."""
+def verdicts(metrics: Metrics, among: Collection[str] | None = None) -> Verdicts:
+    """Every verdict sentence of the run; with `among` (the simulators a page shows), the
+    per-simulator sentences (ties, no-gap, reliability, skipped) only of those. The ranking,
+    mixture and robustness sentences are about the whole run either way."""
     return Verdicts(
         ranking=ranking_sentence(metrics),
-        ties=tie_sentences(metrics),
-        no_gap={name: no_gap_sentence(metrics, name) for name in metrics.simulator_names},
+        ties=tie_sentences(metrics, among),
+        no_gap={
+            name: no_gap_sentence(metrics, name)
+            for name in metrics.simulator_names
+            if among is None or name in among
+        },
         mixture=mixture_sentence(metrics),
         robustness=robustness_sentence(metrics),
         map_agreement=map_agreement_sentence(metrics),
-        reliability=reliability_sentences(metrics),
-        skipped=skipped_sentences(metrics),
+        reliability=reliability_sentences(metrics, among),
+        skipped=skipped_sentences(metrics, among),
         floor=floor_sentence(metrics),
     )
