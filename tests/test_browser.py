@@ -300,10 +300,27 @@ def test_transcript_html_is_shown_as_text_and_executes_nothing(server: str, page
     _shot(page, "transcript-payload")
 
 
+def _choose_option(page, name: str, attempts: int = 4) -> None:
+    """Open the first selectbox and pick `name`. A rerun of the page that lands between the
+    click and the choice closes the list (the sidebar's controls can trigger one as the page
+    settles), so the list is opened again until the option can be picked."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        page.get_by_test_id("stSelectbox").first.click()
+        try:
+            page.get_by_role("option", name=name).click(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(1_000)
+
+
 def _choose_run(page, base: str, name: str) -> None:
     _open(page, base, "", "[data-testid='stChatMessage']")
-    page.get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name=name).click()
+    _choose_option(page, name)
     page.get_by_text(f"Run {name} ·", exact=False).first.wait_for()
 
 

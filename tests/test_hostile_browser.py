@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import CHROMIUM_ARGS
 from hostile_run import HOSTILE_IDS, HOSTILE_SOURCE, build_hostile_run
-from test_browser import _free_port
+from test_browser import _choose_option, _free_port
 
 import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
 from simgap_core.model import conversation_key
@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 RUN_NAME = "hostile"
 # The pixel position of the point whose id is `id`, in page coordinates, from plotly's own axes:
-# the point carrying the id, or else the stack of identical representations whose hover text
-# names it (its text holds the id escaped for plotly).
+# the point carrying the id (in customdata, or first in its hover text where a figure carries no
+# customdata), or else the stack of identical representations whose hover text names it (its
+# text holds the id escaped for plotly).
 POINT_POSITION = """(args) => {
   const gd = document.querySelector(args.selector);
   const layout = gd._fullLayout;
@@ -44,7 +45,9 @@ POINT_POSITION = """(args) => {
     let i = ids.indexOf(args.id);
     if (i < 0) {
       const texts = Array.from(trace.text || []);
-      i = texts.findIndex(t => typeof t === 'string' && t.includes('also ') && t.includes(escaped));
+      // The report's map carries no customdata (smaller file): find the id in the hover text.
+      i = texts.findIndex(t => typeof t === 'string' && (t.startsWith(escaped + '<br>') ||
+        t.startsWith(escaped + ' (') || (t.includes('also ') && t.includes(escaped))));
     }
     if (i < 0) continue;
     const box = gd.querySelector('.main-svg').getBoundingClientRect();
@@ -229,8 +232,7 @@ def test_dashboard_map_hover_on_hostile_points_requests_nothing(browser, server:
     # Choose the hostile run on the Data page, then open the Map through the navigation.
     page.goto(f"{server}/")
     page.wait_for_selector("[data-testid='stChatMessage']", state="attached")
-    page.get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name=RUN_NAME).click()
+    _choose_option(page, RUN_NAME)
     page.get_by_text(f"Run {RUN_NAME} ·", exact=False).first.wait_for()
     page.locator("[data-testid='stSidebarNav'] a", has_text="Map").click()
     page.wait_for_selector(".js-plotly-plot .nsewdrag", state="attached")
