@@ -169,9 +169,13 @@ def test_debug_shows_the_traceback_of_a_simgap_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", [MARKUP_NAME, "[red]x", "[link=http://x]y"])
 def test_markup_in_a_source_name_is_printed_literally(
-    tmp_path: Path, sources: dict[str, Path], name: str
+    tmp_path: Path, sources: dict[str, Path], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Defect 10: `[/bold]` as a source name raised rich's MarkupError.
+    import simgap_core.cli as cli
+
+    # Defect 10: `[/bold]` as a source name raised rich's MarkupError. Wide enough that the
+    # table never folds the name, whatever terminal runs the tests (it did at 60 columns).
+    monkeypatch.setattr(cli.console, "width", 200)
     result = runner.invoke(app, ["load", str(sources["close_sim"]), "--source", name])
     assert result.exit_code == 0, result.output
     assert name in result.stdout
