@@ -43,7 +43,7 @@ from simgap_core.measure.uncertainty import (
     corrected_from_replicates,
     corrected_js,
     holm,
-    inner_means,
+    inner_level,
 )
 
 __all__ = ["JointBootstrap", "joint_bootstrap", "held_out_mixture", "holm", "kendall_tau"]
@@ -130,7 +130,7 @@ def joint_bootstrap(
             float(plugins[i]),
             replicates[i],
             level=level,
-            inner_means=inner_means(real_boot[i], sim_boot[i], n_inner=n_inner, rng=rng),
+            inner=inner_level(real_boot[i], sim_boot[i], n_inner=n_inner, rng=rng),
         )
         for i, name in enumerate(names)
     }

@@ -21,8 +21,8 @@ from simgap_core.schema import METRICS, Metric, Metrics
 LEADING_COLUMNS = ("rank", "simulator", "n", "reliable", "reliability", "tied_with")
 LOW, HIGH = "_low", "_high"
 RELIABILITY_HELP = (
-    "A comparison is unreliable when its bins hold fewer than 5 conversations each on average "
-    "(n/k < 5) or the two sizes differ by more than 2x: its interval may not cover the truth."
+    "A comparison is unreliable when its bins hold fewer than 10 conversations each on average "
+    "(n/k < 10) or the two sizes differ by more than 2x: its interval may not cover the truth."
 )
 
 
