@@ -87,6 +87,9 @@ def main() -> None:
     parser.add_argument(
         "--resample-from", type=int, help="prepare larger sizes by resampling this size"
     )
+    parser.add_argument(
+        "--only-default", action="store_true", help="defaults: the current rule only (fast)"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -111,9 +114,11 @@ def main() -> None:
                 prepare_demo(args.demo_dir, size)
     if "ann" in sections:
         ann_bench([int(n) for n in args.ann_sizes.split(",")], args.points)
-    for section in ("display", "dedupe", "hdbscan", "defaults"):
+    for section in ("display", "dedupe", "hdbscan"):
         if section in sections:
             SECTIONS[section](args.demo_dir, per_source)
+    if "defaults" in sections:
+        defaults_bench(args.demo_dir, per_source, only_default=args.only_default)
 
 
 def embedding_bench(n_texts: int) -> None:
@@ -285,7 +290,7 @@ def hnsw_knn(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def prepare_demo(folder: Path, per_source: int, *, seed: int = 1) -> None:
     """Demo-shaped data: behaviour texts, embeddings and planted archetypes, once per size."""
     from simgap_core.demo import DEMO_SOURCES, generate_demo
-    from simgap_core.embed import Embedder
+    from simgap_core.embed import CachedEmbedder, SentenceTransformerEmbedder
     from simgap_core.model import Conversation, Corpus
     from simgap_core.represent import represent
 
@@ -302,7 +307,8 @@ def prepare_demo(folder: Path, per_source: int, *, seed: int = 1) -> None:
     frame = represent(corpus, "combined")
     frame["archetype"] = [a for source in DEMO_SOURCES for a in data.archetypes[source]]
     start = time.perf_counter()
-    embeddings = Embedder().encode(frame["text"].tolist())
+    embedder = CachedEmbedder(SentenceTransformerEmbedder())
+    embeddings = embedder.encode(frame["text"].tolist())
     print(
         f"prepared {len(frame)} conversations ({per_source} per source), "
         f"{frame['text'].nunique()} distinct texts, embedded in {time.perf_counter() - start:.0f} s"
@@ -497,7 +503,7 @@ def fast_cluster(coords: np.ndarray, *, min_cluster_size: int) -> np.ndarray:
     ).fit_predict(np.asarray(coords, dtype=np.float64))
 
 
-def defaults_bench(folder: Path, per_sources: list[int]) -> None:
+def defaults_bench(folder: Path, per_sources: list[int], only_default: bool = False) -> None:
     from sklearn.metrics import adjusted_rand_score
 
     from simgap_core.map.layout import cluster, default_min_cluster_size, default_min_samples
@@ -514,8 +520,13 @@ def defaults_bench(folder: Path, per_sources: list[int]) -> None:
         "2% of n, ms 10": lambda n: (max(10, round(0.02 * n)), 10),
         "1% of n, ms 0.1% of n": lambda n: (max(10, round(0.01 * n)), max(10, round(n / 1000))),
         "1% of n, ms 0.2% of n": lambda n: (max(10, round(0.01 * n)), max(10, round(n / 500))),
-        "new default": lambda n: (default_min_cluster_size(n), default_min_samples(n)),
+        "new default": lambda n: (
+            default_min_cluster_size(n, n_sources=4),
+            default_min_samples(n, default_min_cluster_size(n, n_sources=4)),
+        ),
     }
+    if only_default:
+        rules = {"new default": rules["new default"]}
     print(
         f"{'convs':>7} {'rule':<26} {'mcs':>5} {'ms':>5} {'noise':>6} {'clusters':>8} "
         f"{'ARI':>6} {'ARI*':>6} {'cpu s':>6}"
