@@ -203,7 +203,7 @@ def test_a_source_of_three_conversations_is_skipped_with_reasons_not_a_crash() -
 
 def test_the_interval_width_is_extrapolated_to_the_true_gap() -> None:
     """The spread of the corrected replicates is scaled by sqrt((2 V1 - V2) / V1), kept within
-    [0.25, 1]: the bootstrap measures the variance at the plug-in's (inflated) gap."""
+    [0.25, 1.75]: the bootstrap measures the variance at the plug-in's (inflated) gap."""
     rng = np.random.default_rng(3)
     replicates = rng.normal(0.05, 0.01, size=400)
     means = replicates + rng.normal(0.004, 0.001, size=400)
@@ -219,7 +219,8 @@ def test_the_interval_width_is_extrapolated_to_the_true_gap() -> None:
     assert half_width(first_var) == pytest.approx(z * base, rel=1e-9)
     assert half_width(1.5 * first_var) == pytest.approx(z * base * np.sqrt(0.5), rel=1e-9)
     assert half_width(10 * first_var) == pytest.approx(z * base * 0.5, rel=1e-9)
-    assert half_width(0.5 * first_var) == pytest.approx(z * base, rel=1e-9)  # never wider
+    assert half_width(0.5 * first_var) == pytest.approx(z * base * np.sqrt(1.5), rel=1e-9)
+    assert half_width(0.0) == pytest.approx(z * base * np.sqrt(1.75), rel=1e-9)
 
 
 def test_small_gap_on_skewed_bins_is_covered_near_the_nominal_rate() -> None:

@@ -265,8 +265,11 @@ class InnerLevel:
     variances: np.ndarray
 
 
-# The variance extrapolation may narrow the interval to at most half its one-level width.
-MIN_VARIANCE_RATIO = 0.25
+# The variance extrapolation's ratio is kept within these bounds: the interval may narrow to
+# half its one-level width at most. The upper bound is symmetric to 1 on purpose: V1 comes
+# from a few hundred replicates (about 10% noise), and a cap at 1 would turn that noise into a
+# systematic narrowing where the true ratio is 1 (large gaps).
+MIN_VARIANCE_RATIO, MAX_VARIANCE_RATIO = 0.25, 1.75
 
 
 def corrected_from_replicates(
@@ -286,7 +289,7 @@ def corrected_from_replicates(
     (Hall's iterated bootstrap). The interval is js ± z s, where s is the spread of the
     bias-corrected replicates sd(2 replicates - inner means), scaled by the same second-order
     extrapolation applied to the variance: sqrt((2 V1 - V2) / V1), with V1 the variance of the
-    replicates and V2 the mean inner variance, the ratio kept within [0.25, 1].
+    replicates and V2 the mean inner variance, the ratio kept within [0.25, 1.75].
 
     Why the variance needs it: the bootstrap draws from the observed shares, whose divergence
     is the plug-in, inflated by its bias, and the sampling variance of JS grows with the
@@ -313,7 +316,7 @@ def corrected_from_replicates(
         first_var = float(np.var(replicates, ddof=1))
         if first_var > 0:
             ratio = (2 * first_var - float(np.mean(inner.variances))) / first_var
-            spread *= float(np.sqrt(np.clip(ratio, MIN_VARIANCE_RATIO, 1.0)))
+            spread *= float(np.sqrt(np.clip(ratio, MIN_VARIANCE_RATIO, MAX_VARIANCE_RATIO)))
         z = float(stats.norm.ppf(1 - alpha))
         low, high = unclipped - z * spread, unclipped + z * spread
     js = float(np.clip(unclipped, 0.0, LN2))
