@@ -503,7 +503,9 @@ def fast_cluster(coords: np.ndarray, *, min_cluster_size: int) -> np.ndarray:
     ).fit_predict(np.asarray(coords, dtype=np.float64))
 
 
-def defaults_bench(folder: Path, per_sources: list[int], only_default: bool = False) -> None:
+def defaults_bench(
+    folder: Path, per_sources: list[int], only_default: bool = False, rule_names: tuple = ()
+) -> None:
     from sklearn.metrics import adjusted_rand_score
 
     from simgap_core.map.layout import cluster, default_min_cluster_size, default_min_samples
@@ -520,6 +522,10 @@ def defaults_bench(folder: Path, per_sources: list[int], only_default: bool = Fa
         "2% of n, ms 10": lambda n: (max(10, round(0.02 * n)), 10),
         "1% of n, ms 0.1% of n": lambda n: (max(10, round(0.01 * n)), max(10, round(n / 1000))),
         "1% of n, ms 0.2% of n": lambda n: (max(10, round(0.01 * n)), max(10, round(n / 500))),
+        "2% of n, ms 50": lambda n: (max(10, round(0.02 * n)), 50),
+        "2% of n, ms 100": lambda n: (max(10, round(0.02 * n)), 100),
+        "2% of n, ms 0.2% of n": lambda n: (max(10, round(0.02 * n)), max(25, round(n / 500))),
+        "2% of n, ms 0.5% of n": lambda n: (max(10, round(0.02 * n)), max(25, round(n / 200))),
         "new default": lambda n: (
             default_min_cluster_size(n, n_sources=4),
             default_min_samples(n, default_min_cluster_size(n, n_sources=4)),
@@ -527,6 +533,8 @@ def defaults_bench(folder: Path, per_sources: list[int], only_default: bool = Fa
     }
     if only_default:
         rules = {"new default": rules["new default"]}
+    elif rule_names:
+        rules = {name: rule for name, rule in rules.items() if name in rule_names}
     print(
         f"{'convs':>7} {'rule':<26} {'mcs':>5} {'ms':>5} {'noise':>6} {'clusters':>8} "
         f"{'ARI':>6} {'ARI*':>6} {'cpu s':>6}"
@@ -540,6 +548,8 @@ def defaults_bench(folder: Path, per_sources: list[int], only_default: bool = Fa
         n = len(coords)
         for name, rule in rules.items():
             size, samples = rule(n)
+            if samples is None and n > 50_000:
+                continue  # min_samples = min_cluster_size: 7.8 GB at 125k points
             samples = size if samples is None else samples
             labels, cpu, _ = clocked(cluster, coords, min_cluster_size=size, min_samples=samples)
             kept = labels >= 0
