@@ -49,6 +49,11 @@ def main() -> None:
     parser.add_argument("--sizes", help="total conversations, comma-separated (overrides M)")
     parser.add_argument("--facet", default="user_turns", help="representation facet")
     parser.add_argument("--no-bertopic", action="store_true")
+    parser.add_argument(
+        "--bertopic-max",
+        type=int,
+        help="run BERTopic only at sizes up to this many conversations (it embeds every text)",
+    )
     parser.add_argument("--no-breakdown", action="store_true", help="skip the map split")
     parser.add_argument("--keep", type=Path, help="keep data and run directories here")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -103,7 +108,8 @@ def main() -> None:
                     "  map steps (s): "
                     + ", ".join(f"{k} {v:.1f}" for k, v in breakdown["seconds"].items())
                 )
-            topic = child(env, "bertopic", str(out)) if bertopic else None
+            wanted = bertopic and (args.bertopic_max is None or total <= args.bertopic_max)
+            topic = child(env, "bertopic", str(out)) if wanted else None
             if topic:
                 print(
                     f"  BERTopic on the same {topic['texts']} texts: {topic['total']:.1f} s "
@@ -284,7 +290,7 @@ def summary(rows: list) -> None:
     print(f"\n## Summary; machine: {machine()}; {load()}")
     header = f"{'conversations':>13} " + " ".join(f"{s:>9}" for s in STAGES)
     print(header + f" {'total':>8} {'peak MB':>8} {'rerun s':>8} {'BERTopic':>9} {'ratio':>6}")
-    for n, first, rerun, _, topic in rows:
+    for n, first, rerun, row_breakdown, topic in rows:
         timings = first["timings"]
         stage_of = {"load": "corpus"}
         cells = " ".join(f"{timings.get(stage_of.get(s, s), float('nan')):>9.1f}" for s in STAGES)
@@ -292,6 +298,7 @@ def summary(rows: list) -> None:
         print(
             f"{n:>13} {cells} {first['total']:>8.1f} {first['peak_mb']:>8.0f} "
             f"{rerun['total']:>8.1f} {bert:>9.1f} {first['total'] / bert:>6.2f}"
+            + (f"  (map: {map_steps(row_breakdown)})" if row_breakdown else "")
         )
     if len(rows) >= 3:
         sizes = np.log([row[0] for row in rows])
@@ -303,7 +310,20 @@ def summary(rows: list) -> None:
             ]
             if all(v and v > 0 for v in values):
                 exponents.append(f"{stage} n^{np.polyfit(sizes, np.log(values), 1)[0]:.2f}")
+        steps = [row[3] for row in rows]
+        if all(steps):
+            for name in steps[0]["seconds"]:
+                values = [step["seconds"].get(name) for step in steps]
+                if all(v and v > 0 for v in values):
+                    slope = np.polyfit(sizes, np.log(values), 1)[0]
+                    exponents.append(f"{name} n^{slope:.2f}")
+        peaks = [row[1]["peak_mb"] for row in rows]
+        exponents.append(f"peak memory n^{np.polyfit(sizes, np.log(peaks), 1)[0]:.2f}")
         print("growth exponents (time ~ n^a): " + ", ".join(exponents))
+
+
+def map_steps(breakdown: dict) -> str:
+    return ", ".join(f"{name} {value:.1f} s" for name, value in breakdown["seconds"].items())
 
 
 def has_bertopic() -> bool:
