@@ -2,11 +2,12 @@
 
 Each verdict is judged against its own noise, at the sizes the data have:
 
-- `joint_bootstrap`: every simulator's bias-corrected JS and basic interval, and the interval
-  of the difference between every two simulators. The real conversations are shared by all
-  comparisons, so one resample of them enters every pair (through each pair's own bin label
-  per real conversation); each simulator is resampled on its own. Two simulators whose
-  difference interval contains 0 are tied.
+- `joint_bootstrap`: every simulator's bias-corrected JS and its interval (see
+  `corrected_from_replicates`), and the interval of the difference between every two
+  simulators. The real conversations are shared by all comparisons, so one resample of them
+  enters every pair (through each pair's own bin label per real conversation); each
+  simulator is resampled on its own. Two simulators whose difference interval contains 0 are
+  tied.
 - `held_out_mixture`: mixing weights are fitted on a random half of every source and judged
   on the other half at matched sizes: the mixture histogram is drawn from as many held-out
   conversations as the best single simulator has, and both sides are scored by bias-corrected
