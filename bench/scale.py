@@ -39,7 +39,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-STAGES = ("load", "represent", "embed", "project", "cluster", "measure")
+STAGES = ("load", "features", "represent", "embed", "project", "cluster", "behaviour", "measure")
 
 
 def main() -> None:
@@ -289,14 +289,19 @@ def print_run(label: str, result: dict) -> None:
 def summary(rows: list) -> None:
     print(f"\n## Summary; machine: {machine()}; {load()}")
     header = f"{'conversations':>13} " + " ".join(f"{s:>9}" for s in STAGES)
-    print(header + f" {'total':>8} {'peak MB':>8} {'rerun s':>8} {'BERTopic':>9} {'ratio':>6}")
+    print(
+        header + f" {'other':>6} {'total':>8} {'peak MB':>8} {'rerun s':>8} {'BERTopic':>9} "
+        f"{'ratio':>6}"
+    )
     for n, first, rerun, row_breakdown, topic in rows:
         timings = first["timings"]
         stage_of = {"load": "corpus"}
         cells = " ".join(f"{timings.get(stage_of.get(s, s), float('nan')):>9.1f}" for s in STAGES)
         bert = topic["total"] if topic else float("nan")
+        # Process start, imports, model load and writing the run: what no stage reports.
+        other = first["total"] - sum(timings.values())
         print(
-            f"{n:>13} {cells} {first['total']:>8.1f} {first['peak_mb']:>8.0f} "
+            f"{n:>13} {cells} {other:>6.1f} {first['total']:>8.1f} {first['peak_mb']:>8.0f} "
             f"{rerun['total']:>8.1f} {bert:>9.1f} {first['total'] / bert:>6.2f}"
             + (f"  (map: {map_steps(row_breakdown)})" if row_breakdown else "")
         )
