@@ -188,8 +188,9 @@ def reliability_notes(n_real: int, n_sim: int, k: int) -> list[str]:
     """Why a (real, simulator) JS at these sizes and k is not to be trusted ([] = reliable).
 
     Below 10 conversations per bin on either side the interval can under-cover badly (200
-    skewed bins with 1,000 per side, 5 per bin: 0.74 at true JS 0.02, 0.81 at 0.2; 10 per bin:
-    0.94-0.955; bench/calibration.py), and with sizes more than 2x apart the corrected JS of
+    skewed bins with 1,000 per side, 5 per bin: 0.69 at true JS 0.02, 0.82 at 0.2), while every
+    grid cell with at least 10 per bin and sizes within 2x covers 0.92-0.98
+    (bench/calibration.py --full), and with sizes more than 2x apart the corrected JS of
     the smaller side carries most of the uncertainty. simgap's default k (the smallest source
     / 10, MAUVE's rule) always meets the first condition; an explicit k may not.
     """
