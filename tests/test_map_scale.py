@@ -180,9 +180,10 @@ def test_default_clustering_keeps_noise_low_and_finds_the_planted_behaviours(
         # Better than the old default (1% of n, min_samples tied to it) at telling the planted
         # behaviours apart; its noise grows with n (bench/map_stages.py), ours need not.
         assert ari >= adjusted_rand_score(truth, old), (n, ari, adjusted_rand_score(truth, old))
-    # More data must not blur the planted behaviours (measured: ARI 0.54 at 2,000 and 0.53 at
-    # 6,000, 22-24 clusters for the 12 planted behaviours, each split in look-alike parts at
-    # most; UMAP's layout of another sample moves the ARI by a few hundredths, hence the margin).
-    assert scores[6000][1] >= scores[2000][1] - 0.05, scores
+    # More data must not blur the planted behaviours much. Measured over UMAP seeds 40-47 (AMD
+    # EPYC): ARI 0.53-0.58 at 2,000 and 0.47-0.56 at 6,000, a drop of 0.04 on average (SD 0.02),
+    # 22-24 clusters for the 12 planted behaviours. A layout's last bits differ by CPU, so the
+    # margin is the mean drop plus three SDs: it catches a collapse, not one seed's luck.
+    assert scores[6000][1] >= scores[2000][1] - 0.10, scores
     assert min(ari for _, ari, _ in scores.values()) >= 0.45, scores
     assert all(12 <= k <= 30 for _, _, k in scores.values()), scores

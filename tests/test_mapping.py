@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from neighbours import DISTANCE_TOLERANCE, assert_same_neighbours, assert_self_first
 from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestNeighbors
 
@@ -49,8 +50,8 @@ def test_knn_is_exact_against_sklearn_brute_cosine() -> None:
     ref_distances, ref_indices = reference.kneighbors(points)
     assert indices.shape == distances.shape == (700, 12)
     assert indices.dtype == np.int32 and distances.dtype == np.float32
-    np.testing.assert_array_equal(indices, ref_indices)
-    np.testing.assert_allclose(distances, ref_distances, atol=2e-6)
+    assert_same_neighbours(indices, distances, ref_indices, ref_distances)
+    np.testing.assert_allclose(distances, ref_distances, atol=DISTANCE_TOLERANCE)
 
 
 def test_knn_puts_each_point_first_even_among_duplicates() -> None:
@@ -71,7 +72,8 @@ def test_build_map_shapes_and_recorded_parameters(six_clusters) -> None:
     assert result.xy.shape == (330, 2) and result.xy.dtype == np.float32
     assert result.cluster_coords.shape == (330, 5) and result.cluster_coords.dtype == np.float32
     assert result.knn_indices.shape == result.knn_distances.shape == (330, 15)
-    np.testing.assert_array_equal(result.knn_indices, knn(points, 15)[0])
+    assert_self_first(result.knn_indices, result.knn_distances)
+    assert_same_neighbours(result.knn_indices, result.knn_distances, *knn(points, 15))
     assert result.params == {
         "metric": "cosine",
         "neighbours": "exact",

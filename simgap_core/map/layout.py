@@ -65,7 +65,14 @@ def knn(
     pynndescent's NN-descent compiles for 40 s or more in every fresh process.
     Returns (indices int32, cosine distances float32), each of shape (n, n_neighbors).
     """
-    x = _unit_rows(embeddings)
+    return _unit_knn(_unit_rows(embeddings), n_neighbors, method=method, seed=seed)
+
+
+def _unit_knn(
+    x: np.ndarray, n_neighbors: int, *, method: str, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    # `x` is already L2-normalized: normalizing a second time moves the last bits of every
+    # row, which flips near-tied neighbours differently on different CPUs.
     if not 1 <= n_neighbors <= len(x):
         raise ValueError(
             f"n_neighbors must be between 1 and the {len(x)} points, got {n_neighbors}"
@@ -231,7 +238,7 @@ def build_map(
         )
     k = min(n_neighbors, m - 1)
     method = _neighbour_method(neighbours, m)
-    everyone = knn(points, k, method=method, seed=seed)
+    everyone = _unit_knn(points, k, method=method, seed=seed)
     if fit_indices is None:
         fit = np.arange(m)
     else:
@@ -305,7 +312,7 @@ def _fit_and_place(
     """UMAP fitted on `points[fit]`, every other point placed with `transform`."""
     n = len(points)
     rest = np.setdiff1d(np.arange(n), fit)
-    neighbours = knn(points[fit], k, method=method, seed=seed) if len(rest) else everyone
+    neighbours = _unit_knn(points[fit], k, method=method, seed=seed) if len(rest) else everyone
     reducer = _fit_umap(
         points[fit],
         neighbours,
@@ -458,7 +465,10 @@ class _ExactCosineIndex:
     def query(
         self, queries: np.ndarray, k: int, epsilon: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        return _exact_neighbours(_unit_rows(queries), self.fitted, k, same=False)
+        # Only ever asked about rows of `build_map`'s points, which are unit rows already.
+        return _exact_neighbours(
+            np.ascontiguousarray(queries, dtype=np.float32), self.fitted, k, same=False
+        )
 
 
 def _neighbour_method(method: str, n: int) -> str:
