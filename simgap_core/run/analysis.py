@@ -18,9 +18,6 @@ passed in as objects; embedders made from the registry are wrapped in `CachedEmb
 
 from __future__ import annotations
 
-import hashlib
-import json
-import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -48,6 +45,7 @@ from simgap_core.run.directory import (
     write_npy,
     write_parquet,
 )
+from simgap_core.run.memo import DiskMemo
 from simgap_core.run.stages import StageBook, StageRecord, part_identity
 
 BEHAVIOUR_MIN_RESAMPLES = 200
@@ -688,43 +686,6 @@ def _plan(
     ]
 
 
-class _DiskMemo:
-    """Memoize a pure function of arrays and keywords in a folder, keyed by content hash.
-
-    Used for the paper quantization and the classifier test: a rerun with new clustering
-    parameters calls them with the same embeddings, so their (expensive) results are reused.
-    """
-
-    def __init__(self, function: Callable[..., Any], folder: Path) -> None:
-        self.function = function
-        self.folder = folder
-        self.hits = 0
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        digest = hashlib.sha256(self.function.__qualname__.encode())
-        for value in args:
-            array = np.ascontiguousarray(value)
-            digest.update(str((array.dtype, array.shape)).encode())
-            digest.update(array.tobytes())
-        digest.update(json.dumps(kwargs, sort_keys=True, default=str).encode())
-        path = self.folder / f"{self.function.__name__}-{digest.hexdigest()[:24]}.pkl"
-        if path.is_file():
-            try:
-                with open(path, "rb") as handle:
-                    result = pickle.load(handle)
-                self.hits += 1
-                return result
-            except (OSError, EOFError, pickle.UnpicklingError):
-                pass  # a broken memo is recomputed and overwritten
-        result = self.function(*args, **kwargs)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
-        with open(partial, "wb") as handle:
-            pickle.dump(result, handle)
-        partial.replace(path)
-        return result
-
-
 def cluster_space(projection: pd.DataFrame) -> np.ndarray:
     """The clustering coordinates (c0, c1, ...) of the projection, as float32."""
     columns = [c for c in projection.columns if c.startswith("c") and c[1:].isdigit()]
@@ -750,9 +711,9 @@ def _measure_stage(
 
     The call to `measure(...)` and the writing of its outputs stay together here.
     """
-    from simgap_core.measure.classifier import classifier_test
+    from simgap_core.measure.classifier import ClassifierTest, classifier_test
     from simgap_core.measure.compare import measure
-    from simgap_core.measure.quantize import quantize
+    from simgap_core.measure.quantize import Quantization, quantize
 
     corpus: Corpus = state["corpus"]
     representations: pd.DataFrame = state["representations"]
@@ -784,8 +745,8 @@ def _measure_stage(
         floor_repeats=params.floor_repeats,
         permutations=params.permutations,
         seed=params.seed,
-        quantizer=_DiskMemo(quantize, memo_folder),
-        classifier=_DiskMemo(classifier_test, memo_folder),
+        quantizer=DiskMemo(quantize, Quantization, memo_folder),
+        classifier=DiskMemo(classifier_test, ClassifierTest, memo_folder),
     )
     metrics = dict(result.metrics)
     metrics["representation"] = {
