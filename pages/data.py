@@ -13,6 +13,7 @@ import ui
 from simgap_core.errors import SimgapError
 from simgap_core.io.inputs import parse_lines, save_uploads
 from simgap_core.io.loaders import FORMATS
+from simgap_core.present import verdicts
 from simgap_core.represent import FACETS
 from simgap_core.run import AnalysisParams
 
@@ -202,12 +203,12 @@ if has_metrics:
     per_row = min(len(shown) + 1, GLANCE_COLUMNS)
     columns = [column for _ in range(0, len(shown) + 1, per_row) for column in st.columns(per_row)]
     for column, (name, entry) in zip(columns, shown, strict=False):
-        low, high = entry.paper.js_ci
+        interval = verdicts.interval_text(entry.paper.js_ci, metrics.settings.ci_level)
         column.metric(
             ui.md(name),
             f"JS {entry.paper.js:.3f}",
             help=f"Bias-corrected Jensen-Shannon divergence to {ui.md(run.reference)} on the paper "
-            f"quantization (k={entry.paper.k}); 95% interval {low:.3f} – {high:.3f}."
+            f"quantization (k={entry.paper.k}); {interval}."
             + (
                 ""
                 if entry.reliable

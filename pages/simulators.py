@@ -252,14 +252,22 @@ if mixture is not None:
         key="simulators_mixture",
     )
     with right:
-        low, high = mixture.held_out_gain_ci
-        st.metric(
-            "held-out gain of the mixture",
-            f"{mixture.held_out_gain:.4f}",
-            help="Best single JS minus mixture JS, on the half of the conversations the weights "
-            f"were not fitted on, over {mixture.splits} splits.",
-        )
-        st.caption(f"{settings.ci_level:.0%} interval {low:.4f} – {high:.4f}")
+        if mixture.held_out_gain is None or mixture.held_out_gain_ci is None:
+            st.metric(
+                "held-out gain of the mixture",
+                "not judged",
+                help="A source is too small to halve: the weights cannot be judged on "
+                "conversations they were not fitted on, so no claim that mixing helps is made.",
+            )
+        else:
+            low, high = mixture.held_out_gain_ci
+            st.metric(
+                "held-out gain of the mixture",
+                f"{mixture.held_out_gain:.4f}",
+                help="Best single JS minus mixture JS, on the half of the conversations the "
+                f"weights were not fitted on, over {mixture.splits} splits.",
+            )
+            st.caption(f"{settings.ci_level:.0%} interval {low:.4f} – {high:.4f}")
         st.metric("in-sample gain (descriptive)", f"{mixture.in_sample_gain:.4f}")
         st.metric("mixture JS (descriptive)", f"{mixture.js:.4f}")
         st.metric(

@@ -93,7 +93,8 @@ class PaperComparison(_Model):
     n_components: int
     explained_variance: float
     js: float
-    js_ci: Interval
+    # Null when a side has fewer than 2 conversations: no bootstrap (the reason in `skipped`).
+    js_ci: Interval | None
     js_plugin: float
     js_bias: float | None = None
     kl_forward: float | None = None
@@ -171,7 +172,7 @@ class SimulatorMetrics(_Model):
 class LeaderboardEntry(_Model):
     simulator: str
     js: float
-    js_ci: Interval
+    js_ci: Interval | None
     tied_with: list[str] = []
     reliable: bool = True
 
@@ -222,8 +223,9 @@ class Mixture(_Model):
     best_single: str
     best_single_js: float
     in_sample_gain: float
-    held_out_gain: float
-    held_out_gain_ci: Interval
+    # Null when a source is too small to halve (the reason in `skipped`); `helps` is then false.
+    held_out_gain: float | None
+    held_out_gain_ci: Interval | None
     helps: bool
     splits: int
     quantization: str = ""
@@ -232,7 +234,7 @@ class Mixture(_Model):
     @model_validator(mode="after")
     def _helps_only_above_zero(self) -> Mixture:
         _check_interval("held_out_gain", self.held_out_gain, self.held_out_gain_ci)
-        if self.helps and self.held_out_gain_ci[0] <= 0:
+        if self.helps and (self.held_out_gain_ci is None or self.held_out_gain_ci[0] <= 0):
             raise ValueError("helps is true although held_out_gain_ci does not lie above 0")
         return self
 

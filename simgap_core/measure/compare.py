@@ -57,7 +57,6 @@ from simgap_core.measure.pairs import (
     K_RULES,
     MAX_SIZE_RATIO,
     MIN_CONVERSATIONS_PER_BIN,
-    SCHEMA_VERSION,
     SEED_FLOOR,
     SEED_MAP_FLOOR,
     SEED_MISALIGNMENT,
@@ -95,6 +94,7 @@ from simgap_core.measure.verdicts import (
     robustness_metrics,
     verdict_metrics,
 )
+from simgap_core.schema import SCHEMA_VERSION, Metrics
 
 # Re-exported: callers import these from `compare` (the module that writes metrics.json).
 __all__ = [
@@ -112,13 +112,22 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Measurement:
-    """Everything `measure` computes; `timings` holds seconds per stage (not part of metrics)."""
+    """Everything `measure` computes; `timings` holds seconds per stage (not part of metrics).
 
-    metrics: dict[str, Any]
+    `document` is the typed `metrics.json`: built through the schema the readers use, so the
+    writer can never write a file its own reader rejects.
+    """
+
+    document: Metrics
     paper_histograms: pd.DataFrame
     clusters_summary: pd.DataFrame
     misalignment: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """`document` as the JSON object `metrics.json` holds."""
+        return self.document.model_dump(mode="json")
 
 
 def measure(
@@ -478,7 +487,7 @@ def measure(
         "skipped": skipped,
     }
     return Measurement(
-        metrics=metrics,
+        document=Metrics.model_validate(metrics),
         paper_histograms=pd.concat(histogram_frames, ignore_index=True),
         clusters_summary=pd.DataFrame(cluster_columns),
         misalignment=misalignment_table(misalignment_pairs, codes, ids),

@@ -36,7 +36,6 @@ from simgap_core.measure.uncertainty import (
     permutation_test,
 )
 
-SCHEMA_VERSION = 2
 STAGES = (
     "quantize",
     "bootstrap",

@@ -916,8 +916,15 @@ def mixture_figure(
     weights = pd.Series(mixture.weights, dtype=float).sort_values(ascending=False)
     if names is not None:
         weights = weights[weights.index.isin(list(names))]
-    low, high = mixture.held_out_gain_ci
-    verdict = "helps" if mixture.helps else "does not help beyond noise"
+    if mixture.held_out_gain is None or mixture.held_out_gain_ci is None:
+        title = "mixture not judged: a source is too small to halve for a held-out gain"
+    else:
+        low, high = mixture.held_out_gain_ci
+        verdict = "helps" if mixture.helps else "does not help beyond noise"
+        title = (
+            f"mixture {verdict}: held-out gain {mixture.held_out_gain:.4f} "
+            f"[{low:.4f}, {high:.4f}] over {plotly_text(mixture.best_single)}"
+        )
     figure = go.Figure(
         go.Bar(
             x=[plotly_text(name) for name in weights.index],
@@ -932,11 +939,7 @@ def mixture_figure(
     figure.update_layout(
         height=340,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        title={
-            "text": f"mixture {verdict}: held-out gain {mixture.held_out_gain:.4f} "
-            f"[{low:.4f}, {high:.4f}] over {plotly_text(mixture.best_single)}",
-            "font": {"size": 13},
-        },
+        title={"text": title, "font": {"size": 13}},
         plot_bgcolor="white",
     )
     return figure

@@ -74,7 +74,7 @@ from simgap_core.present.selection import (
     summary_names,
     top_feature_gaps,
 )
-from simgap_core.present.verdicts import mixture_recipe, verdicts
+from simgap_core.present.verdicts import NO_INTERVAL, mixture_recipe, verdicts
 from simgap_core.represent import BASELINE_FACETS
 from simgap_core.run import Run, package_versions
 from simgap_core.schema import METRICS, Metrics, read_metrics
@@ -489,8 +489,8 @@ class Headline:
 
     simulator: str
     js: float
-    js_lo: float
-    js_hi: float
+    js_lo: float | None
+    js_hi: float | None
     js_plugin: float
     reliability: str
     verdict: str
@@ -517,8 +517,8 @@ def headlines(metrics: Metrics, summary: pd.DataFrame) -> list[Headline]:
             Headline(
                 simulator=name,
                 js=entry.paper.js,
-                js_lo=entry.paper.js_ci[0],
-                js_hi=entry.paper.js_ci[1],
+                js_lo=entry.paper.js_ci[0] if entry.paper.js_ci else None,
+                js_hi=entry.paper.js_ci[1] if entry.paper.js_ci else None,
                 js_plugin=entry.paper.js_plugin,
                 reliability=reliability_text(metrics, name),
                 verdict=said.no_gap[name],
@@ -892,6 +892,7 @@ def build_report(
         "detail": detail,
         "closest_tied": bool(metrics.simulators[simulators[0]].tied_with),
         "ci_level": metrics.settings.ci_level,
+        "no_interval": NO_INTERVAL,
         "alpha": metrics.settings.alpha,
         "paper_k": {name: entry.paper.k for name, entry in metrics.ranked()},
         "common_k": len({entry.paper.k for _, entry in metrics.ranked()}) == 1,

@@ -32,8 +32,13 @@ def _js(value: float) -> str:
     return format(value, JS_FORMAT)
 
 
-def interval_text(interval: Interval, level: float) -> str:
-    """'95% interval 0.0040 – 0.0210'."""
+NO_INTERVAL = "no interval: too few conversations to resample"
+
+
+def interval_text(interval: Interval | None, level: float) -> str:
+    """'95% interval 0.0040 – 0.0210', or why there is none."""
+    if interval is None:
+        return NO_INTERVAL
     return f"{level:.0%} interval {_js(interval[0])} – {_js(interval[1])}"
 
 
@@ -163,6 +168,15 @@ def mixture_sentence(metrics: Metrics) -> str:
         if reason:
             return f"Mixture skipped: {reason}."
         return "One simulator only: there is no mixture to weigh."
+    if mixture.held_out_gain is None:
+        reason = metrics.skip_reason(None, "mixture held out") or metrics.skip_reason(
+            mixture.best_single, "mixture held out"
+        )
+        return (
+            "The mixture's gain could not be judged on held-out conversations"
+            + (f" ({reason})" if reason else "")
+            + ": no claim that mixing helps."
+        )
     gain = (
         f"held-out gain {_js(mixture.held_out_gain)} in JS "
         f"({interval_text(mixture.held_out_gain_ci, level)}, {mixture.splits} splits)"

@@ -748,16 +748,19 @@ def _measure_stage(
         quantizer=DiskMemo(quantize, Quantization, memo_folder),
         classifier=DiskMemo(classifier_test, ClassifierTest, memo_folder),
     )
-    metrics = dict(result.metrics)
-    metrics["representation"] = {
-        "facet": params.facet,
-        "annotator": params.annotator,
-        "embedding_model": _embedding_model_name(params),
-    }
+    document = result.document.model_copy(
+        update={
+            "representation": {
+                "facet": params.facet,
+                "annotator": params.annotator,
+                "embedding_model": _embedding_model_name(params),
+            }
+        }
+    )
     misalignment = result.misalignment.copy()
     misalignment.insert(0, "conversation_id", representations["conversation_id"].to_numpy())
     misalignment.insert(1, "source", representations["source"].to_numpy())
-    write_json(run.path / "metrics.json", metrics)
+    write_json(run.path / "metrics.json", document.model_dump(mode="json"))
     write_csv(run.path / "paper_histograms.csv", result.paper_histograms)
     write_csv(run.path / "clusters_summary.csv", result.clusters_summary)
     write_parquet(run.path / "misalignment.parquet", misalignment)
