@@ -57,13 +57,9 @@ from simgap_core.measure.pairs import (
     K_RULES,
     MAX_SIZE_RATIO,
     MIN_CONVERSATIONS_PER_BIN,
-    SEED_FLOOR,
-    SEED_MAP_FLOOR,
-    SEED_MISALIGNMENT,
-    SEED_PAPER_CI,
-    SEED_PAPER_TEST,
     STAGES,
     MeasureSettings,
+    SeedStream,
     Timer,
     floor_summary,
     map_comparison,
@@ -319,7 +315,7 @@ def measure(
                         statistic=statistic,
                         n_boot=settings.bootstrap,
                         level=settings.ci_level,
-                        seed=stage_seed(seed, SEED_PAPER_CI, i),
+                        seed=stage_seed(seed, SeedStream.PAPER_CI, i),
                     )
                     # Like JS, the plug-in KL is biased upwards and the basic interval bounds
                     # the bias-corrected value: that is the estimate shown beside it (clipped
@@ -336,7 +332,7 @@ def measure(
                     real_counts,
                     sim_counts,
                     permutations=settings.permutations,
-                    seed=stage_seed(seed, SEED_PAPER_TEST, i),
+                    seed=stage_seed(seed, SeedStream.PAPER_TEST, i),
                 )
             paper.update(null_js=null_summary(test.null), p_value=test.p_value)
         if match_n:
@@ -381,7 +377,7 @@ def measure(
                 metric="cosine" if map_coords is None else "euclidean",
                 ids=ids[rows],
                 null_repeats=settings.misalignment_null_repeats,
-                seed=stage_seed(seed, SEED_MISALIGNMENT, i),
+                seed=stage_seed(seed, SeedStream.MISALIGNMENT, i),
             )
             misalignment_pairs.append((sim, rows, scores))
         notes = reliability_notes(n_real, n_sim, pair.k)
@@ -419,10 +415,12 @@ def measure(
             "paper": floor_summary(
                 shared.histograms[0],
                 repeats=settings.floor_repeats,
-                seed=stage_seed(seed, SEED_FLOOR),
+                seed=stage_seed(seed, SeedStream.FLOOR),
             ),
             "map": floor_summary(
-                map_hist[0], repeats=settings.floor_repeats, seed=stage_seed(seed, SEED_MAP_FLOOR)
+                map_hist[0],
+                repeats=settings.floor_repeats,
+                seed=stage_seed(seed, SeedStream.MAP_FLOOR),
             ),
         }
     with timer.stage("mixture"):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from enum import IntEnum, unique
 from typing import Any
 
 import numpy as np
@@ -52,20 +53,27 @@ K_RULES = ("common", "pair")
 # Below these, a (real, simulator) JS is marked unreliable (the calibration bench measures why).
 MIN_CONVERSATIONS_PER_BIN = 10
 MAX_SIZE_RATIO = 2.0
-# Stage numbers for `stage_seed`: every random draw has its own stream.
-(
-    SEED_PAPER_CI,
-    SEED_MAP_CI,
-    SEED_SHARE_CI,
-    SEED_MATCHED,
-    SEED_PAPER_TEST,
-    SEED_MAP_TEST,
-    SEED_FLOOR,
-    SEED_MAP_FLOOR,
-    SEED_MIXTURE,
-    SEED_VARIANT_CI,
-    SEED_MISALIGNMENT,
-) = range(11)
+
+
+@unique
+class SeedStream(IntEnum):
+    """The random stream of each draw in `measure`, for `stage_seed`.
+
+    Every number is written out and never reused: a stream added later takes a new number, so
+    no existing stream (and no stored result) shifts.
+    """
+
+    PAPER_CI = 0
+    MAP_CI = 1
+    SHARE_CI = 2
+    MATCHED = 3
+    PAPER_TEST = 4
+    MAP_TEST = 5
+    FLOOR = 6
+    MAP_FLOOR = 7
+    MIXTURE = 8
+    VARIANT_CI = 9
+    MISALIGNMENT = 10
 
 
 @dataclass(frozen=True)
@@ -132,9 +140,9 @@ class Timer:
         self.seconds[name] += time.perf_counter() - start
 
 
-def stage_seed(seed: int, stage: int, index: int = 0) -> int:
+def stage_seed(seed: int, stage: SeedStream, index: int = 0) -> int:
     """An independent, reproducible seed per (stage, simulator) derived from the run's seed."""
-    return int(np.random.SeedSequence((seed, stage, index)).generate_state(1)[0])
+    return int(np.random.SeedSequence((seed, int(stage), index)).generate_state(1)[0])
 
 
 def floor_summary(counts: np.ndarray, *, repeats: int, seed: int) -> dict[str, Any] | None:
@@ -258,21 +266,21 @@ def map_comparison(
                 sim_counts,
                 n_boot=settings.bootstrap,
                 level=settings.ci_level,
-                seed=stage_seed(seed, SEED_MAP_CI, index),
+                seed=stage_seed(seed, SeedStream.MAP_CI, index),
             )
             diff_low, diff_high = bootstrap_share_differences(
                 real_counts,
                 sim_counts,
                 n_boot=settings.bootstrap,
                 level=settings.ci_level,
-                seed=stage_seed(seed, SEED_SHARE_CI, index),
+                seed=stage_seed(seed, SeedStream.SHARE_CI, index),
             )
         with timer.stage("permutation"):
             test = permutation_test(
                 real_counts,
                 sim_counts,
                 permutations=settings.permutations,
-                seed=stage_seed(seed, SEED_MAP_TEST, index),
+                seed=stage_seed(seed, SeedStream.MAP_TEST, index),
             )
         metrics.update(
             js=corrected.js,
@@ -302,7 +310,7 @@ def matched_js(
     `js` and the interval bounds are averages over the repeats of the corrected JS and its
     basic interval: every simulator is then judged at the same size, on its own bins.
     """
-    rng = np.random.default_rng(stage_seed(settings.seed, SEED_MATCHED, index))
+    rng = np.random.default_rng(stage_seed(settings.seed, SeedStream.MATCHED, index))
     values, lows, highs = [], [], []
     for _ in range(settings.match_repeats):
         real = np.bincount(rng.choice(real_labels, n, replace=False), minlength=k)

@@ -30,10 +30,8 @@ from scipy import stats
 from simgap_core.measure.divergence import js_divergence
 from simgap_core.measure.mixture import best_mixture
 from simgap_core.measure.pairs import (
-    SEED_MIXTURE,
-    SEED_PAPER_CI,
-    SEED_VARIANT_CI,
     MeasureSettings,
+    SeedStream,
     Timer,
     skip,
     stage_seed,
@@ -286,7 +284,7 @@ def verdict_metrics(
                 [pairs[s].histograms[1] for s in resampled],
                 n_boot=settings.bootstrap,
                 level=settings.ci_level,
-                seed=stage_seed(settings.seed, SEED_PAPER_CI),
+                seed=stage_seed(settings.seed, SeedStream.PAPER_CI),
             )
         for sim in resampled:
             corrected = joint.corrected[sim]
@@ -345,7 +343,7 @@ def mixture_metrics(
         shared.k,
         splits=settings.mixture_splits,
         level=settings.ci_level,
-        seed=stage_seed(settings.seed, SEED_MIXTURE),
+        seed=stage_seed(settings.seed, SeedStream.MIXTURE),
     )
     result.update(
         held_out_gain=held_out.gain,
@@ -395,7 +393,7 @@ def robustness_metrics(
                         variant.histograms[1],
                         n_boot=settings.bootstrap,
                         level=settings.ci_level,
-                        seed=stage_seed(settings.seed, SEED_VARIANT_CI, index),
+                        seed=stage_seed(settings.seed, SeedStream.VARIANT_CI, index),
                     ).js
                 else:
                     values[sim] = float(js_divergence(*variant.histograms))
