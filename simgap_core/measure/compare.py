@@ -210,205 +210,46 @@ def measure(
         seed=seed,
         thresholds=thresholds or CategoryThresholds(),
     )
-    embeddings = np.asarray(embeddings)
-    sources = np.asarray(sources, dtype=object).astype(str)
-    map_labels = np.asarray(map_labels, dtype=np.int64)
-    for name, column in (
-        ("sources", sources),
-        ("map_labels", map_labels),
-        ("representation_texts", representation_texts),
-        ("user_texts", user_texts),
-        ("map_coords", map_coords),
-        ("pair_ids", pair_ids),
-        ("conversation_ids", conversation_ids),
-    ):
-        if column is not None and len(column) != len(embeddings):
-            raise ValueError(f"{name} has {len(column)} rows, embeddings have {len(embeddings)}")
-
-    names = ordered_sources(sources, reference)
-    simulators = names[1:]
-    code_of = {name: i for i, name in enumerate(names)}
-    codes = np.array([code_of[s] for s in sources], dtype=np.int64)
-    sizes = {name: int(count) for name, count in zip(names, np.bincount(codes), strict=True)}
-    ids = (
-        np.arange(len(codes)).astype(str)
-        if conversation_ids is None
-        else np.asarray(conversation_ids, dtype=str)
+    rows = _Rows.of(
+        embeddings,
+        sources,
+        map_labels,
+        reference=reference,
+        representation_texts=representation_texts,
+        user_texts=user_texts,
+        map_coords=map_coords,
+        pair_ids=pair_ids,
+        conversation_ids=conversation_ids,
     )
-    groups = probe_groups(len(codes), representation_texts, pair_ids)
-    n_clusters = int(map_labels.max()) + 1
-    map_hist = histograms_from_labels(map_labels, codes, n_clusters, n_groups=len(names))
     timer = Timer()
     skipped: list[dict[str, str]] = []
-    n_real = sizes[reference]
-
-    sim_metrics: dict[str, Any] = {}
-    histogram_frames, misalignment_pairs = [], []
-    pairs: dict[str, Quantization] = {}
-    pair_rows: dict[str, np.ndarray] = {}
-    cluster_columns: dict[str, Any] = {
-        "cluster": bin_labels(n_clusters),
-        "n": map_hist.sum(axis=0),
-        **{f"share_{name}": map_hist[i] / map_hist[i].sum() for i, name in enumerate(names)},
-    }
-    for i, sim in enumerate(simulators, start=1):
-        rows = np.flatnonzero((codes == 0) | (codes == i))
-        is_sim = codes[rows] == i
-        n_sim = sizes[sim]
-        k_pair = min(pair_k(settings, sizes, reference, sim), len(rows))
-        with timer.stage("quantize"):
-            pair = quantizer(
-                embeddings[rows],
-                is_sim.astype(np.int64),
-                n_groups=2,
-                **settings.quantize_kwargs(k_pair),
-            )
-        pairs[sim], pair_rows[sim] = pair, rows
-        histogram_frames.append(
-            pd.DataFrame(
-                {
-                    "simulator": sim,
-                    "cluster": np.arange(pair.k),
-                    "real_count": pair.histograms[0],
-                    "sim_count": pair.histograms[1],
-                }
-            )
-        )
-        resample = min(n_real, n_sim) >= 2
-        if not resample:
-            for statistic in ("bootstrap", "permutation test"):
-                skip(
-                    skipped,
-                    sim,
-                    statistic,
-                    f"needs at least 2 conversations per side, has {min(n_real, n_sim)}",
-                )
-        real_counts, sim_counts = pair.histograms
-        plugin = divergences(real_counts, sim_counts)
-        paper: dict[str, Any] = {
-            "k": pair.k,
-            "n_components": pair.n_components,
-            "explained_variance": pair.explained_variance,
-            "js": plugin["js"],
-            "js_ci": None,
-            "js_plugin": plugin["js"],
-            "js_bias": None,
-            "kl_forward": plugin["kl_forward"],
-            "kl_forward_ci": None,
-            "kl_backward": plugin["kl_backward"],
-            "kl_backward_ci": None,
-            "null_js": None,
-            "p_value": None,
-            "p_value_adjusted": None,
-            "seed_spread": None,
-            "matched": None,
-        }
-        if resample:
-            with timer.stage("bootstrap"):
-                for direction, statistic in (
-                    ("kl_forward", kl_forward),
-                    ("kl_backward", kl_backward),
-                ):
-                    interval = bootstrap_ci(
-                        real_counts,
-                        sim_counts,
-                        statistic=statistic,
-                        n_boot=settings.bootstrap,
-                        level=settings.ci_level,
-                        seed=stage_seed(seed, SeedStream.PAPER_CI, i),
-                    )
-                    # Like JS, the plug-in KL is biased upwards and the basic interval bounds
-                    # the bias-corrected value: that is the estimate shown beside it (clipped
-                    # at 0); the paper's plug-in number is kept as `<direction>_plugin`.
-                    corrected = max(0.0, interval.estimate - interval.bias)
-                    paper[f"{direction}_plugin"] = paper[direction]
-                    paper[direction] = corrected
-                    paper[f"{direction}_ci"] = [
-                        min(interval.low, corrected),
-                        max(interval.high, corrected),
-                    ]
-            with timer.stage("permutation"):
-                test = permutation_test(
-                    real_counts,
-                    sim_counts,
-                    permutations=settings.permutations,
-                    seed=stage_seed(seed, SeedStream.PAPER_TEST, i),
-                )
-            paper.update(null_js=null_summary(test.null), p_value=test.p_value)
-        if match_n:
-            n_match = min(sizes.values())
-            if n_match >= 2:
-                paper["matched"] = matched_js(
-                    pair.labels[~is_sim], pair.labels[is_sim], pair.k, n_match, i, settings
-                )
-            else:
-                skip(skipped, sim, "matched", f"the smallest source has {n_match} conversation")
-        shared_map, clusters = map_comparison(
-            map_hist[0], map_hist[i], i, settings, timer, resample
-        )
-        # Shares are already there, once per source (share_<source>).
-        per_cluster = clusters.drop(columns=["real_share", "sim_share"])
-        cluster_columns.update(
-            {f"{column}_{sim}": per_cluster[column].to_numpy() for column in per_cluster.columns}
-        )
-        probe = None
-        with timer.stage("classifier"):
-            try:
-                probe = classifier(
-                    embeddings[codes == 0],
-                    embeddings[codes == i],
-                    folds=settings.classifier_folds,
-                    seed=seed,
-                    max_per_class=settings.classifier_max_per_class,
-                    real_groups=None if groups is None else groups[codes == 0],
-                    sim_groups=None if groups is None else groups[codes == i],
-                    bootstrap=settings.bootstrap,
-                    permutations=settings.classifier_permutations,
-                    level=settings.ci_level,
-                ).to_dict()
-            except ProbeNotPossible as reason:
-                skip(skipped, sim, "classifier", str(reason))
-        with timer.stage("interpret"):
-            points = embeddings if map_coords is None else np.asarray(map_coords)
-            scores = misalignment_scores(
-                points[rows],
-                is_sim,
-                neighbours=min(settings.neighbours, len(rows) - 1),
-                metric="cosine" if map_coords is None else "euclidean",
-                ids=ids[rows],
-                null_repeats=settings.misalignment_null_repeats,
-                seed=stage_seed(seed, SeedStream.MISALIGNMENT, i),
-            )
-            misalignment_pairs.append((sim, rows, scores))
-        notes = reliability_notes(n_real, n_sim, pair.k)
-        sim_metrics[sim] = {
-            "n": n_sim,
-            "reliable": not notes,
-            "reliability_notes": notes,
-            "paper": paper,
-            "map": shared_map,
-            "classifier": probe,
-            "clusters": {c: int(np.sum(clusters["category"] == c)) for c in CATEGORIES},
-            "tied_with": [],
-        }
-
-    ties = verdict_metrics(sim_metrics, pairs, pair_rows, codes, settings, timer, skipped)
-    robustness = robustness_metrics(
-        embeddings, codes, names, sizes, sim_metrics, pairs, settings, timer, quantizer
+    pairs = [
+        _measure_pair(rows, i, settings, timer, skipped, quantizer, classifier)
+        for i in range(1, len(rows.names))
+    ]
+    sim_metrics = {pair.simulator: pair.metrics for pair in pairs}
+    quantizations = {pair.simulator: pair.quantization for pair in pairs}
+    ties = verdict_metrics(
+        sim_metrics,
+        quantizations,
+        {pair.simulator: pair.rows for pair in pairs},
+        rows.codes,
+        settings,
+        timer,
+        skipped,
     )
-
-    k_shared = settings.k if settings.k is not None else common_k(list(sizes.values()))
-    with timer.stage("quantize"):
-        shared = (
-            pairs[simulators[0]]
-            if len(simulators) == 1
-            else quantizer(
-                embeddings,
-                codes,
-                n_groups=len(names),
-                **settings.quantize_kwargs(min(k_shared, len(codes))),
-            )
-        )
+    robustness = robustness_metrics(
+        rows.embeddings,
+        rows.codes,
+        rows.names,
+        rows.sizes,
+        sim_metrics,
+        quantizations,
+        settings,
+        timer,
+        quantizer,
+    )
+    shared = _shared_quantization(rows, quantizations, settings, timer, quantizer)
     with timer.stage("floor"):
         floors = {
             "descriptive": True,
@@ -418,48 +259,380 @@ def measure(
                 seed=stage_seed(seed, SeedStream.FLOOR),
             ),
             "map": floor_summary(
-                map_hist[0],
+                rows.map_hist[0],
                 repeats=settings.floor_repeats,
                 seed=stage_seed(seed, SeedStream.MAP_FLOOR),
             ),
         }
     with timer.stage("mixture"):
-        pairwise = [
-            [float(js_divergence(a, b)) for b in shared.histograms] for a in shared.histograms
-        ]
-        mixture = mixture_metrics(shared, codes, names, settings, skipped)
+        mixture = mixture_metrics(shared, rows.codes, rows.names, settings, skipped)
+    cluster_columns = _cluster_columns(rows, pairs)
     with timer.stage("interpret"):
-        for column, texts in (
-            ("terms_representation", representation_texts),
-            ("terms_user", user_texts),
-        ):
-            if texts is not None:
-                terms = class_tfidf(texts, map_labels, top_n=settings.top_terms)
-                cluster_columns[column] = [
-                    ", ".join(term for term, _ in terms.get(label, []))
-                    for label in bin_labels(n_clusters)
-                ]
+        cluster_columns |= _cluster_terms(rows, settings)
+    document = _document(
+        rows, settings, sim_metrics, ties, floors, shared, mixture, robustness, skipped
+    )
+    return Measurement(
+        document=Metrics.model_validate(document),
+        paper_histograms=pd.concat([pair.histogram for pair in pairs], ignore_index=True),
+        clusters_summary=pd.DataFrame(cluster_columns),
+        misalignment=misalignment_table(
+            [pair.misalignment for pair in pairs], rows.codes, rows.ids
+        ),
+        timings=timer.seconds,
+    )
 
+
+@dataclass(frozen=True)
+class _Rows:
+    """`measure`'s inputs, one row per conversation, checked and coded once."""
+
+    embeddings: np.ndarray
+    codes: np.ndarray  # source codes: 0 = the reference, i = names[i]
+    names: list[str]  # the reference first, then the simulators
+    sizes: dict[str, int]
+    ids: np.ndarray
+    groups: np.ndarray | None  # probe groups: identical texts and pair_ids kept together
+    map_labels: np.ndarray
+    map_hist: np.ndarray  # (sources, clusters + noise) counts on the shared map
+    neighbour_points: np.ndarray
+    neighbour_metric: str
+    representation_texts: Sequence[str] | None
+    user_texts: Sequence[str] | None
+
+    @classmethod
+    def of(
+        cls,
+        embeddings: np.ndarray,
+        sources: Sequence[str],
+        map_labels: np.ndarray,
+        *,
+        reference: str,
+        representation_texts: Sequence[str] | None,
+        user_texts: Sequence[str] | None,
+        map_coords: np.ndarray | None,
+        pair_ids: Sequence[str | None] | None,
+        conversation_ids: Sequence[str] | None,
+    ) -> _Rows:
+        embeddings = np.asarray(embeddings)
+        sources = np.asarray(sources, dtype=object).astype(str)
+        map_labels = np.asarray(map_labels, dtype=np.int64)
+        for name, column in (
+            ("sources", sources),
+            ("map_labels", map_labels),
+            ("representation_texts", representation_texts),
+            ("user_texts", user_texts),
+            ("map_coords", map_coords),
+            ("pair_ids", pair_ids),
+            ("conversation_ids", conversation_ids),
+        ):
+            if column is not None and len(column) != len(embeddings):
+                raise ValueError(
+                    f"{name} has {len(column)} rows, embeddings have {len(embeddings)}"
+                )
+        names = ordered_sources(sources, reference)
+        code_of = {name: i for i, name in enumerate(names)}
+        codes = np.array([code_of[s] for s in sources], dtype=np.int64)
+        counts = np.bincount(codes)
+        n_clusters = int(map_labels.max()) + 1
+        return cls(
+            embeddings=embeddings,
+            codes=codes,
+            names=names,
+            sizes={name: int(count) for name, count in zip(names, counts, strict=True)},
+            ids=np.arange(len(codes)).astype(str)
+            if conversation_ids is None
+            else np.asarray(conversation_ids, dtype=str),
+            groups=probe_groups(len(codes), representation_texts, pair_ids),
+            map_labels=map_labels,
+            map_hist=histograms_from_labels(map_labels, codes, n_clusters, n_groups=len(names)),
+            neighbour_points=embeddings if map_coords is None else np.asarray(map_coords),
+            neighbour_metric="cosine" if map_coords is None else "euclidean",
+            representation_texts=representation_texts,
+            user_texts=user_texts,
+        )
+
+    @property
+    def reference(self) -> str:
+        return self.names[0]
+
+    @property
+    def n_clusters(self) -> int:
+        return self.map_hist.shape[1] - 1
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """Everything measured for one (reference, simulator) pair before the joint verdicts."""
+
+    simulator: str
+    rows: np.ndarray  # the pair's rows in `_Rows`
+    quantization: Quantization
+    metrics: dict[str, Any]  # simulators[NAME] of metrics.json; the verdicts complete it
+    histogram: pd.DataFrame  # its rows of paper_histograms.csv
+    cluster_columns: dict[str, np.ndarray]  # its columns of clusters_summary.csv
+    misalignment: tuple[str, np.ndarray, pd.DataFrame]
+
+
+def _measure_pair(
+    data: _Rows,
+    index: int,
+    settings: MeasureSettings,
+    timer: Timer,
+    skipped: list[dict[str, str]],
+    quantizer: Callable[..., Quantization],
+    classifier: Callable[..., Any],
+) -> _Pair:
+    """The paper quantization, map comparison, probe and misalignment of simulator `index`."""
+    sim = data.names[index]
+    rows = np.flatnonzero((data.codes == 0) | (data.codes == index))
+    is_sim = data.codes[rows] == index
+    n_real, n_sim = data.sizes[data.reference], data.sizes[sim]
+    k_pair = min(pair_k(settings, data.sizes, data.reference, sim), len(rows))
+    with timer.stage("quantize"):
+        pair = quantizer(
+            data.embeddings[rows],
+            is_sim.astype(np.int64),
+            n_groups=2,
+            **settings.quantize_kwargs(k_pair),
+        )
+    resample = min(n_real, n_sim) >= 2
+    if not resample:
+        for statistic in ("bootstrap", "permutation test"):
+            skip(
+                skipped,
+                sim,
+                statistic,
+                f"needs at least 2 conversations per side, has {min(n_real, n_sim)}",
+            )
+    paper = _paper_comparison(pair, index, resample, settings, timer)
+    if settings.match_n:
+        n_match = min(data.sizes.values())
+        if n_match >= 2:
+            paper["matched"] = matched_js(
+                pair.labels[~is_sim], pair.labels[is_sim], pair.k, n_match, index, settings
+            )
+        else:
+            skip(skipped, sim, "matched", f"the smallest source has {n_match} conversation")
+    shared_map, clusters = map_comparison(
+        data.map_hist[0], data.map_hist[index], index, settings, timer, resample
+    )
+    # Shares are already there, once per source (share_<source>).
+    per_cluster = clusters.drop(columns=["real_share", "sim_share"])
+    with timer.stage("classifier"):
+        probe = _probe(data, index, settings, skipped, classifier)
+    with timer.stage("interpret"):
+        scores = misalignment_scores(
+            data.neighbour_points[rows],
+            is_sim,
+            neighbours=min(settings.neighbours, len(rows) - 1),
+            metric=data.neighbour_metric,
+            ids=data.ids[rows],
+            null_repeats=settings.misalignment_null_repeats,
+            seed=stage_seed(settings.seed, SeedStream.MISALIGNMENT, index),
+        )
+    notes = reliability_notes(n_real, n_sim, pair.k)
+    return _Pair(
+        simulator=sim,
+        rows=rows,
+        quantization=pair,
+        metrics={
+            "n": n_sim,
+            "reliable": not notes,
+            "reliability_notes": notes,
+            "paper": paper,
+            "map": shared_map,
+            "classifier": probe,
+            "clusters": {c: int(np.sum(clusters["category"] == c)) for c in CATEGORIES},
+            "tied_with": [],
+        },
+        histogram=pd.DataFrame(
+            {
+                "simulator": sim,
+                "cluster": np.arange(pair.k),
+                "real_count": pair.histograms[0],
+                "sim_count": pair.histograms[1],
+            }
+        ),
+        cluster_columns={
+            f"{column}_{sim}": per_cluster[column].to_numpy() for column in per_cluster.columns
+        },
+        misalignment=(sim, rows, scores),
+    )
+
+
+def _paper_comparison(
+    pair: Quantization, index: int, resample: bool, settings: MeasureSettings, timer: Timer
+) -> dict[str, Any]:
+    """The pair's plug-in numbers, KL intervals and permutation test (JS is the verdicts')."""
+    real_counts, sim_counts = pair.histograms
+    plugin = divergences(real_counts, sim_counts)
+    paper: dict[str, Any] = {
+        "k": pair.k,
+        "n_components": pair.n_components,
+        "explained_variance": pair.explained_variance,
+        "js": plugin["js"],
+        "js_ci": None,
+        "js_plugin": plugin["js"],
+        "js_bias": None,
+        "kl_forward": plugin["kl_forward"],
+        "kl_forward_ci": None,
+        "kl_backward": plugin["kl_backward"],
+        "kl_backward_ci": None,
+        "null_js": None,
+        "p_value": None,
+        "p_value_adjusted": None,
+        "seed_spread": None,
+        "matched": None,
+    }
+    if not resample:
+        return paper
+    with timer.stage("bootstrap"):
+        for direction, statistic in (("kl_forward", kl_forward), ("kl_backward", kl_backward)):
+            interval = bootstrap_ci(
+                real_counts,
+                sim_counts,
+                statistic=statistic,
+                n_boot=settings.bootstrap,
+                level=settings.ci_level,
+                seed=stage_seed(settings.seed, SeedStream.PAPER_CI, index),
+            )
+            # Like JS, the plug-in KL is biased upwards and the basic interval bounds the
+            # bias-corrected value: that is the estimate shown beside it (clipped at 0); the
+            # paper's plug-in number is kept as `<direction>_plugin`.
+            corrected = max(0.0, interval.estimate - interval.bias)
+            paper[f"{direction}_plugin"] = paper[direction]
+            paper[direction] = corrected
+            paper[f"{direction}_ci"] = [min(interval.low, corrected), max(interval.high, corrected)]
+    with timer.stage("permutation"):
+        test = permutation_test(
+            real_counts,
+            sim_counts,
+            permutations=settings.permutations,
+            seed=stage_seed(settings.seed, SeedStream.PAPER_TEST, index),
+        )
+    paper.update(null_js=null_summary(test.null), p_value=test.p_value)
+    return paper
+
+
+def _probe(
+    data: _Rows,
+    index: int,
+    settings: MeasureSettings,
+    skipped: list[dict[str, str]],
+    classifier: Callable[..., Any],
+) -> dict[str, Any] | None:
+    """The grouped linear probe of reference vs simulator `index`, or None with its reason."""
+    real, sim = data.codes == 0, data.codes == index
+    try:
+        return classifier(
+            data.embeddings[real],
+            data.embeddings[sim],
+            folds=settings.classifier_folds,
+            seed=settings.seed,
+            max_per_class=settings.classifier_max_per_class,
+            real_groups=None if data.groups is None else data.groups[real],
+            sim_groups=None if data.groups is None else data.groups[sim],
+            bootstrap=settings.bootstrap,
+            permutations=settings.classifier_permutations,
+            level=settings.ci_level,
+        ).to_dict()
+    except ProbeNotPossible as reason:
+        skip(skipped, data.names[index], "classifier", str(reason))
+        return None
+
+
+def _shared_quantization(
+    data: _Rows,
+    pairs: dict[str, Quantization],
+    settings: MeasureSettings,
+    timer: Timer,
+    quantizer: Callable[..., Quantization],
+) -> Quantization:
+    """One quantization of all sources pooled (pairwise, mixture, floor); with a single
+    simulator, that simulator's own."""
+    if len(pairs) == 1:
+        return next(iter(pairs.values()))
+    with timer.stage("quantize"):
+        return quantizer(
+            data.embeddings,
+            data.codes,
+            n_groups=len(data.names),
+            **settings.quantize_kwargs(min(_shared_k(data, settings), len(data.codes))),
+        )
+
+
+def _shared_k(data: _Rows, settings: MeasureSettings) -> int:
+    return settings.k if settings.k is not None else common_k(list(data.sizes.values()))
+
+
+def _cluster_columns(data: _Rows, pairs: list[_Pair]) -> dict[str, Any]:
+    """clusters_summary.csv: per map cluster its size, each source's share, each pair's gap."""
+    columns: dict[str, Any] = {
+        "cluster": bin_labels(data.n_clusters),
+        "n": data.map_hist.sum(axis=0),
+        **{
+            f"share_{name}": data.map_hist[i] / data.map_hist[i].sum()
+            for i, name in enumerate(data.names)
+        },
+    }
+    for pair in pairs:
+        columns |= pair.cluster_columns
+    return columns
+
+
+def _cluster_terms(data: _Rows, settings: MeasureSettings) -> dict[str, list[str]]:
+    """c-TF-IDF terms of every map cluster, in the representation and in the users' words."""
+    columns = {}
+    for column, texts in (
+        ("terms_representation", data.representation_texts),
+        ("terms_user", data.user_texts),
+    ):
+        if texts is not None:
+            terms = class_tfidf(texts, data.map_labels, top_n=settings.top_terms)
+            columns[column] = [
+                ", ".join(term for term, _ in terms.get(label, []))
+                for label in bin_labels(data.n_clusters)
+            ]
+    return columns
+
+
+def _document(
+    data: _Rows,
+    settings: MeasureSettings,
+    sim_metrics: dict[str, Any],
+    ties: list[Any],
+    floors: dict[str, Any],
+    shared: Quantization,
+    mixture: dict[str, Any] | None,
+    robustness: dict[str, Any] | None,
+    skipped: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The metrics.json object, for `Metrics.model_validate`."""
     shared_description = (
         "paper quantization of real + the only simulator"
-        if len(simulators) == 1
+        if len(sim_metrics) == 1
         else "paper-style quantization of all sources pooled"
     )
     if mixture is not None:
         mixture["quantization"] = shared_description
-    ranking = ranking_of(sim_metrics, "paper")
-    metrics = {
+    thresholds = asdict(settings.thresholds)
+    return {
         "schema_version": SCHEMA_VERSION,
-        "reference": reference,
-        "sources": names,
-        "n": sizes,
+        "reference": data.reference,
+        "sources": data.names,
+        "n": data.sizes,
         "settings": {
             **settings.to_dict(),
-            "k": k_shared if settings.k_rule == "common" or settings.k is not None else None,
-            "neighbour_space": "embeddings (cosine)" if map_coords is None else "map (euclidean)",
-            "thresholds": {**asdict(settings.thresholds), "alpha": settings.alpha}
-            if "alpha" not in asdict(settings.thresholds)
-            else asdict(settings.thresholds),
+            "k": _shared_k(data, settings)
+            if settings.k_rule == "common" or settings.k is not None
+            else None,
+            "neighbour_space": "embeddings (cosine)"
+            if data.neighbour_metric == "cosine"
+            else "map (euclidean)",
+            "thresholds": thresholds
+            if "alpha" in thresholds
+            else {**thresholds, "alpha": settings.alpha},
         },
         "simulators": sim_metrics,
         "leaderboard": [
@@ -470,13 +643,16 @@ def measure(
                 "tied_with": sim_metrics[sim]["tied_with"],
                 "reliable": sim_metrics[sim]["reliable"],
             }
-            for sim in ranking
+            for sim in ranking_of(sim_metrics, "paper")
         ],
         "ties": [tie.to_dict() for tie in ties],
         "noise_floor": floors,
         "pairwise": {
-            "sources": names,
-            "js": pairwise,
+            "sources": data.names,
+            "js": [
+                [float(js_divergence(a, b)) for b in shared.histograms]
+                for a in shared.histograms
+            ],
             "quantization": shared_description,
             "k": shared.k,
         },
@@ -484,10 +660,3 @@ def measure(
         "robustness": robustness,
         "skipped": skipped,
     }
-    return Measurement(
-        document=Metrics.model_validate(metrics),
-        paper_histograms=pd.concat(histogram_frames, ignore_index=True),
-        clusters_summary=pd.DataFrame(cluster_columns),
-        misalignment=misalignment_table(misalignment_pairs, codes, ids),
-        timings=timer.seconds,
-    )
