@@ -285,6 +285,50 @@ def probe_false_positives(runs: int, n: int, dims: int, perms: int) -> None:
     )
 
 
+def probe_repeats(runs: int, distinct: int, dims: int, perms: int) -> None:
+    """The probe when a simulator repeats itself: real conversations all distinct, each
+    simulated text 1 or 3 times (grouped folds keep copies together); no gap, and a gap
+    (the simulator's mean shifted by `shift` in every dimension). With a gap the target of the
+    interval is the mean cross-validated AUC over the runs at those sizes."""
+    print("\n## Grouped probe, repeating simulators: false positives and interval coverage")
+    print(
+        "| real (distinct) | simulated (distinct x copies) | shift | dims | permutations | runs "
+        "| mean AUC | P(p <= 0.05) | P(interval misses the target) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for copies, shift in ((1, 0.0), (3, 0.0), (1, 0.15), (3, 0.15)):
+        _probe_cell(runs, distinct, copies, shift, dims, perms)
+
+
+def _probe_cell(runs: int, distinct: int, copies: int, shift: float, dims: int, perms: int):
+    n = distinct * 3
+    results = []
+    for run in range(runs):
+        rng = np.random.default_rng(10_000 + run)
+        real = rng.standard_normal((n, dims))
+        sim = np.repeat(rng.standard_normal((n // copies, dims)) + shift, copies, axis=0)
+        results.append(
+            classifier_test(
+                real,
+                sim,
+                seed=run,
+                real_groups=np.char.add("r", np.arange(n).astype(str)),
+                sim_groups=np.char.add("s", np.repeat(np.arange(n // copies), copies).astype(str)),
+                bootstrap=200,
+                permutations=perms,
+            )
+        )
+    target = 0.5 if shift == 0 else float(np.mean([r.auc for r in results]))
+    rejected = sum(r.p_value <= 0.05 for r in results)
+    missed = sum(not (r.auc_ci[0] <= target <= r.auc_ci[1]) for r in results)
+    print(
+        f"| {n} | {n // copies} x {copies} | {shift} | {dims} | {perms} | {runs} "
+        f"| {np.mean([r.auc for r in results]):.3f} | {rate(rejected, runs)} "
+        f"| {rate(missed, runs)} |",
+        flush=True,
+    )
+
+
 def embeddings_run(rng: np.random.Generator, weights: dict[str, np.ndarray], sizes: dict[str, int]):
     """Rows from Gaussian clusters (24-d, unit noise, centres 3 apart) with these mixing weights."""
     centers = np.random.default_rng(99).standard_normal((len(next(iter(weights.values()))), 24)) * 3
@@ -362,7 +406,7 @@ def pipeline(runs: int) -> None:
     )
 
 
-SECTIONS = ("coverage", "bins", "identical", "ranking", "probe", "pipeline")
+SECTIONS = ("coverage", "bins", "identical", "ranking", "probe", "repeats", "pipeline")
 
 
 def main() -> None:
@@ -415,6 +459,8 @@ def main() -> None:
         ranking(args.runs or (400 if full else 60), boot=200)
     if "probe" in wanted:
         probe_false_positives(args.runs or (300 if full else 60), n=60, dims=5, perms=19)
+    if "repeats" in wanted:
+        probe_repeats(args.runs or (300 if full else 60), distinct=100, dims=8, perms=50)
     if "pipeline" in wanted:
         pipeline(args.runs or (20 if full else 2))
     print(f"\n{time.perf_counter() - started:.0f} s")
