@@ -61,6 +61,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: dict[str, Any]
     status: int  # what the server answered; 0 for a dropped connection
+    query: str = ""  # the URL's query string (e.g. `api_key=...`), routed on without it
 
     @property
     def prompt(self) -> str:
@@ -289,10 +290,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, fake: FakeOpenAIServer, body: dict[str, Any]) -> None:
         arrived = time.monotonic()
-        step, kind = fake._decide(self.path, body)
+        path, _, query = self.path.partition("?")
+        step, kind = fake._decide(path, body)
         headers = {k.lower(): v for k, v in self.headers.items()}
         recorded = RecordedRequest(
-            arrived, self.path, headers, body, 0 if step.drop else step.status
+            arrived, path, headers, body, 0 if step.drop else step.status, query
         )
         with fake._lock:
             fake.requests.append(recorded)
