@@ -55,7 +55,7 @@ class Step:
     drop: bool = False
     sleep: float = 0.0
     dim: int | None = None  # embeddings of this length instead of the server's
-    body: Any = None  # answer this JSON instead of a well-formed reply
+    body: Any = None  # answer this JSON (with `status`) instead of the usual reply
 
 
 @dataclass
@@ -307,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status = recorded.status
-        if status == 200 and step.body is not None:
+        if step.body is not None:
             payload = step.body
         elif status == 200 and kind == "embeddings":
             texts = body["input"] if isinstance(body.get("input"), list) else [body.get("input")]
