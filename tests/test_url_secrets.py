@@ -126,7 +126,8 @@ def test_errors_name_the_server_without_its_credentials(server, tmp_path, call, 
 
 
 @pytest.mark.parametrize(
-    "url", [f"ftp://alice:{PASSWORD}@host/v1", f"http://alice:{PASSWORD}@host:port/v1?api_key={KEY}"]
+    "url",
+    [f"ftp://alice:{PASSWORD}@host/v1", f"http://alice:{PASSWORD}@host:port/v1?api_key={KEY}"],
 )
 def test_a_malformed_base_url_is_refused_without_showing_its_secret(url: str) -> None:
     for make, error in (
