@@ -97,7 +97,9 @@ def retry_after(response: httpx.Response) -> float | None:
 # fragment or end, then the rest. "/" may sit in a password typed unencoded, so it does not end
 # the userinfo: a URL whose path holds "@" loses its host in the message, never a secret.
 _URL_IN_TEXT = re.compile(
-    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#'\"<>][^\s?#'\"<>]*@)?(?P<rest>[^\s'\"<>]*)"
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)"
+    r"(?P<userinfo>[^\s/?#'\"<>][^\s?#'\"<>]*@)?"
+    r"(?P<rest>[^\s'\"<>]*)"
 )
 _QUERY_PAIR = re.compile(r"(?P<lead>[?&;#])(?P<name>[^=&;#\s'\"<>]+)=(?P<value>[^&;#\s'\"<>]*)")
 # Parameter names that carry secrets: api_key, key, token, access_token, sig, X-Amz-Signature,
