@@ -42,10 +42,12 @@ SKIPPED_SHOWN = 3
 
 
 def _error_line(message: str) -> None:
-    """One line on stderr: newlines inside a message (e.g. from a library) become spaces."""
-    errors.print(
-        "error: " + " ".join(str(message).split()), markup=False, highlight=False, soft_wrap=True
-    )
+    """One line on stderr: newlines inside a message (e.g. from a library) become spaces, and
+    credentials in any URL it quotes (e.g. an httpx error's) are masked."""
+    from simgap_core.http import redact_urls
+
+    text = redact_urls(" ".join(str(message).split()))
+    errors.print("error: " + text, markup=False, highlight=False, soft_wrap=True)
 
 
 class _Boundary(TyperGroup):

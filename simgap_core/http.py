@@ -15,6 +15,11 @@ one policy instead of two copies of it:
 - at most `concurrency` requests are in flight at once over all threads;
 - several base URLs (interchangeable servers) share the load round-robin, and a retry goes to
   the next server, so one dead server slows a run down instead of stopping it.
+
+A base URL may carry credentials (`http://user:password@host/v1`, `?api_key=...`): they are
+sent to the server as given (httpx turns userinfo into Basic auth; a query string stays on
+every request), and `redact_urls` masks them in every message this module raises, so they
+never reach a terminal, a log or a run directory.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ import email.utils
 import itertools
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -86,11 +93,63 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# A URL in free text: scheme, then (optionally) userinfo up to the last "@" before the query,
+# fragment or end, then the rest. "/" may sit in a password typed unencoded, so it does not end
+# the userinfo: a URL whose path holds "@" loses its host in the message, never a secret.
+_URL_IN_TEXT = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)"
+    r"(?P<userinfo>[^\s/?#'\"<>][^\s?#'\"<>]*@)?"
+    r"(?P<rest>[^\s'\"<>]*)"
+)
+_QUERY_PAIR = re.compile(r"(?P<lead>[?&;#])(?P<name>[^=&;#\s'\"<>]+)=(?P<value>[^&;#\s'\"<>]*)")
+# Parameter names that carry secrets: api_key, key, token, access_token, sig, X-Amz-Signature,
+# X-Amz-Credential, password, client_secret, auth, session ids. Masking a harmless parameter
+# costs readability only; missing a secret costs the secret.
+_SECRET_NAME = re.compile(r"key|token|secret|passw|pwd|sig|auth|credential|session|cookie", re.I)
+MASK = "***"
+
+
+def redact_urls(text: str) -> str:
+    """`text` with the credentials of every URL in it masked: userinfo becomes `***@` and the
+    value of every secret-looking query (or fragment) parameter `***`.
+
+    The one redaction of the project: it runs on every URL simgap stores or prints (a bare
+    base URL is a text holding one URL) and on messages that may quote one, such as httpx's.
+    """
+
+    def mask_pair(pair: re.Match[str]) -> str:
+        if not _SECRET_NAME.search(unquote(pair["name"])):
+            return pair[0]
+        return f"{pair['lead']}{pair['name']}={MASK}"
+
+    def mask_url(url: re.Match[str]) -> str:
+        userinfo = f"{MASK}@" if url["userinfo"] is not None else ""
+        return url["scheme"] + userinfo + _QUERY_PAIR.sub(mask_pair, url["rest"])
+
+    return _URL_IN_TEXT.sub(mask_url, str(text))
+
+
 def check_base_url(base_url: str, *, option: str = "base_url") -> str:
-    """`base_url` without its trailing slash; `SimgapError` when it is not http(s)."""
+    """`base_url` without its trailing slash; `SimgapError` when it is not an http(s) URL
+    with a host (the message shows the URL redacted)."""
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise SimgapError(f"{option} must start with http:// or https://: {base_url!r}")
-    return base_url.rstrip("/")
+        shown = redact_urls(repr(base_url))
+        raise SimgapError(f"{option} must start with http:// or https://: {shown}")
+    try:
+        host = httpx.URL(base_url).host
+    except httpx.InvalidURL as error:
+        raise SimgapError(f"{option} {redact_urls(base_url)} is not a valid URL: {error}") from None
+    if not host:
+        raise SimgapError(f"{option} {redact_urls(base_url)} names no host")
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/")))
+
+
+def endpoint_url(base_url: str, path: str) -> str:
+    """`path` appended to the API root's path; its query (e.g. `?api-version=...&key=...`)
+    stays at the end, where the server reads it."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{path.lstrip('/')}"))
 
 
 class OpenAIClient:
@@ -145,7 +204,8 @@ class OpenAIClient:
         )
 
     def __repr__(self) -> str:
-        return f"OpenAIClient(base_urls={self.base_urls!r}, concurrency={self.concurrency})"
+        shown = [redact_urls(url) for url in self.base_urls]
+        return f"OpenAIClient(base_urls={shown!r}, concurrency={self.concurrency})"
 
     def __enter__(self) -> OpenAIClient:
         return self
@@ -165,7 +225,7 @@ class OpenAIClient:
         `RequestRejected` (another 4xx), or `Stopped` when `stop` is set before a request.
         """
         stop = stop or threading.Event()
-        problem, url = "", ""
+        problem, shown = "", ""
         for attempt in range(self.max_retries + 1):
             if stop.is_set():
                 raise Stopped
@@ -173,21 +233,22 @@ class OpenAIClient:
                 base = self.base_urls[next(self._next_url)]
                 self.requests_made += 1
                 self.requests_by_url[base] += 1
-            url = f"{base}/{path.lstrip('/')}"
+            url = endpoint_url(base, path)
+            shown = redact_urls(url)
             wait = None
             try:
                 with self._slots:
                     response = self._http.post(url, json=payload)
             except httpx.TransportError as exc:  # timeouts, refused or dropped connections
-                problem = f"{type(exc).__name__}: {exc}"
+                problem = redact_urls(f"{type(exc).__name__}: {exc}")
             else:
                 status = response.status_code
                 if status == 200:
                     return response
-                message = server_message(response)
+                message = redact_urls(server_message(response))  # servers may echo the URL
                 if status in FATAL_STATUS:
                     raise EndpointError(
-                        f"{url} answered HTTP {status}: {message}", status=status, detail=message
+                        f"{shown} answered HTTP {status}: {message}", status=status, detail=message
                     )
                 if status < 500 and status not in RETRYABLE_STATUS:
                     raise RequestRejected(f"the server answered HTTP {status}: {message}")
@@ -200,6 +261,6 @@ class OpenAIClient:
                 wait = delay / 2 + random.uniform(0, delay / 2)  # jitter spreads the retries
             stop.wait(min(wait, self.max_backoff))
         raise EndpointError(
-            f"{url} still failing after {self.max_retries + 1} attempt(s): {problem}",
+            f"{shown} still failing after {self.max_retries + 1} attempt(s): {problem}",
             detail=problem,
         )

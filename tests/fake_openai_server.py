@@ -11,7 +11,9 @@ is scriptable:
   (garbage, then valid JSON when re-asked), `#missing-style` (valid JSON without "style"),
   `#too-long` (HTTP 400); anything else gets well-formed JSON;
 - `script(*steps)` queues one-off replies taken by the next requests in arrival order:
-  an HTTP status with headers (429 + Retry-After, 500), a dropped connection, a slow reply;
+  an HTTP status with headers (429 + Retry-After, 500), a dropped connection, a slow reply,
+  an embeddings answer of another length (`Step(dim=16)`) or a raw JSON body (`Step(body=...)`,
+  e.g. NaN vectors or a wrong count);
 - `status` answers every request with that HTTP status (e.g. 401);
 - `fail_after` gives that many good answers, then HTTP 500 to every request;
 - `delay` makes every reply slow; `max_in_flight` records the most concurrent requests.
@@ -52,6 +54,8 @@ class Step:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     sleep: float = 0.0
+    dim: int | None = None  # embeddings of this length instead of the server's
+    body: Any = None  # answer this JSON (with `status`) instead of the usual reply
 
 
 @dataclass
@@ -61,6 +65,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: dict[str, Any]
     status: int  # what the server answered; 0 for a dropped connection
+    query: str = ""  # the URL's query string (e.g. `api_key=...`), routed on without it
 
     @property
     def prompt(self) -> str:
@@ -289,10 +294,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, fake: FakeOpenAIServer, body: dict[str, Any]) -> None:
         arrived = time.monotonic()
-        step, kind = fake._decide(self.path, body)
+        path, _, query = self.path.partition("?")
+        step, kind = fake._decide(path, body)
         headers = {k.lower(): v for k, v in self.headers.items()}
         recorded = RecordedRequest(
-            arrived, self.path, headers, body, 0 if step.drop else step.status
+            arrived, path, headers, body, 0 if step.drop else step.status, query
         )
         with fake._lock:
             fake.requests.append(recorded)
@@ -301,7 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status = recorded.status
-        if status == 200 and kind == "embeddings":
+        if step.body is not None:
+            payload = step.body
+        elif status == 200 and kind == "embeddings":
             texts = body["input"] if isinstance(body.get("input"), list) else [body.get("input")]
             payload = {
                 "object": "list",
@@ -310,7 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {
                         "object": "embedding",
                         "index": index,
-                        "embedding": fake_embedding(text, fake.embedding_dim),
+                        "embedding": fake_embedding(text, step.dim or fake.embedding_dim),
                     }
                     for index, text in enumerate(texts)
                 ],

@@ -56,7 +56,7 @@ from simgap_core.behaviour.names import (
     ClusterNamingError,
     feature_profiles,
 )
-from simgap_core.http import OpenAIClient, RequestRejected, Stopped
+from simgap_core.http import OpenAIClient, RequestRejected, Stopped, redact_urls
 from simgap_core.represent.llm import (
     AnswerCache,
     LLMEndpointError,
@@ -267,12 +267,13 @@ class LLMNamer:
         self.cache_hits = 0
 
     def __repr__(self) -> str:
-        return f"LLMNamer(base_url={self.base_urls[0]!r}, model={self.model!r})"
+        return f"LLMNamer(base_url={redact_urls(self.base_urls[0])!r}, model={self.model!r})"
 
     def identity(self) -> dict[str, Any]:
         """What changes the names: the model, the prompt and what goes into it, sampling.
 
-        The base URLs are not part of it: they say where the model runs, not what it writes.
+        The base URLs are not part of it: they say where the model runs, not what it writes
+        (and credentials in them stay out of every cache key and cache file).
         """
         return {
             "name": "llm",

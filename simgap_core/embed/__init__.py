@@ -10,8 +10,9 @@ backends are registered:
   Text Embeddings Inference, OpenAI), over one or several base URLs.
 
 Caching is not the backend's business: `cache.CachedEmbedder(embedder)` wraps any embedder with
-an on-disk vector store keyed by (the embedder's identity, the text's hash), so a text is
-embedded once across runs and two configurations never share entries.
+an on-disk vector store keyed by (the embedder's identity, the text's hash, the vector's
+length), so a text is embedded once across runs, two configurations never share entries, and
+a model whose vectors change length under one identity is stopped with a clear error.
 """
 
 from __future__ import annotations
@@ -66,7 +67,11 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
 
 
-from simgap_core.embed.cache import CachedEmbedder, default_cache_dir  # noqa: E402
+from simgap_core.embed.cache import (  # noqa: E402
+    CachedEmbedder,
+    EmbeddingDimensionError,
+    default_cache_dir,
+)
 from simgap_core.embed.local import (  # noqa: E402
     DEFAULT_MODEL,
     MIN_BF16_COSINE,
@@ -83,6 +88,7 @@ __all__ = [
     "MIN_BF16_SPEEDUP",
     "CachedEmbedder",
     "Embedder",
+    "EmbeddingDimensionError",
     "ModelLoadError",
     "OpenAIEmbedder",
     "SentenceTransformerEmbedder",

@@ -4,6 +4,13 @@
 text) in one SQLite file per identity and sends only the texts it has never seen to the
 embedder. Keying by the full identity (model files, precision, truncation dimension, ...)
 means two configurations of one class never share an entry.
+
+Rows are keyed by (text hash, vector length) too, and each store records the length its
+identity gives. A model that changes length under the same identity (another model behind
+the same name, a server upgrade) would otherwise mix lengths in one matrix; instead the batch
+is refused with `EmbeddingDimensionError` naming both lengths, before anything of the new
+length is stored, and rows of another length are never served. Stores written before rows
+carried their length are migrated in place (the length is the blob's size) on first open.
 """
 
 from __future__ import annotations
@@ -11,16 +18,22 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from simgap_core import cache_root
+from simgap_core.errors import SimgapError
 from simgap_core.parts import identity_key
 
 _LOOKUP_CHUNK = 900  # below SQLite's oldest limit on bound variables per statement (999)
+
+
+class EmbeddingDimensionError(SimgapError):
+    """An embedder returned vectors of another length than its identity gave before."""
 
 
 def default_cache_dir() -> Path:
@@ -99,7 +112,9 @@ class CachedEmbedder:
         hashes = [text_hash(text) for text in texts]
         unique = dict(zip(hashes, texts, strict=True))
         with self.store() as store:
-            vectors = store.get(list(unique))
+            dimension = store.dimension()  # what this identity gave before; None when new
+            earlier = f"the cache ({store.path}) holds"
+            vectors = store.get(list(unique), dimension) if dimension is not None else {}
             self.cache_hits += len(vectors)
             missing = [h for h in unique if h not in vectors]
             missing.sort(key=lambda h: -len(unique[h]))  # stable: ties keep first appearance
@@ -107,12 +122,15 @@ class CachedEmbedder:
                 self.progress(0, len(missing))
             for start in range(0, len(missing), self.chunk_size):
                 chunk = missing[start : start + self.chunk_size]
-                fresh = np.asarray(
-                    self.embedder.encode([unique[h] for h in chunk]), dtype=np.float32
-                )
-                if fresh.shape[0] != len(chunk):
-                    raise ValueError(
-                        f"{self.name} returned {fresh.shape[0]} vectors for {len(chunk)} texts"
+                fresh = self._embed([unique[h] for h in chunk])
+                if dimension is None:
+                    dimension, earlier = fresh.shape[1], "an earlier batch of this run had"
+                elif fresh.shape[1] != dimension:
+                    raise EmbeddingDimensionError(
+                        f"embedding model {self._model_label()} returned {fresh.shape[1]}-d "
+                        f"vectors, but {earlier} {dimension}-d vectors for it; if another "
+                        "model now answers to this name, give it its own name (or delete "
+                        f"{store.path})"
                     )
                 store.put(chunk, fresh)
                 vectors.update(zip(chunk, fresh, strict=True))
@@ -121,9 +139,35 @@ class CachedEmbedder:
                     self.progress(start + len(chunk), len(missing))
         return np.stack([vectors[h] for h in hashes]).astype(np.float32, copy=False)
 
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """The wrapped embedder's rows for `texts`, checked to be one row per text."""
+        fresh = np.asarray(self.embedder.encode(texts), dtype=np.float32)
+        if fresh.ndim != 2 or fresh.shape[0] != len(texts):
+            raise ValueError(
+                f"{self.name} returned an array of shape {fresh.shape} for {len(texts)} texts"
+            )
+        return fresh
+
+    def _model_label(self) -> str:
+        identity = self.identity()
+        return repr(str(identity.get("model") or identity.get("name") or self.name))
+
+
+@contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction taken at once (BEGIN IMMEDIATE), committed on success."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
 
 class VectorStore:
-    """One SQLite file per embedder identity: (hash TEXT PRIMARY KEY, vector BLOB float32).
+    """One SQLite file per embedder identity: rows (hash, dim, vector BLOB float32) keyed by
+    (hash, dim), and `meta` holding the identity and the vector length it gives.
 
     SQLite's locking (with a generous busy timeout) makes concurrent writers from several
     processes safe; INSERT OR IGNORE makes a text embedded twice by racing processes harmless.
@@ -138,10 +182,12 @@ class VectorStore:
 
     def __enter__(self) -> VectorStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(self.path, timeout=120)
-        with self.connection:
+        # Autocommit: every transaction below is explicit, so the migration cannot interleave.
+        self.connection = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+        with _transaction(self.connection):
             self.connection.execute(
-                "CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS rows (hash TEXT NOT NULL, dim INTEGER NOT NULL, "
+                "vector BLOB NOT NULL, PRIMARY KEY (hash, dim))"
             )
             self.connection.execute(
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -149,34 +195,56 @@ class VectorStore:
             self.connection.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('identity', ?)", (self.identity,)
             )
+            self._migrate()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.connection.close()
 
+    def _migrate(self) -> None:
+        """Move the rows of a store written before rows carried their length (table `vectors`,
+        keyed by hash alone) into `rows`; lengths the old code mixed stay apart."""
+        old = self.connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vectors'"
+        ).fetchone()
+        if old:
+            self.connection.execute(
+                "INSERT OR IGNORE INTO rows SELECT hash, length(vector) / 4, vector FROM vectors "
+                "WHERE length(vector) > 0 AND length(vector) % 4 = 0"
+            )
+            self.connection.execute("DROP TABLE vectors")
+
     def dimension(self) -> int | None:
+        """The vector length this store's identity gave when it was first written; None before."""
         row = self.connection.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
         return int(row[0]) if row else None
 
-    def get(self, hashes: list[str]) -> dict[str, np.ndarray]:
+    def get(self, hashes: list[str], dim: int) -> dict[str, np.ndarray]:
+        """The stored `dim`-long vectors of `hashes` (those found)."""
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(hashes), _LOOKUP_CHUNK):
             chunk = hashes[start : start + _LOOKUP_CHUNK]
             rows = self.connection.execute(
-                f"SELECT hash, vector FROM vectors WHERE hash IN ({','.join('?' * len(chunk))})",
-                chunk,
+                "SELECT hash, vector FROM rows WHERE dim = ? AND length(vector) = ? "
+                f"AND hash IN ({','.join('?' * len(chunk))})",
+                [dim, 4 * dim, *chunk],
             )
             for key, blob in rows:
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put(self, hashes: list[str], vectors: np.ndarray) -> None:
-        # One transaction per batch: an interrupted run keeps every finished batch.
-        with self.connection:
+        """Store one batch (rows of one length) in one transaction: an interrupted run keeps
+        every finished batch. The first batch ever stored sets the store's length."""
+        dim = int(vectors.shape[1])
+        with _transaction(self.connection):
             self.connection.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('dimension', ?)", (str(vectors.shape[1]),)
+                "INSERT OR IGNORE INTO meta VALUES ('dimension', ?)", (str(dim),)
             )
             self.connection.executemany(
-                "INSERT OR IGNORE INTO vectors VALUES (?, ?)",
-                [(h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)],
+                "INSERT OR IGNORE INTO rows VALUES (?, ?, ?)",
+                [
+                    (h, dim, v.astype(np.float32).tobytes())
+                    for h, v in zip(hashes, vectors, strict=True)
+                ],
             )

@@ -9,7 +9,14 @@ components and re-normalizes them (Matryoshka truncation, as the paper did with 
 Its identity is (model, dim): the base URLs are left out on purpose. They name where the
 model runs, not what it computes, so a cache filled through one server serves the same model
 behind another (a second GPU box, a new port) without embedding anything again. Pointing two
-different models at one name is the user's error, as with any model name.
+different models at one name is the user's error, as with any model name. Leaving the URLs out
+also keeps credentials a URL may carry (`http://user:pw@host/v1`, `?api_key=...`) out of every
+cache key and cache file, and a changed password neither splits nor invalidates the cache.
+Every message that names a server shows its URL through `simgap_core.http.redact_urls`.
+
+A model whose vectors change length under one name (a new model behind the name, or servers
+that disagree) is stopped with an `EmbeddingServerError` naming both lengths, before a vector
+of the new length is returned or cached.
 """
 
 from __future__ import annotations
@@ -93,6 +100,7 @@ class OpenAIEmbedder(Embedder):
         self.requests_made = 0
         self.embedded_count = 0
         self.native_dimension: int | None = None
+        self._dimension_lock = threading.Lock()
 
     def params(self) -> dict[str, Any]:
         """Model and truncation dimension; not the servers (see the module docstring)."""
@@ -102,7 +110,10 @@ class OpenAIEmbedder(Embedder):
         return {"native_dimension": self.native_dimension, "requests": self.requests_made}
 
     def __repr__(self) -> str:
-        return f"OpenAIEmbedder(model={self.model!r}, dim={self.dim}, base_urls={self.base_urls})"
+        from simgap_core.http import redact_urls
+
+        shown = [redact_urls(url) for url in self.base_urls]
+        return f"OpenAIEmbedder(model={self.model!r}, dim={self.dim}, base_urls={shown})"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for `texts` in input order; identical texts are sent once."""
@@ -182,19 +193,22 @@ class OpenAIEmbedder(Embedder):
 
     def _vectors(self, response: Any, expected: int) -> np.ndarray:
         """The rows of an embeddings answer, in input order, truncated and re-normalized."""
+        from simgap_core.http import redact_urls
+
+        server = redact_urls(str(response.url))
         try:
             data = sorted(response.json()["data"], key=lambda item: item["index"])
             matrix = np.asarray([item["embedding"] for item in data], dtype=np.float32)
         except (ValueError, KeyError, TypeError) as error:
             raise EmbeddingServerError(
-                f"{response.url} did not answer like an OpenAI embeddings endpoint "
+                f"{server} did not answer like an OpenAI embeddings endpoint "
                 f"(data[i].embedding): {type(error).__name__}: {str(error)[:200]}"
             ) from None
         if matrix.ndim != 2 or len(matrix) != expected:
             raise EmbeddingServerError(
-                f"{response.url} returned {len(matrix)} vectors for {expected} texts"
+                f"{server} returned {len(matrix)} vectors for {expected} texts"
             )
-        self.native_dimension = int(matrix.shape[1])
+        self._check_native_dimension(int(matrix.shape[1]), server)
         if self.dim is not None:
             if matrix.shape[1] < self.dim:
                 raise EmbeddingServerError(
@@ -203,5 +217,18 @@ class OpenAIEmbedder(Embedder):
                 )
             matrix = matrix[:, : self.dim]
         if not np.isfinite(matrix).all() or (np.abs(matrix).sum(axis=1) == 0).any():
-            raise EmbeddingServerError(f"{response.url} returned a zero or non-finite vector")
+            raise EmbeddingServerError(f"{server} returned a zero or non-finite vector")
         return unit_rows(matrix)
+
+    def _check_native_dimension(self, dimension: int, server: str) -> None:
+        """Record the model's vector length; a batch of another length (servers that disagree,
+        a model swapped mid-run) is an error, checked before truncation hides it."""
+        with self._dimension_lock:
+            if self.native_dimension is None:
+                self.native_dimension = dimension
+            elif dimension != self.native_dimension:
+                raise EmbeddingServerError(
+                    f"model {self.model!r} returned {dimension}-d vectors from {server} after "
+                    f"{self.native_dimension}-d vectors earlier in this run; every server must "
+                    "run the same model"
+                )

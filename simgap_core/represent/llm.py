@@ -45,6 +45,8 @@ from simgap_core.http import (
     RequestRejected,
     Stopped,
     check_base_url,
+    endpoint_url,
+    redact_urls,
 )
 from simgap_core.model import Corpus
 from simgap_core.parts import Part, PartError, register
@@ -408,11 +410,8 @@ def complete_chat(
                 f"{model!r} is served",
                 405: "check that base_url is the API root of an OpenAI-compatible server",
             }
-            raise LLMEndpointError(
-                f"{client.base_urls[0]}/chat/completions answered HTTP {exc.status}: "
-                f"{exc.detail} ({hints[exc.status]})",
-                status=exc.status,
-            ) from None
+            # `exc` names the server that answered, its URL already redacted.
+            raise LLMEndpointError(f"{exc} ({hints[exc.status]})", status=exc.status) from None
         raise LLMEndpointError(
             f"{exc} Answers received so far are cached; rerun to resume."
         ) from None
@@ -560,13 +559,15 @@ class LLMAnnotator(Part):
         self.cache_hits = 0
 
     def __repr__(self) -> str:
-        return f"LLMAnnotator(base_url={self.base_url!r}, model={self.model!r})"
+        return f"LLMAnnotator(base_url={redact_urls(self.base_url)!r}, model={self.model!r})"
 
     def params(self) -> dict[str, Any]:
         """What changes the answers: model, prompts, how turns are cut, sampling, JSON mode.
 
         The base URLs are not part of it: they say where the model runs, not what it writes,
-        and the answer cache is shared across servers for the same reason.
+        and the answer cache is shared across servers for the same reason. Credentials in a
+        URL (`user:pw@`, `?api_key=`) therefore never reach a cache key or cache file either,
+        and a changed password does not invalidate the cache.
         """
         return {
             "model": self.model,
@@ -578,7 +579,9 @@ class LLMAnnotator(Part):
 
     @property
     def endpoint(self) -> str:
-        return f"{self.base_url}/chat/completions"
+        """The chat completions URL of the first server (with its credentials: send, never
+        show it; `redact_urls` it first)."""
+        return endpoint_url(self.base_url, "chat/completions")
 
     def describe(self, corpus: Corpus, *, progress: Progress | None = None) -> pd.DataFrame:
         """One row per annotated conversation, in corpus order: id + one column per facet."""

@@ -153,7 +153,22 @@ class AnalysisParams:
             )
 
     def as_record(self) -> dict[str, Any]:
-        return asdict(self)
+        """The parameters for params.json, which the report, dashboard and exports show: every
+        URL in them is redacted (base URLs may carry `user:password@` or `?api_key=`)."""
+        return _redacted(asdict(self))
+
+
+def _redacted(value: Any) -> Any:
+    """`value` (JSON-like) with `redact_urls` applied to every string in it."""
+    from simgap_core.http import redact_urls
+
+    if isinstance(value, str):
+        return redact_urls(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def _builtin_options(params: AnalysisParams, kind: str, name: str) -> dict[str, Any]:
