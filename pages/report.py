@@ -8,6 +8,7 @@ import ui
 from simgap_core.present.export import leaderboard_csv
 from simgap_core.present.leaderboard import pairwise_matrix
 from simgap_core.present.verdicts import js_with_interval, mixture_sentence
+from simgap_core.untrusted import csv_text
 
 st.title("📤 Report")
 run = ui.open_run()
@@ -68,7 +69,7 @@ downloads = [
     (
         "pairwise_js.csv",
         "JS between every pair of sources.",
-        pairwise_matrix(metrics).to_csv().encode(),
+        csv_text(pairwise_matrix(metrics), index=True).encode("utf-8"),
         "text/csv",
     ),
     (

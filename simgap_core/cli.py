@@ -3,11 +3,15 @@
 One error boundary (`_Boundary.main`) turns every failure into one line on stderr,
 `error: ...`, and exit status 2: our own errors (`SimgapError`, naming file, record and field),
 bad options (click's usage errors, with the allowed range) and, for a bug, any other exception
-(with "rerun with --debug"). `simgap --debug COMMAND` prints the traceback as well.
+(with "rerun with --debug"). `simgap --debug COMMAND` prints the traceback as well. Ctrl-C
+prints `error: interrupted` and exits 130 (every artifact is written atomically, so none is
+left half-written looking whole).
 
 Names in the output come from data (source names, file names, ids): both consoles print with
 rich markup and highlighting off, so `[/bold]` is printed as typed, and lines are never wrapped,
 so a message stays on one line whatever the terminal width or the temporary path's length.
+Every such name, id, file name, text or error message goes through `terminal_safe` on its way
+out, so control and bidi characters in it are shown as escapes (`\u001b`), never obeyed.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typer.core import TyperGroup
 
 from simgap_core.environment import apply_defaults
 from simgap_core.errors import SimgapError
+from simgap_core.untrusted import terminal_safe
 
 if TYPE_CHECKING:
     from simgap_core.schema import Metrics
@@ -41,23 +46,42 @@ K_RULES = ("common", "pair")
 SKIPPED_SHOWN = 3
 
 
-def _error_line(message: str) -> None:
-    """One line on stderr: newlines inside a message (e.g. from a library) become spaces, and
-    credentials in any URL it quotes (e.g. an httpx error's) are masked."""
+def _error_line(message: object) -> None:
+    """One line on stderr: newlines inside a message (e.g. from a library) become spaces,
+    credentials in any URL it quotes (e.g. an httpx error's) are masked, and control or bidi
+    characters from data are shown escaped."""
     from simgap_core.http import redact_urls
 
     text = redact_urls(" ".join(str(message).split()))
-    errors.print("error: " + text, markup=False, highlight=False, soft_wrap=True)
+    errors.print("error: " + terminal_safe(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def _say(message: object, **style: Any) -> None:
+    """One line on stdout, with anything from data in it shown terminal-safe."""
+    console.print(terminal_safe(message), markup=False, highlight=False, soft_wrap=True, **style)
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during a command, carried past typer (which would exit 130 without a word)."""
 
 
 class _Boundary(TyperGroup):
     """The CLI's single error boundary: one line on stderr and status 2 for every failure."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         global _debug
         _debug = False
         try:
             status = super().main(*args, standalone_mode=False, **kwargs)
+        except (_Interrupted, KeyboardInterrupt):
+            _error_line("interrupted")
+            status = 130
         except typer.Abort:
             _error_line("aborted")
             status = 1
@@ -127,14 +151,16 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _run_directory(path: Path) -> Path:
-    """`path` if it is a directory, else a clear error (a file is not a run directory)."""
+    """`path` if it is a run (a folder with simgap's manifest), else a clear error."""
+    from simgap_core.run.directory import MANIFEST, is_run_directory
+
     if path.is_file():
         raise _fail(f"{path} is a file, not a run directory (give the folder `analyze` wrote)")
     if not path.is_dir():
         raise _fail(f"{path} does not exist (give the folder `analyze --out` wrote)")
-    if not (path / "params.json").is_file():
+    if not is_run_directory(path):
         raise _fail(
-            f"{path} is not a run directory (it has no params.json); create one with "
+            f"{path} is not a run directory (it has no valid {MANIFEST}); create one with "
             f"`simgap analyze --out {path}`"
         )
     return path
@@ -205,29 +231,32 @@ def load(
             "sampling": corpus.sampling,
             "errors": [str(failure) for failure in failures],
         }
-        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        # JSON strings hold no raw newline, so each line is escaped on its own: what
+        # `terminal_safe` escapes inside a string is a valid JSON escape of the same character.
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+        typer.echo("\n".join(terminal_safe(line) for line in text.split("\n")))
         return
     table = Table(title="Loaded conversations")
     for heading in ("source", "conversations", "user turns", "mean words / user turn"):
         table.add_column(heading, justify="left" if heading == "source" else "right")
     for name, conversations, user_turns, words in rows:
-        table.add_row(Text(name), f"{conversations:,}", f"{user_turns:,}", f"{words:.1f}")
+        table.add_row(
+            Text(terminal_safe(name)), f"{conversations:,}", f"{user_turns:,}", f"{words:.1f}"
+        )
     console.print(table)
-    plain = {"markup": False, "highlight": False, "soft_wrap": True}
     for name, drawn in corpus.sampling.items():
-        console.print(
+        _say(
             f"{name}: sampled {drawn['kept']:,} of {drawn['of']:,} conversations "
-            f"(seed {drawn['seed']})",
-            **plain,
+            f"(seed {drawn['seed']})"
         )
     if corpus.repairs:
-        console.print(f"{len(corpus.repairs)} records repaired:", style="yellow", **plain)
+        _say(f"{len(corpus.repairs)} records repaired:", style="yellow")
         for repair in corpus.repairs:
-            console.print(f"  {repair}", **plain)
+            _say(f"  {repair}")
     if corpus.skipped:
-        console.print(f"{len(corpus.skipped)} records skipped:", style="yellow", **plain)
+        _say(f"{len(corpus.skipped)} records skipped:", style="yellow")
         for skipped in corpus.skipped:
-            console.print(f"  {skipped}", **plain)
+            _say(f"  {skipped}")
     for failure in failures:
         _error_line(failure)
 
@@ -241,7 +270,7 @@ def demo(
     from simgap_core.demo import write_demo
 
     written = write_demo(out, seed=seed)
-    console.print(f"demo dataset written to {written}")
+    _say(f"demo dataset written to {written}")
 
 
 def _parse_pair(value: str, option: str, shape: str) -> tuple[str, str]:
@@ -437,11 +466,11 @@ def analyze(
             params,
             progress=progress,
             notice=lambda message: errors.print(
-                f"notice: {message}", markup=False, highlight=False, soft_wrap=True
+                f"notice: {terminal_safe(message)}", markup=False, highlight=False, soft_wrap=True
             ),
         )
     document = run.params
-    console.print(
+    _say(
         f"run written to {run.path}  (recomputed: {', '.join(document['recomputed']) or 'nothing'})"
     )
     _print_skipped_summary(run)
@@ -461,15 +490,15 @@ def _print_skipped_summary(run: Any) -> None:
     if not skipped:
         return
     loaded = sum(int(n) for n in run.params.get("sources", {}).values())
-    console.print(
+    _say(
         f"{len(skipped)} of {len(skipped) + loaded} records skipped "
         f"(see {run.path / 'skipped.json'} or `simgap load`)",
         style="yellow",
     )
     for entry in skipped[:SKIPPED_SHOWN]:
-        console.print(f"  {entry['file']}, {entry['record']}: {entry['reason']}")
+        _say(f"  {entry['file']}, {entry['record']}: {entry['reason']}")
     if len(skipped) > SKIPPED_SHOWN:
-        console.print(f"  … and {len(skipped) - SKIPPED_SHOWN} more")
+        _say(f"  … and {len(skipped) - SKIPPED_SHOWN} more")
 
 
 def _part_options(values: list[str]) -> dict[str, dict]:
@@ -529,12 +558,16 @@ def _print_leaderboard(metrics: Metrics) -> None:
     from simgap_core.present.leaderboard import leaderboard_cells
     from simgap_core.present.verdicts import verdicts
 
-    cells = leaderboard_cells(metrics)
+    # Simulator names come from the data: every cell and line is terminal-safe.
+    cells = leaderboard_cells(metrics).map(terminal_safe)
+    cells.columns = [terminal_safe(column) for column in cells.columns]
     title = Text(
-        f"Simulators vs {metrics.reference}, closest first (paper quantization; JS and KL "
-        f"in nats; [low, high]: {metrics.settings.ci_level:.0%} interval)"
+        terminal_safe(
+            f"Simulators vs {metrics.reference}, closest first (paper quantization; JS and KL "
+            f"in nats; [low, high]: {metrics.settings.ci_level:.0%} interval)"
+        )
     )
-    caption = Text("\n".join(verdicts(metrics).lines()))
+    caption = Text("\n".join(terminal_safe(line) for line in verdicts(metrics).lines()))
     # Each column as wide as its longest cell (headers fold onto several lines), plus rich's
     # borders and padding.
     needed = sum(max(8, *(len(v) for v in cells[column])) + 3 for column in cells.columns)
@@ -573,6 +606,9 @@ def compare(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -
     _print_leaderboard(read_metrics(_run_directory(run_dir)))
 
 
+FORCE_HELP = "Overwrite existing files (never a folder's other files)."
+
+
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
@@ -582,42 +618,51 @@ def report(
             "--out",
             "-o",
             help="HTML file to write (default: RUN_DIR/report.html); an existing folder gets "
-            "FOLDER/report.html.",
+            "FOLDER/report.html. Its folder must exist.",
         ),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Write the stakeholder report: one self-contained HTML file that opens offline."""
     import time
 
     from simgap_core.present.report import write_report
+    from simgap_core.run.directory import check_output_file, recording_into
 
     started = time.perf_counter()
     _run_directory(run_dir)
     target = out or run_dir / "report.html"
     if target.is_dir():
         target = target / "report.html"
-    written = write_report(run_dir, target)
+    check_output_file(target, force=force)
+    # Written into a run, the report is listed in its manifest: the next one may replace it.
+    with recording_into(target.parent, force=force):
+        written = write_report(run_dir, target)
     size_mb = written.stat().st_size / 1e6
-    console.print(
-        f"report written to {written}  ({size_mb:.1f} MB, {time.perf_counter() - started:.1f} s)",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    _say(f"report written to {written}  ({size_mb:.1f} MB, {time.perf_counter() - started:.1f} s)")
 
 
 @app.command()
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     to: Annotated[
-        Path, typer.Option("--to", file_okay=False, help="Folder to write the tables to.")
+        Path,
+        typer.Option(
+            "--to",
+            file_okay=False,
+            help="Folder to write the tables to (created if its parent folder exists).",
+        ),
     ],
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
-    """Write the leaderboard, per-cluster table and per-conversation assignments (CSV, Parquet)."""
+    """Write the leaderboard, per-cluster table and per-conversation assignments (CSV, Parquet).
+
+    Text cells a spreadsheet would run as a formula (starting with = + - @) get a leading '.
+    """
     from simgap_core.present.export import export_tables
 
-    for path in export_tables(_run_directory(run_dir), to):
-        console.print(str(path))
+    for path in export_tables(_run_directory(run_dir), to, force=force):
+        _say(path)
 
 
 def main() -> None:

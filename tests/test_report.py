@@ -403,12 +403,15 @@ def test_report_of_a_missing_or_incomplete_run_raises(tmp_path) -> None:
     with pytest.raises(RunDirectoryError, match="does not exist"):
         build_report(tmp_path / "absent")
     shutil.copy(DEMO_RUN / "params.json", tmp_path / "params.json")
+    with pytest.raises(RunDirectoryError, match="no valid manifest.json"):
+        build_report(tmp_path)  # a params.json does not make a run: the manifest does
+    shutil.copy(DEMO_RUN / "manifest.json", tmp_path / "manifest.json")
     with pytest.raises(RunDirectoryError, match="has no corpus"):
         build_report(tmp_path)
 
 
 def test_cli_report_writes_the_file(tmp_path, v2_run) -> None:
-    out = tmp_path / "nested" / "report.html"
+    out = tmp_path / "report.html"
     result = runner.invoke(app, ["report", str(v2_run), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.is_file() and out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -12,6 +12,7 @@ import pytest
 from simgap_core.errors import RunDirectoryError
 from simgap_core.present.leaderboard import cell_text, header, leaderboard, leaderboard_cells
 from simgap_core.present.verdicts import verdicts
+from simgap_core.run.directory import Manifest
 from simgap_core.schema import (
     METRICS,
     SCHEMA_VERSION,
@@ -359,6 +360,9 @@ def _run_dir(tmp_path: Path, document: dict) -> Path:
     run.mkdir()
     (run / "params.json").write_text("{}")
     (run / "metrics.json").write_text(json.dumps(document))
+    manifest = Manifest(run)  # what makes the folder a run
+    for name in ("params.json", "metrics.json"):
+        manifest.record(run / name)
     return run
 
 

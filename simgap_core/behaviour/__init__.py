@@ -30,6 +30,7 @@ from simgap_core.behaviour.features import (
 from simgap_core.behaviour.gaps import GAP_COLUMNS, feature_gaps, gap_sentence
 from simgap_core.behaviour.names import name_clusters
 from simgap_core.model import Corpus
+from simgap_core.untrusted import csv_text
 
 BEHAVIOUR_VERSION = "1"
 """Bump when a feature definition, the gap statistics or the naming rules change."""
@@ -63,8 +64,12 @@ class BehaviourArtifacts:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.features.to_parquet(directory / "features.parquet", index=False)
-        self.feature_gaps.to_csv(directory / "feature_gaps.csv", index=False)
-        self.cluster_names.to_csv(directory / "cluster_names.csv", index=False)
+        # As a run writes them: formula-like text cells escaped (`untrusted.csv_text`).
+        for name, frame in (
+            ("feature_gaps.csv", self.feature_gaps),
+            ("cluster_names.csv", self.cluster_names),
+        ):
+            (directory / name).write_text(csv_text(frame), encoding="utf-8")
 
 
 def behaviour_artifacts(

@@ -12,6 +12,9 @@ Three tables, each written in both formats:
   ("11 · terse one-line requests"), x, y,
   misalignment, misalignment_<sim> and category_<sim> (the category of its cluster for each
   simulator).
+
+CSV text cells that a spreadsheet would run as a formula get a leading `'`
+(`simgap_core.untrusted.csv_text`); the Parquet files hold the exact values.
 """
 
 from __future__ import annotations
@@ -25,7 +28,16 @@ from simgap_core.errors import RunDirectoryError, SimgapError
 from simgap_core.present.leaderboard import leaderboard
 from simgap_core.present.selection import cluster_name, summary_names
 from simgap_core.run import Run
+from simgap_core.run.directory import (
+    MANIFEST,
+    check_output_file,
+    is_run_directory,
+    recording_into,
+    write_csv,
+    write_parquet,
+)
 from simgap_core.schema import Metrics, read_metrics
+from simgap_core.untrusted import csv_text
 
 EXPORT_ARTIFACTS = (
     "params.json",
@@ -46,6 +58,11 @@ def open_run(run_dir: str | Path, *, artifacts: Sequence[str] = EXPORT_ARTIFACTS
     run = Run(run_dir)
     if not run.path.is_dir():
         raise RunDirectoryError(f"{run.path} is not a run directory (it does not exist)")
+    if not is_run_directory(run.path):
+        raise RunDirectoryError(
+            f"{run.path} is not a run directory (it has no valid {MANIFEST}); create one with "
+            f"`simgap analyze --out {run.path}`"
+        )
     for name in artifacts:
         run.require(name)
     return run
@@ -59,7 +76,7 @@ def simulators_of(run: Run) -> list[str]:
 
 def leaderboard_csv(metrics: Metrics) -> bytes:
     """`leaderboard.csv` as `export_tables` writes it (UTF-8): one file, one content."""
-    return leaderboard(metrics).to_csv(index=False).encode("utf-8")
+    return csv_text(leaderboard(metrics)).encode("utf-8")
 
 
 def assignments(run: Run) -> pd.DataFrame:
@@ -100,26 +117,33 @@ def assignments(run: Run) -> pd.DataFrame:
     return points[columns + [f"category_{sim}" for sim in simulators]]
 
 
-def export_tables(run_dir: str | Path, folder: str | Path) -> list[Path]:
+def export_tables(run_dir: str | Path, folder: str | Path, *, force: bool = False) -> list[Path]:
     """Write leaderboard, clusters and assignments as CSV and Parquet into `folder`.
 
-    Returns the written paths (CSV then Parquet, per table, in `TABLES` order).
+    `folder` is created if its parent exists (never a chain of folders); an existing table is
+    replaced only with `force`. Everything is checked before the first file is written, and
+    each file is written atomically. Returns the written paths (CSV then Parquet, per table,
+    in `TABLES` order).
     """
     run = open_run(run_dir)
     target = Path(folder)
     if target.exists() and not target.is_dir():
         raise SimgapError(f"{target} is a file: give a folder to write the tables to")
-    target.mkdir(parents=True, exist_ok=True)
+    paths = [target / f"{name}.{ext}" for name in TABLES for ext in ("csv", "parquet")]
+    if not target.parent.is_dir():
+        raise SimgapError(
+            f"the folder {target.parent} does not exist (create it first); nothing was written"
+        )
+    for path in paths if target.is_dir() else []:
+        check_output_file(path, force=force)
     tables = {
         "leaderboard": leaderboard(read_metrics(run.path)),
         "clusters": run.clusters_summary(),
         "assignments": assignments(run),
     }
-    written = []
-    for name in TABLES:
-        table = tables[name]
-        csv_path, parquet_path = target / f"{name}.csv", target / f"{name}.parquet"
-        table.to_csv(csv_path, index=False, encoding="utf-8")
-        table.to_parquet(parquet_path, index=False)
-        written += [csv_path, parquet_path]
-    return written
+    target.mkdir(exist_ok=True)
+    with recording_into(target, force=force):
+        for name in TABLES:
+            write_csv(target / f"{name}.csv", tables[name])
+            write_parquet(target / f"{name}.parquet", tables[name])
+    return paths

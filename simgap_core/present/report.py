@@ -77,6 +77,7 @@ from simgap_core.present.selection import (
 from simgap_core.present.verdicts import NO_INTERVAL, mixture_recipe, verdicts
 from simgap_core.represent import BASELINE_FACETS
 from simgap_core.run import Run, package_versions
+from simgap_core.run.directory import write_atomic
 from simgap_core.schema import METRICS, Metrics, read_metrics
 
 # The report's map sample: each map costs about 175 bytes per point (position, size, colour code,
@@ -932,8 +933,8 @@ def write_report(run_dir: str | Path, out_path: str | Path, **options: Any) -> P
     """Write `build_report(run_dir, **options)` to `out_path` (UTF-8) and return the path."""
     html = build_report(run_dir, **options)
     target = Path(out_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
+    # Atomically: an interrupted write leaves the previous report or none, never half of one.
+    write_atomic(target, lambda partial: partial.write_text(html, encoding="utf-8"))
     return target
 
 

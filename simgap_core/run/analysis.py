@@ -35,9 +35,12 @@ from simgap_core.model import Corpus
 from simgap_core.run.directory import (
     RUN_FORMAT_VERSION,
     ArtifactError,
+    Manifest,
     Run,
     check_output_directory,
     package_versions,
+    recording,
+    remove_artifact,
     storage_precision,
     write_corpus,
     write_csv,
@@ -280,6 +283,27 @@ def analyze(
         )
 
     run.path.mkdir(parents=True, exist_ok=True)
+    # Every file written from here on is listed in the run's manifest (the first, stages.json,
+    # creates it): the manifest makes the folder a run and says what a rerun may replace.
+    with recording(Manifest.read(run.path) or Manifest(run.path)):
+        return _analyze_into(
+            run, params, inputs, report, tell, annotator, embedder, reducer, clusterer, namer
+        )
+
+
+def _analyze_into(
+    run: Run,
+    params: AnalysisParams,
+    inputs: Sequence[InputSpec],
+    report: ProgressCallback,
+    tell: NoticeCallback,
+    annotator: Any,
+    embedder: Any,
+    reducer: Any,
+    clusterer: Any,
+    namer: Any,
+) -> Run:
+    """The stage loop of `analyze`, in a checked run folder whose manifest is recording."""
     book = StageBook(run)
     book.start()
     input_records = describe_inputs(inputs)
@@ -459,7 +483,7 @@ def _plan(
             if failures:
                 write_json(failures_file, [list(map(str, f)) for f in failures])
             else:
-                failures_file.unlink(missing_ok=True)
+                remove_artifact(failures_file)
             state["descriptions"] = descriptions
             return {"described": len(descriptions), "failures": len(failures)}
 

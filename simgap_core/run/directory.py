@@ -18,10 +18,17 @@ The run directory is the contract between the CLI, the dashboard and the report.
     cluster_mass.csv       cluster, source, count, share of that source's total
     cluster_names.csv      cluster, name, description (a short behaviour name per cluster)
     metrics.json, paper_histograms.csv, clusters_summary.csv, misalignment.parquet
+    manifest.json          every file simgap wrote here, with its size and sha256
 
 Every artifact is written under a temporary name in the same folder and renamed into place,
 so a reader (or a rerun after a kill) sees a whole file or none; a stage records its
 fingerprint only after all its artifacts are in place.
+
+The manifest (`Manifest`) is what makes a folder a run, and what simgap may replace: a folder
+without a valid manifest.json is not a run (a planted params.json does not make one), and a
+run overwrites or deletes only files its manifest lists, so a user's own file in the folder,
+`corpus/` included, survives every recompute. CSV cells are escaped against formula
+injection (`simgap_core.untrusted.csv_text`) and read back unescaped.
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ import json
 import os
 import platform
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,9 +51,12 @@ import pandas as pd
 from simgap_core import __version__
 from simgap_core.errors import RunDirectoryError
 from simgap_core.model import Corpus
+from simgap_core.untrusted import csv_text, read_csv
 
 RUN_FORMAT_VERSION = 1
 STAGES_FORMAT = 2  # stages.json: {"simgap_stages": 2, "stages": {name: record}}
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1  # manifest.json: {"simgap_manifest": 1, "files": {name: {size, sha256}}}
 PACKAGES = (
     "numpy",
     "pandas",
@@ -114,7 +126,7 @@ def _temporary(path: Path) -> Path:
     return path.parent / f".{path.name}.{os.getpid()}.tmp"
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def _replace_whole(path: Path, write: Callable[[Path], None]) -> None:
     """Call `write(temporary_path)`, then rename the temporary file onto `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = _temporary(path)
@@ -124,6 +136,129 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+class Manifest:
+    """The files simgap wrote into one folder (a run), each with its size and sha256.
+
+    A file is listed (size and hash null) before it is written and its size and hash are
+    filled in once it is in place, so a write interrupted at any point leaves it listed and a
+    rerun may replace it. A listed file may be missing: it was removed after the run (as
+    `make demo-run` removes embeddings.npy and cache/); readers treat it as any missing
+    artifact and a rerun writes it again. An unlisted file that exists is never overwritten
+    (unless `force`) nor deleted.
+    """
+
+    def __init__(
+        self, root: Path, files: dict[str, dict[str, Any]] | None = None, *, force: bool = False
+    ) -> None:
+        self.root = Path(root)
+        self.files: dict[str, dict[str, Any]] = dict(files or {})
+        self.force = force
+
+    @classmethod
+    def read(cls, root: Path) -> Manifest | None:
+        """The manifest of `root`; None when it has none or it is not a simgap manifest."""
+        document = _json_object(Path(root) / MANIFEST)
+        if document is None or document.get("simgap_manifest") != MANIFEST_FORMAT:
+            return None
+        files = document.get("files")
+        if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+            return None
+        return cls(root, files)
+
+    def name(self, path: Path) -> str | None:
+        """`path` relative to the root (POSIX), or None when it lies outside it."""
+        try:
+            relative = Path(path).resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return None
+        return None if relative == Path(MANIFEST) else relative.as_posix()
+
+    def lists(self, path: Path) -> bool:
+        return self.name(path) in self.files
+
+    def claim(self, path: Path) -> None:
+        """List `path` before it is written; refuse when it exists and simgap did not write it."""
+        name = self.name(path)
+        if name is None or name in self.files:
+            return
+        if path.exists() and not self.force:
+            raise RunDirectoryError(
+                f"{path} exists and simgap did not write it (it is not in "
+                f"{self.root / MANIFEST}); move it away and rerun (it was left untouched)"
+            )
+        self.files[name] = {"size": None, "sha256": None}
+        self.save()
+
+    def record(self, path: Path) -> None:
+        """`path` is in place: note its size and hash."""
+        name = self.name(path)
+        if name is not None:
+            self.files[name] = {"size": path.stat().st_size, "sha256": file_sha256(path)}
+            self.save()
+
+    def remove(self, path: Path) -> None:
+        """Delete `path` if simgap wrote it (else leave it); it is then no longer listed."""
+        name = self.name(path)
+        if name in self.files:
+            path.unlink(missing_ok=True)
+            del self.files[name]
+            self.save()
+
+    def save(self) -> None:
+        document = {"simgap_manifest": MANIFEST_FORMAT, "files": dict(sorted(self.files.items()))}
+        text = json.dumps(document, indent=2) + "\n"
+        _replace_whole(
+            self.root / MANIFEST, lambda partial: partial.write_text(text, encoding="utf-8")
+        )
+
+
+# The manifest that files written now are listed in (`recording`); None: no run folder.
+_recording: ContextVar[Manifest | None] = ContextVar("simgap_manifest", default=None)
+
+
+@contextmanager
+def recording(manifest: Manifest) -> Iterator[Manifest]:
+    """List every file that `write_atomic` writes under `manifest.root` in `manifest`."""
+    token = _recording.set(manifest)
+    try:
+        yield manifest
+    finally:
+        _recording.reset(token)
+
+
+def recording_into(folder: Path, *, force: bool = False) -> Any:
+    """`recording` the manifest of `folder` when it is a run (a report written into a run is
+    listed in it, so the next report may replace it); a context that records nothing else."""
+    manifest = Manifest.read(folder)
+    if manifest is None:
+        return nullcontext()
+    manifest.force = force
+    return recording(manifest)
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(temporary_path)`, then rename the temporary file onto `path`.
+
+    Inside `recording`, `path` is listed in the run's manifest (and refused when it exists
+    unlisted: a file simgap did not write).
+    """
+    manifest = _recording.get()
+    if manifest is not None and manifest.name(path) is None:
+        manifest = None
+    if manifest is not None:
+        manifest.claim(path)
+    _replace_whole(path, write)
+    if manifest is not None:
+        manifest.record(path)
+
+
+def remove_artifact(path: Path) -> None:
+    """Delete an artifact that is no longer true, if the run's manifest lists it."""
+    manifest = _recording.get()
+    if manifest is not None:
+        manifest.remove(path)
 
 
 def write_json(path: Path, document: Any) -> None:
@@ -137,7 +272,9 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
-    write_atomic(path, lambda partial: frame.to_csv(partial, index=False))
+    """CSV with formula-like text cells escaped (`untrusted.csv_text`), atomically."""
+    text = csv_text(frame)
+    write_atomic(path, lambda partial: partial.write_text(text, encoding="utf-8"))
 
 
 def storage_precision(vectors: np.ndarray) -> np.ndarray:
@@ -160,21 +297,18 @@ def write_npy(path: Path, array: np.ndarray) -> None:
 
 
 def write_corpus(folder: Path, corpus: Corpus) -> None:
-    """The corpus folder, swapped in whole: a reader never sees one new and one old table."""
-    partial = _temporary(folder)
-    shutil.rmtree(partial, ignore_errors=True)
+    """The corpus tables, each replaced atomically: only the two files, never the folder, so a
+    file of the user's in it survives. The stage record (written after both) vouches for them
+    as a pair."""
+    staging = _temporary(folder)
+    shutil.rmtree(staging, ignore_errors=True)
     try:
-        corpus.save(partial)
-        if folder.exists():
-            old = folder.parent / f".{folder.name}.{os.getpid()}.old"
-            os.replace(folder, old)
-            os.replace(partial, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(partial, folder)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+        corpus.save(staging)
+        for name in ("conversations.parquet", "turns.parquet"):
+            staged = staging / name
+            write_atomic(folder / name, lambda partial, staged=staged: os.replace(staged, partial))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _json_object(path: Path) -> dict[str, Any] | None:
@@ -186,12 +320,9 @@ def _json_object(path: Path) -> dict[str, Any] | None:
 
 
 def is_run_directory(path: Path) -> bool:
-    """True when `path` holds a simgap run (finished, or interrupted after its first stage)."""
-    params = _json_object(path / "params.json")
-    stages = _json_object(path / "stages.json")
-    return (params is not None and "format_version" in params) or (
-        stages is not None and "simgap_stages" in stages
-    )
+    """True when `path` holds a simgap run: a valid manifest.json, written from its first file
+    on (so a run interrupted after any write is one too)."""
+    return Manifest.read(path) is not None
 
 
 UPLOADS = "inputs"
@@ -210,9 +341,22 @@ def check_output_directory(path: Path) -> None:
     others = [entry for entry in path.iterdir() if entry.name != UPLOADS] if path.is_dir() else []
     if others and not is_run_directory(path):
         raise RunDirectoryError(
-            f"--out {path} is a non-empty folder that is not a simgap run; "
-            "give a new or empty folder (nothing was written)"
+            f"--out {path} is a non-empty folder that is not a simgap run (it has no valid "
+            f"{MANIFEST}); give a new or empty folder (nothing was written)"
         )
+
+
+def check_output_file(path: Path, *, force: bool) -> None:
+    """Refuse to write file `path` when its folder is missing (simgap never creates it
+    silently) or when it exists, unless `force` or the run it lies in lists it."""
+    if not path.parent.is_dir():
+        raise RunDirectoryError(
+            f"the folder {path.parent} does not exist (create it first); {path} was not written"
+        )
+    if path.exists() and not force:
+        manifest = Manifest.read(path.parent)
+        if manifest is None or not manifest.lists(path):
+            raise RunDirectoryError(f"{path} exists; pass --force to overwrite it")
 
 
 class Run:
@@ -303,7 +447,7 @@ class Run:
         return self.read("clusters.parquet", pd.read_parquet)
 
     def cluster_mass(self) -> pd.DataFrame:
-        return self.read("cluster_mass.csv", pd.read_csv)
+        return self.read("cluster_mass.csv", read_csv)
 
     def metrics(self) -> Metrics:
         """`metrics.json` read and checked through the typed schema (`simgap_core.schema`)."""
@@ -312,7 +456,7 @@ class Run:
         return read_metrics(self.path)
 
     def paper_histograms(self) -> pd.DataFrame:
-        return self.read("paper_histograms.csv", pd.read_csv)
+        return self.read("paper_histograms.csv", read_csv)
 
     def features(self) -> pd.DataFrame:
         """Behaviour features per conversation (`simgap_core.behaviour.FEATURES`)."""
@@ -320,13 +464,13 @@ class Run:
 
     def feature_gaps(self) -> pd.DataFrame:
         """Per (feature, simulator) gap, significant rows first (`behaviour.GAP_COLUMNS`)."""
-        return self.read("feature_gaps.csv", pd.read_csv)
+        return self.read("feature_gaps.csv", read_csv)
 
     def cluster_names(self) -> pd.DataFrame:
         """cluster, name, description: one row per cluster, noise (-1) included."""
         return self.read(
             "cluster_names.csv",
-            lambda path: pd.read_csv(path, keep_default_na=False, dtype={"name": str}),
+            lambda path: read_csv(path, keep_default_na=False, dtype={"name": str}),
         )
 
     def clusters_summary(self) -> pd.DataFrame:
@@ -336,7 +480,7 @@ class Run:
         than in the summary (the measure stage) so that naming never waits for, or reruns,
         the measurement. A run made before names existed gets the columns empty.
         """
-        summary = self.read("clusters_summary.csv", pd.read_csv)
+        summary = self.read("clusters_summary.csv", read_csv)
         if (self.path / "cluster_names.csv").is_file():
             names = self.cluster_names()[["cluster", "name", "description"]]
             summary = summary.drop(columns=["name", "description"], errors="ignore").merge(

@@ -6,8 +6,8 @@ directory can come from someone else, so nothing in it may run code when read: r
 stored as a NumPy `.npz` read with `allow_pickle=False` (arrays) plus a JSON header (scalars),
 and each file carries an HMAC-SHA256 under a key that never leaves this user's cache folder
 (`$SIMGAP_CACHE_DIR/memo.key`). A memo written elsewhere, edited, truncated or made for other
-arguments fails the check and is recomputed and replaced; only files this memo wrote are
-replaced (their names are its own).
+arguments fails the check and is recomputed and replaced. Memos are written through the run's
+manifest like every artifact, so a file of someone else's at a memo's name is never replaced.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from simgap_core import cache_root
+from simgap_core.run.directory import write_atomic
 
 Result = TypeVar("Result")
 
@@ -152,9 +153,8 @@ class DiskMemo(Generic[Result]):
         body = buffer.getvalue()
         signature = hmac.new(self.key, body, hashlib.sha256).digest()
         self.folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        partial.write_bytes(body + signature)
-        partial.replace(path)
+        # Listed in the run's manifest like every artifact: a rerun replaces only memos it wrote.
+        write_atomic(path, lambda partial: partial.write_bytes(body + signature))
 
     @property
     def _type_name(self) -> str:
