@@ -44,6 +44,7 @@ from simgap_core.present.selection import (
     stack_points,
 )
 from simgap_core.run import Run
+from simgap_core.run.directory import is_run_directory
 from simgap_core.schema import Metrics, read_metrics
 
 ROOT = Path(__file__).resolve().parent
@@ -94,11 +95,11 @@ def runs_dir() -> Path:
 
 
 def available_runs() -> list[Path]:
-    """The demo run, then every run directory (one holding params.json) under `runs_dir()`."""
+    """The demo run, then every run directory (one with a simgap manifest) under `runs_dir()`."""
     found = []
     directory = runs_dir()
     if directory.is_dir():
-        found = sorted(p for p in directory.iterdir() if (p / "params.json").is_file())
+        found = sorted(p for p in directory.iterdir() if is_run_directory(p))
     return [DEMO_RUN, *(p for p in found if p.resolve() != DEMO_RUN.resolve())]
 
 
@@ -409,10 +410,11 @@ def open_run() -> RunView:
         PagesManager.uses_pages_directory = False
         st.rerun()
     path = current_run_path()
-    if not (path / "params.json").is_file():
+    if not is_run_directory(path):
         st.error(
-            f"{md(path)} is not a run directory (it has no params.json). Choose another run on the "
-            f"Data page, or create it with {code_span(f'simgap analyze --out {path}')}."
+            f"{md(path)} is not a simgap run directory (it has no valid manifest.json). Choose "
+            f"another run on the Data page, or create it with "
+            f"{code_span(f'simgap analyze --out {path}')}."
         )
         st.stop()
     try:

@@ -433,7 +433,7 @@ def test_a_broken_run_gives_a_message_not_a_traceback(
 def test_a_folder_that_is_not_a_run_is_named(tmp_path: Path) -> None:
     app = open_page("clusters", run=tmp_path)
     assert not app.exception
-    assert f"{tmp_path} is not a run directory" in shown(app.error[0].value)
+    assert f"{tmp_path} is not a simgap run directory" in shown(app.error[0].value)
 
 
 def _submit(app: AppTest, *, disk: str = "", name: str | None = None) -> AppTest:
