@@ -17,7 +17,8 @@ import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a tes
 from simgap_core.cli import app
 from simgap_core.demo import generate_demo
 from simgap_core.errors import EmptyFileError, EmptySourceError, RunDirectoryError
-from simgap_core.run import AnalysisParams, InputSpec, Run, analysis, analyze
+from simgap_core.run import AnalysisParams, InputSpec, Run, analyze
+from simgap_core.run.stages import measure as measure_stage
 
 
 class HashEmbedder:
@@ -150,19 +151,19 @@ def test_an_interrupted_run_after_a_parameter_change_is_recomputed_by_the_origin
     run_dir = copy_run(finished_run, tmp_path / "run")
     original = AnalysisParams(**SMALL)
     changed = AnalysisParams(**{**SMALL, "bootstrap": 7})
-    real_write = analysis.write_parquet
+    real_write = measure_stage.write_parquet
 
     def killed_mid_stage(path: Path, frame) -> None:
         if path.name == "misalignment.parquet":
             raise KeyboardInterrupt  # metrics.json (7 resamples) is written, the stage is not
         real_write(path, frame)
 
-    monkeypatch.setattr(analysis, "write_parquet", killed_mid_stage)
+    monkeypatch.setattr(measure_stage, "write_parquet", killed_mid_stage)
     with pytest.raises(KeyboardInterrupt):
         analyze(inputs, run_dir, changed, embedder=HashEmbedder())
     assert json.loads((run_dir / "metrics.json").read_text())["settings"]["bootstrap"] == 7
     assert "measure" not in Run(run_dir).stages  # the killed stage vouches for nothing
-    monkeypatch.setattr(analysis, "write_parquet", real_write)
+    monkeypatch.setattr(measure_stage, "write_parquet", real_write)
 
     rerun = analyze(inputs, run_dir, original, embedder=HashEmbedder())
     assert rerun.params["recomputed"] == ["measure"]

@@ -1,9 +1,14 @@
 """Stage 5: a run directory holding one analysis, and `analyze`, which fills it.
 
-- `directory`: the `Run` reader, the list of artifacts, atomic writes, the `--out` check;
-- `stages`: stage records (inputs, part identities, parameters, artifacts, facts) and
+- `directory`: the `Run` reader, the list of artifacts, the manifest, atomic writes, the
+  `--out` check;
+- `params`: `AnalysisParams` (every parameter, validated) and `make_part`;
+- `records`: stage records (inputs, part identities, parameters, artifacts, facts) and
   `stages.json`;
-- `analysis`: `AnalysisParams`, `InputSpec` and `analyze`, a loop over the stages.
+- `stages/`: one module per stage (what it reads, its parts, parameters and artifacts);
+- `pipeline`: the stages' order and the loop that reuses or recomputes each;
+- `analysis`: `analyze`, which makes the parts and runs the pipeline into a run directory;
+- `memo`: the measure stage's signed, pickle-free disk memo.
 """
 
 from simgap_core.run.analysis import (
@@ -24,7 +29,7 @@ from simgap_core.run.directory import (
     is_run_directory,
     package_versions,
 )
-from simgap_core.run.stages import StageRecord
+from simgap_core.run.records import StageRecord
 
 __all__ = [
     "ARTIFACTS",

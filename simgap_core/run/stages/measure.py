@@ -1,0 +1,111 @@
+"""Stage `measure`: the gap, from the embeddings, the map's clusters and the corpus.
+
+The paper quantization and the probe do not depend on the map's clusters, so they are
+memoized in the run directory (`cache/`, signed data: `run/memo.py`); a rerun with new
+clustering parameters reuses them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from simgap_core.run.directory import write_csv, write_json, write_parquet
+from simgap_core.run.memo import DiskMemo
+from simgap_core.run.stages.base import Context, Stage
+from simgap_core.run.stages.project import cluster_space
+
+MEASURE_ARTIFACTS = (
+    "metrics.json",
+    "paper_histograms.csv",
+    "clusters_summary.csv",
+    "misalignment.parquet",
+)
+
+
+class MeasureStage(Stage):
+    name = "measure"
+    inputs = ("corpus", "represent", "embed", "project", "cluster")
+    artifacts = MEASURE_ARTIFACTS
+
+    def active(self, context: Context) -> bool:
+        return context.params.measure
+
+    def params(self, context: Context) -> dict[str, Any]:
+        params = context.params
+        return {
+            "reference": params.reference,
+            "k": params.k,
+            "k_rule": params.k_rule,
+            "match_n": params.match_n,
+            "bootstrap": params.bootstrap,
+            "floor_repeats": params.floor_repeats,
+            "permutations": params.permutations,
+            "seed": params.seed,
+        }
+
+    def compute(self, context: Context) -> dict[str, Any]:
+        from simgap_core.measure.classifier import ClassifierTest, classifier_test
+        from simgap_core.measure.compare import measure
+        from simgap_core.measure.quantize import Quantization, quantize
+
+        corpus = context.corpus
+        representations = context.representations
+        ids = representations["conversation_id"]
+        context.report("measure", 0, 1)
+        user_text = (
+            corpus.user_turns()
+            .groupby("conversation_id", sort=False)["text"]
+            .agg(lambda texts: "\n".join(texts.astype(str)))
+        )
+        pair_of = corpus.conversations.set_index("conversation_id")["pair_id"]
+        memo = context.artifact("cache")
+        result = measure(
+            context.embeddings,
+            representations["source"].tolist(),
+            context.clusters["cluster"].to_numpy(),
+            representation_texts=representations["text"].tolist(),
+            user_texts=ids.map(user_text).fillna("").tolist(),
+            map_coords=cluster_space(context.projection),
+            pair_ids=_none_for_missing(ids.map(pair_of)),
+            conversation_ids=ids.astype(str).tolist(),
+            **self.params(context),
+            quantizer=DiskMemo(quantize, Quantization, memo),
+            classifier=DiskMemo(classifier_test, ClassifierTest, memo),
+        )
+        document = result.document.model_copy(
+            update={"representation": representation_record(context)}
+        )
+        misalignment = result.misalignment.copy()
+        misalignment.insert(0, "conversation_id", ids.to_numpy())
+        misalignment.insert(1, "source", representations["source"].to_numpy())
+        write_json(context.artifact("metrics.json"), document.model_dump(mode="json"))
+        write_csv(context.artifact("paper_histograms.csv"), result.paper_histograms)
+        write_csv(context.artifact("clusters_summary.csv"), result.clusters_summary)
+        write_parquet(context.artifact("misalignment.parquet"), misalignment)
+        context.report("measure", 1, 1)
+        return {"measure_timings_s": {k: round(v, 3) for k, v in result.timings.items()}}
+
+    def load(self, context: Context) -> None:
+        run = context.run
+        run.metrics()
+        run.paper_histograms()
+        run.clusters_summary()
+        run.misalignment()
+
+
+def representation_record(context: Context) -> dict[str, Any]:
+    """What the measured texts were: facet, annotator and embedding model."""
+    params = context.params
+    return {
+        "facet": params.facet,
+        "annotator": params.annotator,
+        "embedding_model": params.embedding_model_name(),
+    }
+
+
+def _none_for_missing(values: pd.Series) -> list[Any]:
+    """The values as a list with every missing one (None, NaN, pd.NA) as None: an Arrow-backed
+    string column yields pd.NA, whose truth value the measure's checks cannot take."""
+    return [None if pd.isna(value) else value for value in values.tolist()]
