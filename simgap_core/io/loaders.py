@@ -31,7 +31,7 @@ from simgap_core.model import Corpus
 
 FORMATS = registry.names()
 
-SNIFF_LINES = 50
+SNIFF_LINES = registry.SNIFF_RECORDS
 
 __all__ = [
     "FORMATS",

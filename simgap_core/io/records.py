@@ -195,6 +195,10 @@ def message_turns(
         if not isinstance(message, dict):
             raise wrong_type(where, message, "an object")
         role_key = next((key for key in role_keys if key in message), role_keys[0])
+        if role_key in message and message[role_key] is None:
+            # A Parquet struct always has the key: say null, not missing, so the user looks
+            # for the right thing.
+            raise SkipRecord(f"field '{where}.{role_key}' is null")
         role = normalise_role(message.get(role_key), f"{where}.{role_key}")
         turns.append((role, _message_text(message, where, text_keys)))
     return turns

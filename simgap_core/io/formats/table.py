@@ -9,7 +9,9 @@ Spark writes strings) are decoded as UTF-8; list or struct columns are refused p
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -21,7 +23,13 @@ from simgap_core.errors import UnknownFormatError
 from simgap_core.io import reading
 from simgap_core.io.reading import Head, content_suffix, parquet_schema, read_document_text
 from simgap_core.io.records import RecordContext, SkipRecord, normalise_role, require_user
-from simgap_core.io.registry import Collector, FileFormat, register
+from simgap_core.io.registry import (
+    SNIFF_RECORDS,
+    Collector,
+    FileFormat,
+    record_format_of,
+    register,
+)
 from simgap_core.model import Conversation
 
 COLUMNS = ("conversation_id", "turn", "role", "text")
@@ -62,10 +70,9 @@ def detect(path: Path, head: Head, column_map: Mapping[str, str]) -> bool:
     suffix = content_suffix(path)
     if head.parquet:
         names = parquet_schema(path).names
-        if all(column_map.get(n, n) != "conversation_id" for n in names) and (
-            "conversation" in names or "conversations" in names or "messages" in names
-        ):
-            return False  # one record a row (WildChat shards): a record format reads it
+        mapped = {column_map.get(name, name) for name in names}
+        if not mapped.issuperset(COLUMNS) and _rows_are_records(path):
+            return False  # one conversation a row (WildChat, LMSYS shards): a record format
         _columns(path, names, column_map)
         return True
     if suffix in reading.PARQUET_SUFFIXES:
@@ -79,6 +86,19 @@ def detect(path: Path, head: Head, column_map: Mapping[str, str]) -> bool:
         _columns(path, header, column_map)
         return True
     return False
+
+
+def _rows_are_records(path: Path) -> bool:
+    """True when one of the first rows of a Parquet file has a record format's shape (a nested
+    `conversation` column beside a `conversation_id` column is LMSYS-Chat-1M, not a long table).
+
+    Only the first `registry.SNIFF_RECORDS` rows are read, so a large shard is not read whole.
+    """
+    with contextlib.closing(reading.iter_parquet_rows(path)) as rows:
+        return any(
+            row.problem is None and record_format_of(row.value) is not None
+            for row in itertools.islice(rows, SNIFF_RECORDS)
+        )
 
 
 def _check_parquet_types(path: Path, columns: list[str], schema: pa.Schema) -> None:
