@@ -243,3 +243,73 @@ def test_a_parquet_with_neither_shape_still_names_the_missing_columns(tmp_path: 
     pq.write_table(pa.table({"conversation_id": ["c1"], "model": ["x"], "language": ["en"]}), path)
     with pytest.raises(UnknownFormatError, match=r"stats\.parquet: .* it lacks turn, role, text"):
         load_file(path)
+
+
+# --- 3: ids are kept exactly as written ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
+def test_table_ids_that_differ_in_white_space_are_two_conversations(
+    tmp_path: Path, suffix: str
+) -> None:
+    rows = [
+        ("c1", 0, "user", "first"),
+        (" c1 ", 0, "user", "second"),
+        ("c1", 1, "assistant", "reply to first"),
+        ("   ", 0, "user", "no id"),
+    ]
+    columns = ("conversation_id", "turn", "role", "text")
+    path = tmp_path / f"chats{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(
+            pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows]), path
+        )
+    else:
+        sep = "," if suffix == ".csv" else "\t"
+        quote = '"' if sep == "," else ""
+        lines = [sep.join(columns)]
+        lines += [sep.join(f"{quote}{cell}{quote}" for cell in row) for row in rows]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = load_file(path)
+    assert sorted(corpus.conversations["original_id"]) == [" c1 ", "c1"]
+    assert corpus.transcript("chats:c1") == [("user", "first"), ("assistant", "reply to first")]
+    assert corpus.transcript("chats: c1 ") == [("user", "second")]
+    [skipped] = corpus.skipped
+    assert skipped.reason == "field 'conversation_id' is empty"
+
+
+def test_table_sources_that_differ_in_white_space_never_merge_silently(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "source,conversation_id,turn,role,text\n"
+        "sim,c1,0,user,from sim\n"
+        '" sim",c1,0,user,from the padded sim\n'
+        "sim,c1,1,assistant,answer\n",
+        encoding="utf-8",
+    )
+    corpus = load_file(path)
+    assert corpus.sources == ["sim"]
+    assert corpus.transcript("sim:c1") == [("user", "from sim"), ("assistant", "answer")]
+    assert reasons(corpus) == {
+        "line 3": "duplicate id 'c1' in source 'sim': line 2 has the same id"
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "record"),
+    [
+        ("id", {"messages": [{"role": "user", "content": "x"}]}),
+        ("conversation_id", {"conversation": [{"role": "user", "content": "x"}]}),
+        ("id", {"conversations": [{"from": "human", "value": "x"}]}),
+        ("task_id", {"traj": [{"role": "user", "content": "x"}]}),
+    ],
+)
+def test_record_ids_are_kept_exactly_as_written(tmp_path: Path, key: str, record: dict) -> None:
+    path = tmp_path / "records.jsonl"
+    path.write_text(
+        "".join(json.dumps({key: i, **record}) + "\n" for i in ("c1", " c1 ", "c1\t", "  ")),
+        encoding="utf-8",
+    )
+    corpus = load_file(path)
+    assert corpus.conversations["original_id"].tolist() == ["c1", " c1 ", "c1\t"]
+    assert reasons(corpus) == {"line 4": f"field '{key}' is empty"}

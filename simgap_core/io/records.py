@@ -108,8 +108,9 @@ def optional_text(record: dict, key: str, field: str | None = None) -> str | Non
 
 
 def _id_text(value: object, field: str) -> str:
+    """An id exactly as written: `c1` and ` c1 ` are two ids, never silently one."""
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):

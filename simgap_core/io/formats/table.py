@@ -283,7 +283,10 @@ def collect(
         if not conversation_id.strip():
             collector.skip(where, "field 'conversation_id' is empty")
             continue
-        groups.setdefault((source.strip(), conversation_id.strip()), []).append((where, values))
+        # Ids are kept exactly as written: `c1` and ` c1 ` are two conversations. Sources are
+        # stripped later, so two that differ only in white space meet in `Collector.add`,
+        # which lists the second as a duplicate rather than merging their rows.
+        groups.setdefault((source, conversation_id), []).append((where, values))
     for (source, conversation_id), group in groups.items():
         first_where = group[0][0]
         try:
@@ -325,7 +328,7 @@ def _conversation(
         metadata[name] = values[0] if values else None
     return Conversation(
         original_id=conversation_id,
-        source=context.source or source or context.stem,
+        source=context.source or source.strip() or context.stem,
         turns=turns,
         **metadata,
     )
