@@ -6,8 +6,13 @@ Every input is written by the test itself, so every count and reason is exact.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import re
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,8 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 from simgap_core.cli import app
-from simgap_core.errors import UnknownFormatError
-from simgap_core.io.inputs import InputSpec, load_inputs
+from simgap_core.errors import InputError, UnknownFormatError
+from simgap_core.io.inputs import InputSpec, describe_inputs, load_inputs
 from simgap_core.io.loaders import load_file, sniff_format
 from simgap_core.model import Corpus
 
@@ -313,3 +318,129 @@ def test_record_ids_are_kept_exactly_as_written(tmp_path: Path, key: str, record
     corpus = load_file(path)
     assert corpus.conversations["original_id"].tolist() == ["c1", " c1 ", "c1\t"]
     assert reasons(corpus) == {"line 4": f"field '{key}' is empty"}
+
+
+# --- 2: files in a folder that cannot be read ---------------------------------------------------
+
+
+def openai_file(path: Path, ids: tuple[str, ...] = ("c1",)) -> Path:
+    path.write_text(
+        "".join(
+            json.dumps({"id": i, "messages": [{"role": "user", "content": "hi"}]}) + "\n"
+            for i in ids
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+@contextlib.contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Fail instead of hanging if the code under test ever blocks (reading a named pipe)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s: something read a named pipe")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def unusable(folder: Path, kind: str) -> Path:
+    """An entry named like a transcript that cannot be read, even by root."""
+    path = folder / "b.jsonl"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "broken link":
+        path.symlink_to(folder / "gone.jsonl")
+    else:  # a link that loops
+        (folder / "loop.jsonl").symlink_to(path)
+        path.symlink_to(folder / "loop.jsonl")
+    return path
+
+
+UNUSABLE = {
+    "fifo": "b.jsonl: is a named pipe (FIFO), not a regular file",
+    "broken link": "b.jsonl: is a symbolic link to '{folder}/gone.jsonl', which cannot be "
+    "followed (No such file or directory)",
+    "loop": "b.jsonl: is a symbolic link to '{folder}/loop.jsonl', which cannot be followed "
+    "(Too many levels of symbolic links)",
+}
+
+
+@pytest.mark.parametrize("kind", list(UNUSABLE))
+def test_an_unusable_entry_in_a_folder_is_named_not_dropped(tmp_path: Path, kind: str) -> None:
+    folder = tmp_path / "chats"
+    folder.mkdir()
+    openai_file(folder / "a.jsonl")
+    unusable(folder, kind)
+    expected = f"{folder}/" + UNUSABLE[kind].format(folder=folder)
+    with deadline(10):
+        with pytest.raises(InputError) as caught:
+            load_inputs([InputSpec(folder, "real")])
+        assert str(caught.value) == expected
+        result = runner.invoke(app, ["load", str(folder), "--source", "real", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["sources"]["real"]["conversations"] == 1
+    assert expected in document["errors"]
+
+
+def test_a_file_that_cannot_be_opened_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "chats"
+    folder.mkdir()
+    openai_file(folder / "a.jsonl")
+    locked = openai_file(folder / "locked.jsonl", ("c2",))
+    real_open = Path.open
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> object:
+        if self.name == locked.name:  # what chmod 000 does for anyone but root
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    expected = f"{locked}: cannot be read: Permission denied"
+    with pytest.raises(InputError, match=re.escape(expected)):
+        load_inputs([InputSpec(folder, "real")])
+    with pytest.raises(InputError, match=re.escape(expected)):
+        describe_inputs([InputSpec(folder, "real")])  # what `analyze` records before loading
+    result = runner.invoke(app, ["load", str(folder), "--source", "real", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["sources"]["real"]["conversations"] == 1
+    assert document["errors"] == [expected]
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["analyze", "--real", str(folder), "--sim", f"s={folder / 'a.jsonl'}", "--out", str(out)],
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {expected}"
+
+
+def test_a_subfolder_that_cannot_be_listed_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "chats"
+    (folder / "private").mkdir(parents=True)
+    openai_file(folder / "a.jsonl")
+    openai_file(folder / "private" / "b.jsonl", ("c2",))
+    real_scandir = os.scandir
+
+    def refuse(path: object = ".") -> object:
+        if Path(os.fsdecode(path)).name == "private":
+            raise PermissionError(13, "Permission denied", os.fsdecode(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    with pytest.raises(InputError) as caught:
+        load_inputs([InputSpec(folder, "real")])
+    assert str(caught.value) == (
+        f"{folder / 'private'}: is a folder that cannot be listed: Permission denied"
+    )

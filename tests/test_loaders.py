@@ -455,7 +455,7 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(MissingFileError) as caught:
         load_file(tmp_path / "nope.jsonl")
     assert str(caught.value) == f"{tmp_path / 'nope.jsonl'}: no such file"
-    with pytest.raises(MissingFileError, match="is not a regular file"):
+    with pytest.raises(MissingFileError, match="is a folder, not a regular file"):
         load_file(tmp_path)
 
 

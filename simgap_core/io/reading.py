@@ -14,7 +14,9 @@ import datetime as dt
 import decimal
 import gzip
 import json
+import os
 import re
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from simgap_core.errors import (
     EmptyFileError,
     EncodingError,
     FileTooLargeError,
+    InputError,
     MissingFileError,
     NoConversationsError,
     UnknownFormatError,
@@ -85,14 +88,14 @@ class RawRecord:
 
 def read_head(path: Path) -> Head:
     """Check that `path` is a non-empty text (or Parquet) file and return its first bytes."""
-    if not path.exists():
-        raise MissingFileError(path, "no such file")
-    if not path.is_file():
-        raise MissingFileError(path, "is not a regular file")
-    if path.stat().st_size == 0:
+    size = _regular_file_size(path)
+    if size == 0:
         raise EmptyFileError(path, "the file is empty (0 bytes)")
-    with path.open("rb") as raw:
-        magic = raw.read(4)
+    try:
+        with path.open("rb") as raw:
+            magic = raw.read(4)
+    except OSError as exc:
+        raise unreadable(path, exc) from exc
     if magic == _PARQUET_MAGIC:
         return Head(magic, gzipped=False, parquet=True)
     gzipped = magic.startswith(_GZIP_MAGIC)
@@ -125,6 +128,41 @@ def read_head(path: Path) -> Head:
             path, "decompresses to nothing but white space" if gzipped else "holds only white space"
         )
     return Head(data.removeprefix(_UTF8_BOM), gzipped=gzipped, parquet=False)
+
+
+def unreadable(path: Path, exc: OSError) -> InputError:
+    """The error for a file the system will not let simgap read (permissions, I/O errors)."""
+    return InputError(path, f"cannot be read: {exc.strerror or exc}")
+
+
+def _regular_file_size(path: Path) -> int:
+    """The size of `path`, which must be a regular file (or a link to one): a broken link, a
+    folder, a named pipe (which would block a read forever) or a device is an error naming it."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        if not path.is_symlink():
+            if isinstance(exc, FileNotFoundError):
+                raise MissingFileError(path, "no such file") from exc
+            raise unreadable(path, exc) from exc
+        target = os.readlink(path)
+        raise MissingFileError(
+            path, f"is a symbolic link to {target!r}, which cannot be followed ({exc.strerror})"
+        ) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise MissingFileError(path, f"is {_file_kind(info.st_mode)}, not a regular file")
+    return info.st_size
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a named pipe (FIFO)",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
 
 
 def open_binary(path: Path, gzipped: bool) -> IO[bytes]:
