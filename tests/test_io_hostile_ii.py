@@ -6,12 +6,15 @@ Every input is written by the test itself, so every count and reason is exact.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as dt
+import gzip
 import json
 import os
 import re
 import signal
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 from simgap_core.cli import app
-from simgap_core.errors import InputError, UnknownFormatError
+from simgap_core.errors import BinaryFileError, EmptyFileError, InputError, UnknownFormatError
 from simgap_core.io.inputs import InputSpec, describe_inputs, load_inputs
 from simgap_core.io.loaders import load_file, sniff_format
 from simgap_core.model import Corpus
@@ -444,3 +447,61 @@ def test_a_subfolder_that_cannot_be_listed_is_named(
     assert str(caught.value) == (
         f"{folder / 'private'}: is a folder that cannot be listed: Permission denied"
     )
+
+
+# --- 4: a gzip of blank lines -------------------------------------------------------------------
+
+
+def test_a_gzip_of_blank_lines_says_so_without_holding_it(tmp_path: Path) -> None:
+    path = tmp_path / "dump.jsonl.gz"
+    size = 32 * 1024 * 1024
+    path.write_bytes(gzip.compress(b"\n" * size, compresslevel=1))
+    tracemalloc.start()
+    try:
+        with pytest.raises(EmptyFileError) as caught:
+            load_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(caught.value) == (
+        f"{path}: no records: its gzip content holds only 33,554,432 blank lines (33,554,432 bytes)"
+    )
+    assert peak < size / 4  # read in bounded chunks (about 4 MB at the peak), never held whole
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\r\n" * 3, "its gzip content holds only 3 blank lines (6 bytes)"),
+        (b"\n \t\n  ", "its gzip content holds only 3 lines of white space (6 bytes)"),
+        (b"", "its gzip content is empty (0 bytes)"),
+    ],
+)
+def test_a_blank_gzip_is_described_as_it_is(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "blank.csv.gz"
+    path.write_bytes(gzip.compress(content))
+    with pytest.raises(EmptyFileError) as caught:
+        load_file(path)
+    assert str(caught.value) == f"{path}: no records: {expected}"
+
+
+def test_a_truncated_gzip_of_blank_lines_is_not_called_undecodable(tmp_path: Path) -> None:
+    whole = gzip.compress(b"\n" * (2 * 1024 * 1024), compresslevel=1)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(BinaryFileError) as caught:
+        load_file(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: no records: its gzip content holds only blank lines ")
+    assert message.endswith("; the file is truncated or damaged")
+    assert "does not decompress" not in message
+    at_least = int(re.search(r"at least ([\d,]+) bytes", message)[1].replace(",", ""))
+    assert 0 < at_least < 2 * 1024 * 1024
+
+
+def test_a_bom_and_blank_lines_are_blank(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(codecs.BOM_UTF8 + b"\n\n")
+    with pytest.raises(EmptyFileError) as caught:
+        load_file(path)
+    assert str(caught.value) == f"{path}: no records: the file holds only 2 blank lines (2 bytes)"

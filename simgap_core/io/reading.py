@@ -48,6 +48,7 @@ JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 PARQUET_BATCH_ROWS = 1024
 
 _HEAD_BYTES = 64 * 1024
+_BLANK_CHUNK_BYTES = 1024 * 1024
 _BINARY_PROBE_BYTES = 1024
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -88,8 +89,7 @@ class RawRecord:
 
 def read_head(path: Path) -> Head:
     """Check that `path` is a non-empty text (or Parquet) file and return its first bytes."""
-    size = _regular_file_size(path)
-    if size == 0:
+    if _regular_file_size(path) == 0:
         raise EmptyFileError(path, "the file is empty (0 bytes)")
     try:
         with path.open("rb") as raw:
@@ -99,21 +99,7 @@ def read_head(path: Path) -> Head:
     if magic == _PARQUET_MAGIC:
         return Head(magic, gzipped=False, parquet=True)
     gzipped = magic.startswith(_GZIP_MAGIC)
-    data, blank = b"", True
-    with open_binary(path, gzipped) as stream:
-        try:
-            # Small reads, so that a truncated gzip still shows the text before its break (the
-            # record reader reports the break); a file of white space only is read to its end.
-            while (len(data) < _HEAD_BYTES or blank) and (chunk := stream.read(4096)):
-                if len(data) < _HEAD_BYTES:
-                    data += chunk
-                blank = blank and not chunk.strip()
-        except _GZIP_ERRORS as exc:
-            if not data.strip():
-                raise BinaryFileError(
-                    path, f"is gzip-compressed but does not decompress ({exc})"
-                ) from exc
-            blank = False
+    data = _read_start(path, gzipped)
     if data.startswith(_UTF16_BOMS):
         raise EncodingError(
             path, "is UTF-16 text; simgap reads UTF-8 (convert it, e.g. with iconv)"
@@ -123,11 +109,84 @@ def read_head(path: Path) -> Head:
         raise BinaryFileError(
             path, f"is a binary file, not text: {what} NUL bytes in the first 1 KB"
         )
-    if blank:
-        raise EmptyFileError(
-            path, "decompresses to nothing but white space" if gzipped else "holds only white space"
-        )
     return Head(data.removeprefix(_UTF8_BOM), gzipped=gzipped, parquet=False)
+
+
+@dataclass
+class _Blank:
+    """The content read so far while it is all white space: how much, and of what kind."""
+
+    size: int = 0
+    line_breaks: int = 0
+    only_space: bool = True
+    only_line_breaks: bool = True
+    ends_with_line_break: bool = True
+
+    def add(self, chunk: bytes) -> None:
+        if not self.only_space:
+            return
+        if chunk.strip():
+            self.only_space = False
+            return
+        self.size += len(chunk)
+        self.line_breaks += chunk.count(b"\n")
+        self.only_line_breaks = self.only_line_breaks and not chunk.strip(b"\r\n")
+        self.ends_with_line_break = chunk.endswith(b"\n")
+
+    def kind(self) -> str:
+        return "blank lines" if self.only_line_breaks else "white space"
+
+    def what(self) -> str:
+        """How many lines, and of what, e.g. 4,194,304 blank lines or 2 lines of white space
+        (a last line without a line break counts)."""
+        lines = self.line_breaks + (not self.ends_with_line_break)
+        if self.only_line_breaks:
+            return f"{lines:,} blank line{'s' if lines != 1 else ''}"
+        return f"{lines:,} line{'s' if lines != 1 else ''} of white space"
+
+
+def _read_start(path: Path, gzipped: bool) -> bytes:
+    """The first `_HEAD_BYTES` of the content (gunzipped).
+
+    Small reads at first, so that a truncated gzip still shows the text before its break (the
+    record reader reports the break). A content of white space only is read to its end in
+    bounded chunks, never held, and is an error saying what it holds: a 400 MB gzip of blank
+    lines is "no records", not an undecodable or empty file.
+    """
+    data, blank = b"", _Blank()
+    with open_binary(path, gzipped) as stream:
+        try:
+            while len(data) < _HEAD_BYTES or blank.only_space:
+                chunk = stream.read(4096 if len(data) < _HEAD_BYTES else _BLANK_CHUNK_BYTES)
+                if not chunk:
+                    break
+                first = not data
+                if len(data) < _HEAD_BYTES:
+                    data += chunk
+                blank.add(chunk.removeprefix(_UTF8_BOM) if first else chunk)
+        except _GZIP_ERRORS as exc:
+            if not blank.only_space:
+                return data
+            if not blank.size:
+                raise BinaryFileError(
+                    path, f"is gzip-compressed but does not decompress ({exc})"
+                ) from exc
+            # The read that failed loses what it had decompressed: the size is a lower bound.
+            raise BinaryFileError(
+                path,
+                f"no records: its gzip content holds only {blank.kind()} (at least "
+                f"{blank.size:,} bytes of them), then breaks off ({exc}); the file is "
+                "truncated or damaged",
+            ) from exc
+    if not blank.only_space:
+        return data
+    if not blank.size:
+        # Only a gzip gets here: a plain empty file is refused by its size.
+        raise EmptyFileError(path, "no records: its gzip content is empty (0 bytes)")
+    holder = "its gzip content" if gzipped else "the file"
+    raise EmptyFileError(
+        path, f"no records: {holder} holds only {blank.what()} ({blank.size:,} bytes)"
+    )
 
 
 def unreadable(path: Path, exc: OSError) -> InputError:
