@@ -505,3 +505,87 @@ def test_a_bom_and_blank_lines_are_blank(tmp_path: Path) -> None:
     with pytest.raises(EmptyFileError) as caught:
         load_file(path)
     assert str(caught.value) == f"{path}: no records: the file holds only 2 blank lines (2 bytes)"
+
+
+# --- other hostile Parquet: values out of range, no rows, gzipped ------------------------------
+
+FAR_FUTURE = 10**15  # seconds: a year in the millions, which Python's datetime cannot hold
+
+
+def test_an_out_of_range_timestamp_is_read_as_null_and_reported(tmp_path: Path) -> None:
+    message = pa.struct(
+        [("content", pa.string()), ("role", pa.string()), ("timestamp", pa.timestamp("s"))]
+    )
+    conversations = [
+        [{"content": "fine", "role": "user", "timestamp": 0}],
+        [{"content": "late metadata", "role": "user", "timestamp": 0}],
+        [{"content": "late message", "role": "user", "timestamp": FAR_FUTURE}],
+    ]
+    table = pa.table(
+        {
+            "conversation_id": ["a", "b", "c"],
+            "conversation": pa.array(conversations, pa.list_(message)),
+            "timestamp": pa.array([0, FAR_FUTURE, 0], pa.timestamp("s")),
+        }
+    )
+    path = tmp_path / "dates.parquet"
+    pq.write_table(table, path)
+    assert sniff_format(path) == "wildchat"
+    corpus = load_file(path)
+    assert corpus.conversations["original_id"].tolist() == ["a", "b"]
+    [repair] = corpus.repairs
+    assert repair.record == "row 2"
+    assert repair.change.startswith("field 'timestamp' holds a timestamp[")
+    assert repair.change.endswith(
+        "value that cannot be read (Python int too large to convert to C int); read as null"
+    )
+    assert json.loads(corpus.conversations["metadata"].iloc[1]) == {"timestamp": None}
+    [skipped] = corpus.skipped
+    assert skipped.record == "row 3"
+    assert skipped.reason.startswith("field 'conversation' holds a list<")
+    assert skipped.reason.endswith(
+        "read as null; field 'conversation' is null, expected a list of messages"
+    )
+
+
+def test_a_table_never_reads_a_column_it_does_not_use(tmp_path: Path) -> None:
+    table = {
+        "conversation_id": ["c1"],
+        "turn": [0],
+        "role": ["user"],
+        "text": ["hi"],
+        "logged_at": pa.array([FAR_FUTURE], pa.timestamp("s")),
+    }
+    path = tmp_path / "long.parquet"
+    pq.write_table(pa.table(table), path)
+    corpus = load_file(path)
+    assert corpus.transcript("long:c1") == [("user", "hi")]
+    assert corpus.skipped == [] and corpus.repairs == []
+
+
+def test_an_empty_lmsys_shard_says_it_holds_no_records(tmp_path: Path) -> None:
+    path = tmp_path / "empty.parquet"
+    pq.write_table(
+        pa.Table.from_pylist(
+            [],
+            schema=pa.schema(
+                [("conversation_id", pa.string()), ("conversation", pa.list_(LMSYS_MESSAGE))]
+            ),
+        ),
+        path,
+    )
+    with pytest.raises(UnknownFormatError) as caught:
+        load_file(path)
+    assert str(caught.value) == f"{path}: holds no records"
+
+
+def test_a_gzipped_parquet_file_is_named_as_such(tmp_path: Path) -> None:
+    shard = write_lmsys(tmp_path / "shard.parquet")
+    path = tmp_path / "shard.parquet.gz"
+    path.write_bytes(gzip.compress(shard.read_bytes()))
+    with pytest.raises(BinaryFileError) as caught:
+        load_file(path)
+    assert str(caught.value) == (
+        f"{path}: is a gzip-compressed Parquet file; decompress it first (gunzip): Parquet "
+        "compresses its own columns and is read as is"
+    )

@@ -76,7 +76,8 @@ class Head:
 class RawRecord:
     """One record as read: its location, its decoded value, or the problem that stopped it.
 
-    `repairs` counts lone surrogates replaced by U+FFFD while decoding it.
+    `repairs` counts lone surrogates replaced by U+FFFD while decoding it; `changes` says
+    what else was changed to read it (a Parquet value out of range read as null).
     """
 
     where: str
@@ -85,6 +86,7 @@ class RawRecord:
     problem: str | None = None
     undecodable: bool = False
     repairs: int = 0
+    changes: tuple[str, ...] = ()
 
 
 def read_head(path: Path) -> Head:
@@ -103,6 +105,12 @@ def read_head(path: Path) -> Head:
     if data.startswith(_UTF16_BOMS):
         raise EncodingError(
             path, "is UTF-16 text; simgap reads UTF-8 (convert it, e.g. with iconv)"
+        )
+    if gzipped and data.startswith(_PARQUET_MAGIC):
+        raise BinaryFileError(
+            path,
+            "is a gzip-compressed Parquet file; decompress it first (gunzip): Parquet "
+            "compresses its own columns and is read as is",
         )
     if b"\x00" in data[:_BINARY_PROBE_BYTES]:
         what = "its gzip content holds" if gzipped else "it holds"
@@ -498,27 +506,71 @@ def parquet_schema(path: Path) -> pa.Schema:
         raise UnknownFormatError(path, f"is not a readable Parquet file ({exc})") from exc
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A Parquet value Python cannot hold (a date or time out of range): `reason` says so."""
+
+    reason: str
+
+
+def column_values(column: pa.Array) -> list[object]:
+    """A column as Python values; one Python cannot represent (a timestamp of year 40,000)
+    becomes an `Unreadable` in its place instead of failing the whole file."""
+    try:
+        return column.to_pylist()
+    except (OverflowError, ValueError, pa.ArrowException):
+        return [_scalar_value(column, index) for index in range(len(column))]
+
+
+def _scalar_value(column: pa.Array, index: int) -> object:
+    try:
+        return column[index].as_py()
+    except (OverflowError, ValueError, pa.ArrowException) as exc:
+        return Unreadable(f"holds a {column.type} value that cannot be read ({exc})")
+
+
 def iter_parquet_rows(path: Path) -> Iterator[RawRecord]:
     """Each row as a plain record (strings decoded, timestamps as ISO text), in batches."""
     try:
+        names = pq.read_schema(path).names
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise UnknownFormatError(path, f"more than one column is named {repeated[0]!r}")
         batches = pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS)
         number = 0
         for batch in batches:
-            for row in batch.to_pylist():
+            columns = [column_values(column) for column in batch.columns]
+            for index in range(batch.num_rows):
                 number += 1
-                try:
-                    value = _plain(row)
-                except UnicodeDecodeError as exc:
-                    yield RawRecord(
-                        f"row {number}",
-                        number,
-                        problem=f"a binary field is not UTF-8 text (byte 0x"
-                        f"{exc.object[exc.start]:02x} at byte {exc.start + 1})",
-                    )
-                    continue
-                yield RawRecord(f"row {number}", number, value)
+                yield _parquet_record(names, [column[index] for column in columns], number)
     except (pa.ArrowException, OSError) as exc:
         raise UnknownFormatError(path, f"is not a readable Parquet file ({exc})") from exc
+
+
+def _parquet_record(names: list[str], values: list[object], number: int) -> RawRecord:
+    """One row; a value Python cannot hold is read as null and named in `changes`, so a bad
+    timestamp in a metadata column does not cost the conversation (nor hide the row's shape
+    from the sniffer)."""
+    where = f"row {number}"
+    changes = tuple(
+        f"field '{name}' {value.reason}; read as null"
+        for name, value in zip(names, values, strict=True)
+        if isinstance(value, Unreadable)
+    )
+    row = {
+        name: None if isinstance(value, Unreadable) else value
+        for name, value in zip(names, values, strict=True)
+    }
+    try:
+        value = _plain(row)
+    except UnicodeDecodeError as exc:
+        return RawRecord(
+            where,
+            number,
+            problem=f"a binary field is not UTF-8 text (byte 0x"
+            f"{exc.object[exc.start]:02x} at byte {exc.start + 1})",
+        )
+    return RawRecord(where, number, value, changes=changes)
 
 
 def _plain(value: object) -> object:

@@ -72,7 +72,7 @@ def detect(path: Path, head: Head, column_map: Mapping[str, str]) -> bool:
         names = parquet_schema(path).names
         mapped = {column_map.get(name, name) for name in names}
         if not mapped.issuperset(COLUMNS) and _rows_are_records(path):
-            return False  # one conversation a row (WildChat, LMSYS shards): a record format
+            return False  # one conversation a row (WildChat, LMSYS shards), or no row at all
         _columns(path, names, column_map)
         return True
     if suffix in reading.PARQUET_SUFFIXES:
@@ -90,15 +90,16 @@ def detect(path: Path, head: Head, column_map: Mapping[str, str]) -> bool:
 
 def _rows_are_records(path: Path) -> bool:
     """True when one of the first rows of a Parquet file has a record format's shape (a nested
-    `conversation` column beside a `conversation_id` column is LMSYS-Chat-1M, not a long table).
+    `conversation` column beside a `conversation_id` column is LMSYS-Chat-1M, not a long
+    table), or when it has no row (the record sniffer then says it holds no records).
 
     Only the first `registry.SNIFF_RECORDS` rows are read, so a large shard is not read whole.
     """
     with contextlib.closing(reading.iter_parquet_rows(path)) as rows:
-        return any(
-            row.problem is None and record_format_of(row.value) is not None
-            for row in itertools.islice(rows, SNIFF_RECORDS)
-        )
+        first = list(itertools.islice(rows, SNIFF_RECORDS))
+    return not first or any(
+        row.problem is None and record_format_of(row.value) is not None for row in first
+    )
 
 
 def _check_parquet_types(path: Path, columns: list[str], schema: pa.Schema) -> None:
@@ -114,24 +115,31 @@ def _check_parquet_types(path: Path, columns: list[str], schema: pa.Schema) -> N
 
 
 def _parquet_rows(path: Path, column_map: Mapping[str, str]) -> tuple[list[str], Iterator[_Row]]:
+    """The table's own columns only: another column (a timestamp, a nested score) is never
+    read, so it can neither slow the load nor fail it."""
     schema = parquet_schema(path)
     columns = _columns(path, schema.names, column_map)
     _check_parquet_types(path, columns, schema)
+    known = COLUMNS + OPTIONAL_COLUMNS
+    used = [name for name, ours in zip(schema.names, columns, strict=True) if ours in known]
 
     def rows() -> Iterator[_Row]:
         import pyarrow.parquet as pq
 
         try:
             number = 0
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=reading.PARQUET_BATCH_ROWS):
-                values = [column.to_pylist() for column in batch.columns]
+            batches = pq.ParquetFile(path).iter_batches(
+                batch_size=reading.PARQUET_BATCH_ROWS, columns=used
+            )
+            for batch in batches:
+                values = [reading.column_values(column) for column in batch.columns]
                 for index in range(batch.num_rows):
                     number += 1
                     yield f"row {number}", [column[index] for column in values]
         except (pa.ArrowException, OSError) as exc:
             raise UnknownFormatError(path, f"is not a readable Parquet file ({exc})") from exc
 
-    return columns, rows()
+    return [column_map.get(name, name) for name in used], rows()
 
 
 def _csv_rows(
@@ -232,6 +240,8 @@ def _lines(text: str) -> list[str]:
 def _cell(value: object, name: str, where: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, reading.Unreadable):
+        raise SkipRecord(f"field '{name}' at {where} {value.reason}")
     if isinstance(value, str):
         return value
     if isinstance(value, bytes):
