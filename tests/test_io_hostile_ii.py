@@ -589,3 +589,16 @@ def test_a_gzipped_parquet_file_is_named_as_such(tmp_path: Path) -> None:
         f"{path}: is a gzip-compressed Parquet file; decompress it first (gunzip): Parquet "
         "compresses its own columns and is read as is"
     )
+
+
+def test_a_record_parquet_with_a_repeated_column_name_is_refused(tmp_path: Path) -> None:
+    conversation = pa.array([[{"content": "hi", "role": "user"}]], pa.list_(LMSYS_MESSAGE))
+    table = pa.Table.from_arrays(
+        [pa.array(["a"]), conversation, conversation],
+        names=["conversation_id", "conversation", "conversation"],
+    )
+    path = tmp_path / "twice.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(UnknownFormatError) as caught:
+        load_file(path, format="wildchat")  # before: one of the two silently won
+    assert str(caught.value) == f"{path}: more than one column is named 'conversation'"
