@@ -240,7 +240,7 @@ def test_fuzzed_tables_account_for_every_conversation(rows, delimiter: str) -> N
     writer.writerow(["conversation_id", "turn", "role", "text"])
     writer.writerows(rows)
     counted = [r for r in rows if any(cell.strip() for cell in r)]
-    groups = {r[0].strip() for r in counted if r[0].strip()}
+    groups = {r[0] for r in counted if r[0].strip()}  # ids exactly as written (issue 17)
     unnamed = sum(1 for r in counted if not r[0].strip())
     suffix = ".csv" if delimiter == "," else ".tsv"
     with tempfile.TemporaryDirectory() as folder:
@@ -255,4 +255,4 @@ def test_fuzzed_tables_account_for_every_conversation(rows, delimiter: str) -> N
             corpus.conversations["original_id"],
             strict=True,
         ):
-            assert sizes[cid] == sum(1 for r in counted if r[0].strip() == original)
+            assert sizes[cid] == sum(1 for r in counted if r[0] == original)

@@ -455,7 +455,7 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(MissingFileError) as caught:
         load_file(tmp_path / "nope.jsonl")
     assert str(caught.value) == f"{tmp_path / 'nope.jsonl'}: no such file"
-    with pytest.raises(MissingFileError, match="is not a regular file"):
+    with pytest.raises(MissingFileError, match="is a folder, not a regular file"):
         load_file(tmp_path)
 
 
@@ -491,8 +491,8 @@ def test_text_that_is_not_json_or_a_table(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         (b"", "the file is empty (0 bytes)"),
-        (b"  \n\n\t\n", "holds only white space"),
-        (gzip.compress(b""), "decompresses to nothing but white space"),
+        (b"  \n\n\t\n", "no records: the file holds only 3 lines of white space (6 bytes)"),
+        (gzip.compress(b""), "no records: its gzip content is empty (0 bytes)"),
     ],
 )
 def test_empty_files(tmp_path: Path, content: bytes, expected: str) -> None:

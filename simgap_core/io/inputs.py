@@ -1,7 +1,9 @@
 """Input specs: which files make up which source, parsed once for the CLI and the Data page.
 
 An input is a file, a directory (every supported file inside it, recursively, sorted; hidden
-files and other suffixes are left out) or a glob pattern (`'shards/*.parquet'`, quoted so the
+files and other suffixes are left out; an entry that cannot be read, such as a broken link, a
+named pipe or a file without read permission, is an error naming it, never left out unseen) or
+a glob pattern (`'shards/*.parquet'`, quoted so the
 shell leaves it alone). `--real PATH` and `--sim NAME=PATH` on the command line and the Data
 page's `SOURCE=PATH` lines and uploads all become `InputSpec`s here, and `load_inputs` loads
 them into one corpus.
@@ -21,9 +23,10 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +34,7 @@ import numpy as np
 
 from simgap_core.errors import EmptySourceError, InputError, MissingFileError, SimgapError
 from simgap_core.io.loaders import drop_repeated_ids, load_file
-from simgap_core.io.reading import JSON_SUFFIXES, PARQUET_SUFFIXES, TABLE_SUFFIXES
+from simgap_core.io.reading import JSON_SUFFIXES, PARQUET_SUFFIXES, TABLE_SUFFIXES, unreadable
 from simgap_core.model import Corpus
 
 REFERENCE = "real"
@@ -188,25 +191,42 @@ def _is_pattern(path: Path) -> bool:
     return not path.exists() and bool(_GLOB_CHARACTERS & set(str(path)))
 
 
-def _supported(path: Path) -> bool:
-    name = path.name.lower().removesuffix(".gz")
-    return path.is_file() and not path.name.startswith(".") and name.endswith(SUPPORTED_SUFFIXES)
+def _supported(name: str) -> bool:
+    return not name.startswith(".") and name.lower().removesuffix(".gz").endswith(
+        SUPPORTED_SUFFIXES
+    )
+
+
+def _folder_files(folder: Path) -> Iterator[Path]:
+    """The transcript files under `folder`, hidden files and folders left out.
+
+    Every entry named like a transcript that is not a folder is kept, also a broken link or
+    a named pipe: loading it then names the problem, where leaving it out would drop its
+    conversations unseen. A subfolder that cannot be listed is an error for the same reason.
+    """
+
+    def cannot_list(exc: OSError) -> None:
+        raise InputError(
+            exc.filename or folder, f"is a folder that cannot be listed: {exc.strerror or exc}"
+        )
+
+    for root, folders, names in os.walk(folder, onerror=cannot_list):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        yield from (Path(root) / name for name in names if _supported(name))
 
 
 def expand_path(path: Path) -> list[Path]:
     """A file as is; a directory's supported files (recursively, sorted); a pattern's matches."""
     if path.is_dir():
-        found = sorted(
-            p
-            for p in path.rglob("*")
-            if _supported(p) and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
+        found = sorted(_folder_files(path))
         if not found:
             suffixes = ", ".join(SUPPORTED_SUFFIXES)
             raise MissingFileError(path, f"is a folder with no transcript file ({suffixes}, .gz)")
         return found
     if _is_pattern(path):
-        found = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        found = sorted(
+            Path(p) for p in glob.glob(str(path), recursive=True) if not Path(p).is_dir()
+        )
         if not found:
             raise MissingFileError(path, "the pattern matches no file")
         return found
@@ -236,7 +256,7 @@ def load_inputs(inputs: Sequence[InputSpec], *, failures: list[InputError] | Non
             failures.append(error)
             continue
         for file in files:
-            key = (source, file.resolve())
+            key = (source, _identity(file))
             if key in owner:
                 raise InputError(
                     file,
@@ -264,6 +284,15 @@ def load_inputs(inputs: Sequence[InputSpec], *, failures: list[InputError] | Non
             raise EmptySourceError(f"source {spec.source!r} ({spec.path}) has no conversations")
     samples = {s.default_source(): s for s in inputs if s.sample is not None}
     return sample_per_source(corpus, samples) if samples else corpus
+
+
+def _identity(file: Path) -> Path:
+    """The file's real path, to find one file given twice; a link that loops has none (its
+    load then says so), so its own absolute path stands in."""
+    try:
+        return file.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: Python < 3.13 on a symlink loop
+        return file.absolute()
 
 
 def sample_per_source(corpus: Corpus, specs: dict[str | None, InputSpec]) -> Corpus:
@@ -313,7 +342,10 @@ def _sha256(path: Path) -> str | None:
     if not path.is_file():
         return None
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise unreadable(path, exc) from exc
     return digest.hexdigest()

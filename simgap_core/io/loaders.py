@@ -31,7 +31,7 @@ from simgap_core.model import Corpus
 
 FORMATS = registry.names()
 
-SNIFF_LINES = 50
+SNIFF_LINES = registry.SNIFF_RECORDS
 
 __all__ = [
     "FORMATS",
@@ -201,11 +201,15 @@ def _collect_records(
         try:
             conversations = fmt.parse(record.value, context, record.number)
         except SkipRecord as exc:
-            collector.skip(record.where, str(exc))
+            collector.skip(record.where, "; ".join((*record.changes, str(exc))))
             continue
-        if collector.add(conversations, record.where) and record.repairs:
+        if not collector.add(conversations, record.where):
+            continue
+        if record.repairs:
             collector.repair(
                 record.where,
                 f"{record.repairs} lone surrogate escape{'s' if record.repairs > 1 else ''} "
                 "(half of a UTF-16 pair, e.g. \\ud83d) replaced by U+FFFD",
             )
+        for change in record.changes:
+            collector.repair(record.where, change)

@@ -14,7 +14,9 @@ import datetime as dt
 import decimal
 import gzip
 import json
+import os
 import re
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from simgap_core.errors import (
     EmptyFileError,
     EncodingError,
     FileTooLargeError,
+    InputError,
     MissingFileError,
     NoConversationsError,
     UnknownFormatError,
@@ -45,6 +48,7 @@ JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 PARQUET_BATCH_ROWS = 1024
 
 _HEAD_BYTES = 64 * 1024
+_BLANK_CHUNK_BYTES = 1024 * 1024
 _BINARY_PROBE_BYTES = 1024
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -72,7 +76,8 @@ class Head:
 class RawRecord:
     """One record as read: its location, its decoded value, or the problem that stopped it.
 
-    `repairs` counts lone surrogates replaced by U+FFFD while decoding it.
+    `repairs` counts lone surrogates replaced by U+FFFD while decoding it; `changes` says
+    what else was changed to read it (a Parquet value out of range read as null).
     """
 
     where: str
@@ -81,50 +86,150 @@ class RawRecord:
     problem: str | None = None
     undecodable: bool = False
     repairs: int = 0
+    changes: tuple[str, ...] = ()
 
 
 def read_head(path: Path) -> Head:
     """Check that `path` is a non-empty text (or Parquet) file and return its first bytes."""
-    if not path.exists():
-        raise MissingFileError(path, "no such file")
-    if not path.is_file():
-        raise MissingFileError(path, "is not a regular file")
-    if path.stat().st_size == 0:
+    if _regular_file_size(path) == 0:
         raise EmptyFileError(path, "the file is empty (0 bytes)")
-    with path.open("rb") as raw:
-        magic = raw.read(4)
+    try:
+        with path.open("rb") as raw:
+            magic = raw.read(4)
+    except OSError as exc:
+        raise unreadable(path, exc) from exc
     if magic == _PARQUET_MAGIC:
         return Head(magic, gzipped=False, parquet=True)
     gzipped = magic.startswith(_GZIP_MAGIC)
-    data, blank = b"", True
-    with open_binary(path, gzipped) as stream:
-        try:
-            # Small reads, so that a truncated gzip still shows the text before its break (the
-            # record reader reports the break); a file of white space only is read to its end.
-            while (len(data) < _HEAD_BYTES or blank) and (chunk := stream.read(4096)):
-                if len(data) < _HEAD_BYTES:
-                    data += chunk
-                blank = blank and not chunk.strip()
-        except _GZIP_ERRORS as exc:
-            if not data.strip():
-                raise BinaryFileError(
-                    path, f"is gzip-compressed but does not decompress ({exc})"
-                ) from exc
-            blank = False
+    data = _read_start(path, gzipped)
     if data.startswith(_UTF16_BOMS):
         raise EncodingError(
             path, "is UTF-16 text; simgap reads UTF-8 (convert it, e.g. with iconv)"
+        )
+    if gzipped and data.startswith(_PARQUET_MAGIC):
+        raise BinaryFileError(
+            path,
+            "is a gzip-compressed Parquet file; decompress it first (gunzip): Parquet "
+            "compresses its own columns and is read as is",
         )
     if b"\x00" in data[:_BINARY_PROBE_BYTES]:
         what = "its gzip content holds" if gzipped else "it holds"
         raise BinaryFileError(
             path, f"is a binary file, not text: {what} NUL bytes in the first 1 KB"
         )
-    if blank:
-        raise EmptyFileError(
-            path, "decompresses to nothing but white space" if gzipped else "holds only white space"
-        )
     return Head(data.removeprefix(_UTF8_BOM), gzipped=gzipped, parquet=False)
+
+
+@dataclass
+class _Blank:
+    """The content read so far while it is all white space: how much, and of what kind."""
+
+    size: int = 0
+    line_breaks: int = 0
+    only_space: bool = True
+    only_line_breaks: bool = True
+    ends_with_line_break: bool = True
+
+    def add(self, chunk: bytes) -> None:
+        if not self.only_space:
+            return
+        if chunk.strip():
+            self.only_space = False
+            return
+        self.size += len(chunk)
+        self.line_breaks += chunk.count(b"\n")
+        self.only_line_breaks = self.only_line_breaks and not chunk.strip(b"\r\n")
+        self.ends_with_line_break = chunk.endswith(b"\n")
+
+    def kind(self) -> str:
+        return "blank lines" if self.only_line_breaks else "white space"
+
+    def what(self) -> str:
+        """How many lines, and of what, e.g. 4,194,304 blank lines or 2 lines of white space
+        (a last line without a line break counts)."""
+        lines = self.line_breaks + (not self.ends_with_line_break)
+        if self.only_line_breaks:
+            return f"{lines:,} blank line{'s' if lines != 1 else ''}"
+        return f"{lines:,} line{'s' if lines != 1 else ''} of white space"
+
+
+def _read_start(path: Path, gzipped: bool) -> bytes:
+    """The first `_HEAD_BYTES` of the content (gunzipped).
+
+    Small reads at first, so that a truncated gzip still shows the text before its break (the
+    record reader reports the break). A content of white space only is read to its end in
+    bounded chunks, never held, and is an error saying what it holds: a 400 MB gzip of blank
+    lines is "no records", not an undecodable or empty file.
+    """
+    data, blank = b"", _Blank()
+    with open_binary(path, gzipped) as stream:
+        try:
+            while len(data) < _HEAD_BYTES or blank.only_space:
+                chunk = stream.read(4096 if len(data) < _HEAD_BYTES else _BLANK_CHUNK_BYTES)
+                if not chunk:
+                    break
+                first = not data
+                if len(data) < _HEAD_BYTES:
+                    data += chunk
+                blank.add(chunk.removeprefix(_UTF8_BOM) if first else chunk)
+        except _GZIP_ERRORS as exc:
+            if not blank.only_space:
+                return data
+            if not blank.size:
+                raise BinaryFileError(
+                    path, f"is gzip-compressed but does not decompress ({exc})"
+                ) from exc
+            # The read that failed loses what it had decompressed: the size is a lower bound.
+            raise BinaryFileError(
+                path,
+                f"no records: its gzip content holds only {blank.kind()} (at least "
+                f"{blank.size:,} bytes of them), then breaks off ({exc}); the file is "
+                "truncated or damaged",
+            ) from exc
+    if not blank.only_space:
+        return data
+    if not blank.size:
+        # Only a gzip gets here: a plain empty file is refused by its size.
+        raise EmptyFileError(path, "no records: its gzip content is empty (0 bytes)")
+    holder = "its gzip content" if gzipped else "the file"
+    raise EmptyFileError(
+        path, f"no records: {holder} holds only {blank.what()} ({blank.size:,} bytes)"
+    )
+
+
+def unreadable(path: Path, exc: OSError) -> InputError:
+    """The error for a file the system will not let simgap read (permissions, I/O errors)."""
+    return InputError(path, f"cannot be read: {exc.strerror or exc}")
+
+
+def _regular_file_size(path: Path) -> int:
+    """The size of `path`, which must be a regular file (or a link to one): a broken link, a
+    folder, a named pipe (which would block a read forever) or a device is an error naming it."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        if not path.is_symlink():
+            if isinstance(exc, FileNotFoundError):
+                raise MissingFileError(path, "no such file") from exc
+            raise unreadable(path, exc) from exc
+        target = os.readlink(path)
+        raise MissingFileError(
+            path, f"is a symbolic link to {target!r}, which cannot be followed ({exc.strerror})"
+        ) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise MissingFileError(path, f"is {_file_kind(info.st_mode)}, not a regular file")
+    return info.st_size
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a named pipe (FIFO)",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
 
 
 def open_binary(path: Path, gzipped: bool) -> IO[bytes]:
@@ -401,27 +506,71 @@ def parquet_schema(path: Path) -> pa.Schema:
         raise UnknownFormatError(path, f"is not a readable Parquet file ({exc})") from exc
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A Parquet value Python cannot hold (a date or time out of range): `reason` says so."""
+
+    reason: str
+
+
+def column_values(column: pa.Array) -> list[object]:
+    """A column as Python values; one Python cannot represent (a timestamp of year 40,000)
+    becomes an `Unreadable` in its place instead of failing the whole file."""
+    try:
+        return column.to_pylist()
+    except (OverflowError, ValueError, pa.ArrowException):
+        return [_scalar_value(column, index) for index in range(len(column))]
+
+
+def _scalar_value(column: pa.Array, index: int) -> object:
+    try:
+        return column[index].as_py()
+    except (OverflowError, ValueError, pa.ArrowException) as exc:
+        return Unreadable(f"holds a {column.type} value that cannot be read ({exc})")
+
+
 def iter_parquet_rows(path: Path) -> Iterator[RawRecord]:
     """Each row as a plain record (strings decoded, timestamps as ISO text), in batches."""
     try:
+        names = pq.read_schema(path).names
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise UnknownFormatError(path, f"more than one column is named {repeated[0]!r}")
         batches = pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS)
         number = 0
         for batch in batches:
-            for row in batch.to_pylist():
+            columns = [column_values(column) for column in batch.columns]
+            for index in range(batch.num_rows):
                 number += 1
-                try:
-                    value = _plain(row)
-                except UnicodeDecodeError as exc:
-                    yield RawRecord(
-                        f"row {number}",
-                        number,
-                        problem=f"a binary field is not UTF-8 text (byte 0x"
-                        f"{exc.object[exc.start]:02x} at byte {exc.start + 1})",
-                    )
-                    continue
-                yield RawRecord(f"row {number}", number, value)
+                yield _parquet_record(names, [column[index] for column in columns], number)
     except (pa.ArrowException, OSError) as exc:
         raise UnknownFormatError(path, f"is not a readable Parquet file ({exc})") from exc
+
+
+def _parquet_record(names: list[str], values: list[object], number: int) -> RawRecord:
+    """One row; a value Python cannot hold is read as null and named in `changes`, so a bad
+    timestamp in a metadata column does not cost the conversation (nor hide the row's shape
+    from the sniffer)."""
+    where = f"row {number}"
+    changes = tuple(
+        f"field '{name}' {value.reason}; read as null"
+        for name, value in zip(names, values, strict=True)
+        if isinstance(value, Unreadable)
+    )
+    row = {
+        name: None if isinstance(value, Unreadable) else value
+        for name, value in zip(names, values, strict=True)
+    }
+    try:
+        value = _plain(row)
+    except UnicodeDecodeError as exc:
+        return RawRecord(
+            where,
+            number,
+            problem=f"a binary field is not UTF-8 text (byte 0x"
+            f"{exc.object[exc.start]:02x} at byte {exc.start + 1})",
+        )
+    return RawRecord(where, number, value, changes=changes)
 
 
 def _plain(value: object) -> object:

@@ -108,8 +108,9 @@ def optional_text(record: dict, key: str, field: str | None = None) -> str | Non
 
 
 def _id_text(value: object, field: str) -> str:
+    """An id exactly as written: `c1` and ` c1 ` are two ids, never silently one."""
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):
@@ -195,6 +196,10 @@ def message_turns(
         if not isinstance(message, dict):
             raise wrong_type(where, message, "an object")
         role_key = next((key for key in role_keys if key in message), role_keys[0])
+        if role_key in message and message[role_key] is None:
+            # A Parquet struct always has the key: say null, not missing, so the user looks
+            # for the right thing.
+            raise SkipRecord(f"field '{where}.{role_key}' is null")
         role = normalise_role(message.get(role_key), f"{where}.{role_key}")
         turns.append((role, _message_text(message, where, text_keys)))
     return turns

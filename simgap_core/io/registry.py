@@ -20,6 +20,9 @@ from simgap_core.io.reading import Head
 from simgap_core.io.records import RecordContext
 from simgap_core.model import Conversation, Corpus, Repair
 
+# How many records (lines, rows, values) sniffing looks at before giving up on a file's shape.
+SNIFF_RECORDS = 50
+
 RecordParser = Callable[[dict, RecordContext, int], list[Conversation]]
 
 

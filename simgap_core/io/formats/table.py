@@ -9,7 +9,9 @@ Spark writes strings) are decoded as UTF-8; list or struct columns are refused p
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -21,7 +23,13 @@ from simgap_core.errors import UnknownFormatError
 from simgap_core.io import reading
 from simgap_core.io.reading import Head, content_suffix, parquet_schema, read_document_text
 from simgap_core.io.records import RecordContext, SkipRecord, normalise_role, require_user
-from simgap_core.io.registry import Collector, FileFormat, register
+from simgap_core.io.registry import (
+    SNIFF_RECORDS,
+    Collector,
+    FileFormat,
+    record_format_of,
+    register,
+)
 from simgap_core.model import Conversation
 
 COLUMNS = ("conversation_id", "turn", "role", "text")
@@ -62,10 +70,9 @@ def detect(path: Path, head: Head, column_map: Mapping[str, str]) -> bool:
     suffix = content_suffix(path)
     if head.parquet:
         names = parquet_schema(path).names
-        if all(column_map.get(n, n) != "conversation_id" for n in names) and (
-            "conversation" in names or "conversations" in names or "messages" in names
-        ):
-            return False  # one record a row (WildChat shards): a record format reads it
+        mapped = {column_map.get(name, name) for name in names}
+        if not mapped.issuperset(COLUMNS) and _rows_are_records(path):
+            return False  # one conversation a row (WildChat, LMSYS shards), or no row at all
         _columns(path, names, column_map)
         return True
     if suffix in reading.PARQUET_SUFFIXES:
@@ -81,6 +88,20 @@ def detect(path: Path, head: Head, column_map: Mapping[str, str]) -> bool:
     return False
 
 
+def _rows_are_records(path: Path) -> bool:
+    """True when one of the first rows of a Parquet file has a record format's shape (a nested
+    `conversation` column beside a `conversation_id` column is LMSYS-Chat-1M, not a long
+    table), or when it has no row (the record sniffer then says it holds no records).
+
+    Only the first `registry.SNIFF_RECORDS` rows are read, so a large shard is not read whole.
+    """
+    with contextlib.closing(reading.iter_parquet_rows(path)) as rows:
+        first = list(itertools.islice(rows, SNIFF_RECORDS))
+    return not first or any(
+        row.problem is None and record_format_of(row.value) is not None for row in first
+    )
+
+
 def _check_parquet_types(path: Path, columns: list[str], schema: pa.Schema) -> None:
     for name, ours in zip(schema.names, columns, strict=True):
         kind = schema.field(name).type
@@ -94,24 +115,31 @@ def _check_parquet_types(path: Path, columns: list[str], schema: pa.Schema) -> N
 
 
 def _parquet_rows(path: Path, column_map: Mapping[str, str]) -> tuple[list[str], Iterator[_Row]]:
+    """The table's own columns only: another column (a timestamp, a nested score) is never
+    read, so it can neither slow the load nor fail it."""
     schema = parquet_schema(path)
     columns = _columns(path, schema.names, column_map)
     _check_parquet_types(path, columns, schema)
+    known = COLUMNS + OPTIONAL_COLUMNS
+    used = [name for name, ours in zip(schema.names, columns, strict=True) if ours in known]
 
     def rows() -> Iterator[_Row]:
         import pyarrow.parquet as pq
 
         try:
             number = 0
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=reading.PARQUET_BATCH_ROWS):
-                values = [column.to_pylist() for column in batch.columns]
+            batches = pq.ParquetFile(path).iter_batches(
+                batch_size=reading.PARQUET_BATCH_ROWS, columns=used
+            )
+            for batch in batches:
+                values = [reading.column_values(column) for column in batch.columns]
                 for index in range(batch.num_rows):
                     number += 1
                     yield f"row {number}", [column[index] for column in values]
         except (pa.ArrowException, OSError) as exc:
             raise UnknownFormatError(path, f"is not a readable Parquet file ({exc})") from exc
 
-    return columns, rows()
+    return [column_map.get(name, name) for name in used], rows()
 
 
 def _csv_rows(
@@ -212,6 +240,8 @@ def _lines(text: str) -> list[str]:
 def _cell(value: object, name: str, where: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, reading.Unreadable):
+        raise SkipRecord(f"field '{name}' at {where} {value.reason}")
     if isinstance(value, str):
         return value
     if isinstance(value, bytes):
@@ -263,7 +293,10 @@ def collect(
         if not conversation_id.strip():
             collector.skip(where, "field 'conversation_id' is empty")
             continue
-        groups.setdefault((source.strip(), conversation_id.strip()), []).append((where, values))
+        # Ids are kept exactly as written: `c1` and ` c1 ` are two conversations. Sources are
+        # stripped later, so two that differ only in white space meet in `Collector.add`,
+        # which lists the second as a duplicate rather than merging their rows.
+        groups.setdefault((source, conversation_id), []).append((where, values))
     for (source, conversation_id), group in groups.items():
         first_where = group[0][0]
         try:
@@ -305,7 +338,7 @@ def _conversation(
         metadata[name] = values[0] if values else None
     return Conversation(
         original_id=conversation_id,
-        source=context.source or source or context.stem,
+        source=context.source or source.strip() or context.stem,
         turns=turns,
         **metadata,
     )
