@@ -103,6 +103,14 @@ def available_runs() -> list[Path]:
     return [DEMO_RUN, *(p for p in found if p.resolve() != DEMO_RUN.resolve())]
 
 
+def part_choices(kind: str, default: str) -> list[str]:
+    """The registered parts of `kind`, `default` first (the dashboard's choices)."""
+    from simgap_core import parts
+
+    names = parts.available(kind)
+    return [default, *(name for name in names if name != default)]
+
+
 def run_label(path: Path) -> str:
     return "demo run (data/demo_run)" if Path(path) == DEMO_RUN else Path(path).name
 

@@ -161,12 +161,19 @@ with st.expander("➕ Start a new analysis", expanded=False):
     facet = right.selectbox(
         "Representation (facet)", FACETS, index=FACETS.index("combined"), key="new_run_facet"
     )
-    left, middle, right = st.columns(3)
-    annotator = left.selectbox("Annotator", ["heuristic", "llm"], key="new_run_annotator")
-    embedding_model = middle.text_input(
-        "Embedding model", value=AnalysisParams().embedding_model, key="new_run_model"
+    defaults = AnalysisParams()
+    left, middle, right, last = st.columns(4)
+    # Every registered part is a choice: a new embedder module is offered here as it is.
+    annotator = left.selectbox(
+        "Annotator", ui.part_choices("annotator", defaults.annotator), key="new_run_annotator"
     )
-    seed = right.number_input("Seed", value=42, step=1, key="new_run_seed")
+    embedder = middle.selectbox(
+        "Embedder", ui.part_choices("embedder", defaults.embedder), key="new_run_embedder"
+    )
+    embedding_model = right.text_input(
+        "Embedding model", value=defaults.embedding_model, key="new_run_model"
+    )
+    seed = last.number_input("Seed", value=42, step=1, key="new_run_seed")
     llm_base_url = llm_model = None
     if annotator == "llm":
         left, right = st.columns(2)
@@ -183,6 +190,7 @@ with st.expander("➕ Start a new analysis", expanded=False):
                 reference=reference.strip(),
                 facet=facet,
                 annotator=annotator,
+                embedder=embedder,
                 llm_base_url=llm_base_url or None,
                 llm_model=llm_model or None,
                 embedding_model=embedding_model.strip(),

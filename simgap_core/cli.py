@@ -356,6 +356,9 @@ def analyze(
     clusterer: Annotated[
         str, typer.Option(help=f"Clusterer part: {_registered('clusterer')}.")
     ] = "hdbscan",
+    quantizer: Annotated[
+        str, typer.Option(help=f"Quantizer part (the measure's bins): {_registered('quantizer')}.")
+    ] = "paper",
     part_option: Annotated[
         list[str] | None,
         typer.Option(
@@ -408,17 +411,19 @@ def analyze(
     from simgap_core.run import analyze as run_analysis
 
     inputs = _analysis_inputs(real or [], sim or [], use_demo, format, sample, seed)
-    for kind, name in (
-        ("annotator", annotator),
-        ("embedder", embedder),
-        ("reducer", reducer),
-        ("clusterer", clusterer),
-    ):
+    named = {
+        "annotator": annotator,
+        "embedder": embedder,
+        "reducer": reducer,
+        "clusterer": clusterer,
+        "quantizer": quantizer,
+    }
+    for kind, name in named.items():
         if name not in parts.available(kind):
             raise _fail(f"--{kind} {name!r} is not registered; choose one of {_registered(kind)}")
     params = AnalysisParams(
+        **named,
         facet=facet,
-        annotator=annotator,
         llm_base_url=(llm_base_url[0] if len(llm_base_url) == 1 else llm_base_url)
         if llm_base_url
         else None,
@@ -436,12 +441,9 @@ def analyze(
         match_n=match_n,
         bootstrap=bootstrap,
         measure=measure,
-        embedder=embedder,
         embed_base_url=embed_base_url or [],
         embed_model=embed_model,
         embed_dim=embed_dim,
-        reducer=reducer,
-        clusterer=clusterer,
         part_options=_part_options(part_option or []),
     )
     with Progress(
@@ -596,6 +598,15 @@ def _print_leaderboard(metrics: Metrics) -> None:
                 block.add_row(Text(column), Text(value))
         console.print(block)
     console.print(caption, soft_wrap=False)
+
+
+@app.command("parts")
+def list_parts() -> None:
+    """List every registered part by kind (built-in, and from installed plugins)."""
+    from simgap_core import parts
+
+    for kind in parts.KINDS:
+        _say(f"{kind}: {', '.join(parts.available(kind)) or '(none)'}")
 
 
 @app.command()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.metadata
 import json
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
@@ -60,6 +61,18 @@ class Part:
 
     kind: ClassVar[str]
     name: ClassVar[str]
+    # Constructor parameters that do not change the output (where it runs, how fast, where
+    # it caches, progress). Every other constructor parameter must be named in `identity()`:
+    # tests/test_part_contract.py checks it for every registered part.
+    output_neutral: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def options_from(cls, params: Any) -> dict[str, Any]:
+        """The constructor options an analysis's parameters (`AnalysisParams`) give this part,
+        e.g. the UMAP reducer reads `n_neighbors` and `seed`. `--part-option KIND.KEY=VALUE`
+        (`params.part_options`) overrides them. None by default: a new part needs no field of
+        its own in `AnalysisParams` to be a full option of the CLI and the dashboard."""
+        return {}
 
     def params(self) -> dict[str, Any]:
         """Every parameter that changes this part's output, JSON-able."""
@@ -102,11 +115,28 @@ def register(cls: P) -> P:
     return cls
 
 
+ENTRY_POINT_GROUP = "simgap.parts"
+_plugins_loaded = False
+
+
 def _load_builtins(kind: str) -> None:
+    """Import the built-in parts of `kind`, and once every installed package's plugin modules:
+    a package declares `[project.entry-points."simgap.parts"] NAME = "its.module"`."""
+    global _plugins_loaded
     if kind not in KINDS:
         raise PartError(f"unknown kind of part {kind!r}; choose one of {', '.join(KINDS)}")
     for module in BUILTIN_MODULES[kind]:
         importlib.import_module(module)
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                entry_point.load()
+            except Exception as error:  # a broken plugin must not take simgap down
+                raise PartError(
+                    f"the simgap plugin {entry_point.name!r} ({entry_point.value}) failed to "
+                    f"load: {error}"
+                ) from error
 
 
 def available(kind: str) -> list[str]:
@@ -115,14 +145,20 @@ def available(kind: str) -> list[str]:
     return sorted(_REGISTRY[kind])
 
 
-def create(kind: str, name: str, **options: Any) -> Part:
-    """A new part of `kind` registered as `name`, built with `options` (validated by it)."""
+def part_class(kind: str, name: str) -> Callable[..., Part]:
+    """The class registered as `name` of `kind`; PartError naming the choices when unknown."""
     _load_builtins(kind)
     constructor = _REGISTRY[kind].get(name)
     if constructor is None:
         raise PartError(
             f"unknown {kind} {name!r}; registered: {', '.join(sorted(_REGISTRY[kind])) or 'none'}"
         )
+    return constructor
+
+
+def create(kind: str, name: str, **options: Any) -> Part:
+    """A new part of `kind` registered as `name`, built with `options` (validated by it)."""
+    constructor = part_class(kind, name)
     try:
         return constructor(**options)
     except TypeError as error:

@@ -134,6 +134,12 @@ class SentenceTransformerEmbedder(Embedder):
     """
 
     name = "sentence-transformers"
+    # batch_size and threads change only the speed; cpu is the only device simgap runs on.
+    output_neutral = frozenset({"batch_size", "device", "progress", "threads", "cache_dir"})
+
+    @classmethod
+    def options_from(cls, params: Any) -> dict[str, Any]:
+        return {"model": params.embedding_model, "precision": params.precision}
 
     def __init__(
         self,

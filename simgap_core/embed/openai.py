@@ -52,6 +52,26 @@ class OpenAIEmbedder(Embedder):
     """
 
     name = "openai"
+    output_neutral = frozenset(
+        {
+            "base_urls",  # where the model runs, not what it returns (the module docstring)
+            "batch_size",
+            "concurrency",
+            "max_retries",
+            "timeout",
+            "backoff",
+            "max_backoff",
+            "progress",
+        }
+    )
+
+    @classmethod
+    def options_from(cls, params: Any) -> dict[str, Any]:
+        return {
+            "model": params.embed_model,
+            "base_urls": params.embed_base_url,
+            "dim": params.embed_dim,
+        }
 
     def __init__(
         self,

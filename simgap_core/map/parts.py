@@ -73,6 +73,16 @@ class UMAPReducer(Reducer):
 
     name = "umap"
 
+    @classmethod
+    def options_from(cls, params: Any) -> dict[str, Any]:
+        return {
+            "n_neighbors": params.n_neighbors,
+            "min_dist": params.min_dist,
+            "cluster_dims": params.cluster_dims,
+            "seed": params.seed,
+            "balance_sources": params.balance_sources,
+        }
+
     def __init__(
         self,
         *,
@@ -126,6 +136,14 @@ class HDBSCANClusterer(Clusterer):
     the cluster size, so time and memory stay flat when the cluster size is raised)."""
 
     name = "hdbscan"
+
+    @classmethod
+    def options_from(cls, params: Any) -> dict[str, Any]:
+        return {
+            "min_cluster_size": params.min_cluster_size,
+            "min_samples": params.min_samples,
+            "method": params.cluster_method,
+        }
 
     def __init__(
         self,

@@ -25,14 +25,17 @@ histograms with the noise label -1 as a bin of its own (the first column).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import normalize
 
 from simgap_core.errors import EmptySourceError
+from simgap_core.parts import Part, PartError, register
 
 NOISE_LABEL = -1
+POOL_ORDERS = ("shuffled", "grouped")
 # Points x clusters x dimensions below which k-means runs single-threaded (at most tens of
 # milliseconds per iteration on one core).
 SMALL_KMEANS_WORK = 10**8
@@ -119,7 +122,7 @@ def quantize(
     elif pool_order == "grouped":
         order = np.argsort(groups, kind="stable")
     else:
-        raise ValueError(f"pool_order must be 'shuffled' or 'grouped', got {pool_order!r}")
+        raise ValueError(f"pool_order must be one of {POOL_ORDERS}, got {pool_order!r}")
     pooled = normalize(embeddings[order], norm="l2", axis=1)
     pca = PCA(n_components=None, whiten=False, random_state=seed + 1).fit(pooled)
     cumulative = np.cumsum(pca.explained_variance_ratio_)
@@ -184,3 +187,73 @@ def histograms_from_labels(
 def bin_labels(n_bins: int) -> np.ndarray:
     """The cluster label of each column of `histograms_from_labels`: -1 (noise), 0 .. n_bins-1."""
     return np.arange(NOISE_LABEL, n_bins)
+
+
+
+class Quantizer(Part):
+    """Base class of quantizers: called like `quantize` (embeddings, integer groups, k and the
+    PCA / k-means settings of the run), it returns a `Quantization` of every row.
+
+    The measure stage quantizes each (reference, simulator) pair, the robustness variants and
+    all sources pooled through the run's quantizer, so another one (e.g. mini-batch k-means at
+    the paper's scale) replaces it everywhere at once.
+    """
+
+    kind: ClassVar[str] = "quantizer"
+
+    def __call__(
+        self,
+        embeddings: np.ndarray,
+        groups: np.ndarray,
+        *,
+        k: int | None = None,
+        explained_variance: float = 0.9,
+        n_init: int = 5,
+        max_iter: int = 500,
+        seed: int = 42,
+        n_groups: int | None = None,
+    ) -> Quantization:
+        raise NotImplementedError
+
+
+@register
+class PaperQuantizer(Quantizer):
+    """The paper's and MAUVE's quantization (`quantize`): rows pooled in a seeded order (or
+    `pool_order="grouped"`, stacked as the paper does), PCA to the explained variance, faiss
+    k-means with restarts, every row to its nearest centroid."""
+
+    name = "paper"
+
+    def __init__(self, *, pool_order: str = "shuffled") -> None:
+        if pool_order not in POOL_ORDERS:
+            raise PartError(
+                f"pool_order must be one of {', '.join(POOL_ORDERS)}, got {pool_order!r}"
+            )
+        self.pool_order = pool_order
+
+    def params(self) -> dict[str, Any]:
+        return {"pool_order": self.pool_order}
+
+    def __call__(
+        self,
+        embeddings: np.ndarray,
+        groups: np.ndarray,
+        *,
+        k: int | None = None,
+        explained_variance: float = 0.9,
+        n_init: int = 5,
+        max_iter: int = 500,
+        seed: int = 42,
+        n_groups: int | None = None,
+    ) -> Quantization:
+        return quantize(
+            embeddings,
+            groups,
+            k=k,
+            explained_variance=explained_variance,
+            n_init=n_init,
+            max_iter=max_iter,
+            seed=seed,
+            n_groups=n_groups,
+            pool_order=self.pool_order,
+        )

@@ -510,6 +510,26 @@ class LLMAnnotator(Part):
 
     kind = "annotator"
     name = "llm"
+    output_neutral = frozenset(
+        {
+            "base_url",  # where the model runs (see `params`)
+            "api_key_env",
+            "cache_dir",
+            "concurrency",
+            "max_retries",
+            "timeout",
+            "backoff",
+            "max_backoff",
+        }
+    )
+
+    @classmethod
+    def options_from(cls, params: Any) -> dict[str, Any]:
+        return {
+            "base_url": params.llm_base_url,
+            "model": params.llm_model,
+            "concurrency": params.llm_concurrency,
+        }
 
     def __init__(
         self,

@@ -57,6 +57,7 @@ def analyze(
     embedder: Any = None,
     reducer: Any = None,
     clusterer: Any = None,
+    quantizer: Any = None,
     namer: Any = None,
 ) -> Run:
     """Run (or resume) the whole analysis into `out`, recomputing only stale stages.
@@ -72,7 +73,15 @@ def analyze(
     run = Run(out)
     check_output_directory(run.path)
     report = progress or (lambda stage, done, total: None)
-    chosen = _parts(params, report, annotator, embedder, reducer, clusterer, namer)
+    given = {
+        "annotator": annotator,
+        "embedder": embedder,
+        "reducer": reducer,
+        "clusterer": clusterer,
+        "quantizer": quantizer,
+        "namer": namer,
+    }
+    chosen = _parts(params, report, given)
     run.path.mkdir(parents=True, exist_ok=True)
     # Every file written from here on is listed in the run's manifest (the first, stages.json,
     # creates it): the manifest makes the folder a run and says what a rerun may replace.
@@ -93,44 +102,36 @@ def analyze(
     return run
 
 
-def _parts(
-    params: AnalysisParams,
-    report: ProgressCallback,
-    annotator: Any,
-    embedder: Any,
-    reducer: Any,
-    clusterer: Any,
-    namer: Any,
-) -> Parts:
-    """The parts given, and the ones `params` names for the rest: all made before any work, so
-    a bad parameter or a missing endpoint fails first."""
+def _parts(params: AnalysisParams, report: ProgressCallback, given: dict[str, Any]) -> Parts:
+    """The parts given as objects, and the ones `params` names for the rest: all made before
+    any work, so a bad parameter or a missing endpoint fails first."""
     from simgap_core.represent import BASELINE_FACETS
 
-    if params.facet not in BASELINE_FACETS and annotator is None:
-        annotator = make_part(params, "annotator")
-    if embedder is None:
+    chosen = {kind: part for kind, part in given.items() if part is not None}
+    if params.facet in BASELINE_FACETS:
+        chosen["annotator"] = None  # the text is the conversation's own: nothing to describe
+    elif "annotator" not in chosen:
+        chosen["annotator"] = make_part(params, "annotator")
+    if "embedder" not in chosen:
         from simgap_core.embed import CachedEmbedder
 
-        embedder = CachedEmbedder(
+        chosen["embedder"] = CachedEmbedder(
             make_part(params, "embedder"),
             progress=lambda done, total: report("embed", done, total),
         )
-    if namer is None and params.namer == "llm":
+    for kind in ("reducer", "clusterer", "quantizer"):
+        if kind not in chosen:
+            chosen[kind] = make_part(params, kind)
+    if "namer" not in chosen and params.namer == "llm":
         from simgap_core.behaviour.llm_names import LLMNamer
 
-        namer = LLMNamer(
+        chosen["namer"] = LLMNamer(
             params.llm_base_url,
             params.llm_model,
             concurrency=params.llm_concurrency,
             seed=params.seed,
         )
-    return Parts(
-        embedder=embedder,
-        reducer=reducer if reducer is not None else make_part(params, "reducer"),
-        clusterer=clusterer if clusterer is not None else make_part(params, "clusterer"),
-        annotator=annotator if params.facet not in BASELINE_FACETS else None,
-        namer=namer,
-    )
+    return Parts(**chosen)
 
 
 def _compatible_extra(run: Run) -> dict[str, Any]:

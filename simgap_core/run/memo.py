@@ -64,11 +64,20 @@ class DiskMemo(Generic[Result]):
         result_type: type[Result],
         folder: Path,
         *,
+        name: str | None = None,
         key: bytes | None = None,
     ) -> None:
         if not dataclasses.is_dataclass(result_type):
             raise TypeError(f"{result_type.__name__} is not a dataclass")
         self.function = function
+        self.name = name or function.__name__
+        # A part (e.g. the run's quantizer) is known by its identity; a function by its name.
+        identity = getattr(function, "identity", None)
+        self._origin = (
+            json.dumps(identity(), sort_keys=True, default=str)
+            if callable(identity)
+            else function.__qualname__
+        )
         self.result_type = result_type
         self.folder = folder
         self._key = key
@@ -76,7 +85,7 @@ class DiskMemo(Generic[Result]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Result:
         identity = self._identity(args, kwargs)
-        path = self.folder / f"{self.function.__name__}-{identity[:24]}.npz"
+        path = self.folder / f"{self.name}-{identity[:24]}.npz"
         cached = self._read(path, identity)
         if cached is not None:
             self.hits += 1
@@ -94,7 +103,7 @@ class DiskMemo(Generic[Result]):
     def _identity(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         # Arrays are hashed whole, wherever they are passed: a printed array is abbreviated, so
         # two different group arrays could print alike.
-        digest = hashlib.sha256(f"{MEMO_FORMAT}:{self.function.__qualname__}".encode())
+        digest = hashlib.sha256(f"{MEMO_FORMAT}:{self._origin}".encode())
         plain = {}
         for name, value in [*enumerate(args), *sorted(kwargs.items())]:
             if isinstance(value, np.ndarray) or isinstance(name, int):

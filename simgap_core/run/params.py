@@ -14,6 +14,8 @@ from simgap_core import parts
 from simgap_core.errors import SimgapError
 
 NAMERS = ("offline", "llm")  # llm: `simgap_core.behaviour.llm_names.LLMNamer`
+# The AnalysisParams fields that name a registered part, by kind.
+PART_FIELDS = ("annotator", "embedder", "reducer", "clusterer", "quantizer")
 
 
 @dataclass
@@ -57,6 +59,7 @@ class AnalysisParams:
     embed_dim: int | None = None
     reducer: str = "umap"
     clusterer: str = "hdbscan"
+    quantizer: str = "paper"
     part_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def validate(self, *, n_reference: int | None = None) -> None:
@@ -95,7 +98,7 @@ class AnalysisParams:
             )
         if self.facet not in FACETS:
             raise SimgapError(f"unknown facet {self.facet!r}; choose one of {', '.join(FACETS)}")
-        for kind in ("annotator", "embedder", "reducer", "clusterer"):
+        for kind in PART_FIELDS:
             name = getattr(self, kind)
             if name not in parts.available(kind):
                 raise parts.PartError(
@@ -135,40 +138,12 @@ def _redacted(value: Any) -> Any:
     return value
 
 
-def _builtin_options(params: AnalysisParams, kind: str, name: str) -> dict[str, Any]:
-    """The `AnalysisParams` fields that configure the built-in part `name` of `kind`."""
-    options: dict[tuple[str, str], dict[str, Any]] = {
-        ("annotator", "llm"): {
-            "base_url": params.llm_base_url,
-            "model": params.llm_model,
-            "concurrency": params.llm_concurrency,
-        },
-        ("embedder", "sentence-transformers"): {
-            "model": params.embedding_model,
-            "precision": params.precision,
-        },
-        ("embedder", "openai"): {
-            "model": params.embed_model,
-            "base_urls": params.embed_base_url,
-            "dim": params.embed_dim,
-        },
-        ("reducer", "umap"): {
-            "n_neighbors": params.n_neighbors,
-            "min_dist": params.min_dist,
-            "cluster_dims": params.cluster_dims,
-            "seed": params.seed,
-            "balance_sources": params.balance_sources,
-        },
-        ("clusterer", "hdbscan"): {
-            "min_cluster_size": params.min_cluster_size,
-            "min_samples": params.min_samples,
-            "method": params.cluster_method,
-        },
-    }
-    return {**options.get((kind, name), {}), **params.part_options.get(kind, {})}
-
-
 def make_part(params: AnalysisParams, kind: str, **extra: Any) -> Any:
-    """The part of `kind` that `params` names, configured from `params`."""
+    """The part of `kind` that `params` names, configured from `params`: the options the part
+    reads from them (`Part.options_from`), overridden by `params.part_options[kind]`."""
     name = getattr(params, kind)
-    return parts.create(kind, name, **_builtin_options(params, kind, name), **extra)
+    options = {
+        **parts.part_class(kind, name).options_from(params),
+        **params.part_options.get(kind, {}),
+    }
+    return parts.create(kind, name, **options, **extra)

@@ -37,6 +37,7 @@ class Parts:
     embedder: Any
     reducer: Any
     clusterer: Any
+    quantizer: Any
     annotator: Any = None
     namer: Any = None
 

@@ -32,6 +32,9 @@ class MeasureStage(Stage):
     def active(self, context: Context) -> bool:
         return context.params.measure
 
+    def parts(self, context: Context) -> dict[str, Any]:
+        return {"quantizer": context.parts.quantizer}
+
     def params(self, context: Context) -> dict[str, Any]:
         params = context.params
         return {
@@ -48,7 +51,7 @@ class MeasureStage(Stage):
     def compute(self, context: Context) -> dict[str, Any]:
         from simgap_core.measure.classifier import ClassifierTest, classifier_test
         from simgap_core.measure.compare import measure
-        from simgap_core.measure.quantize import Quantization, quantize
+        from simgap_core.measure.quantize import Quantization
 
         corpus = context.corpus
         representations = context.representations
@@ -71,7 +74,7 @@ class MeasureStage(Stage):
             pair_ids=_none_for_missing(ids.map(pair_of)),
             conversation_ids=ids.astype(str).tolist(),
             **self.params(context),
-            quantizer=DiskMemo(quantize, Quantization, memo),
+            quantizer=DiskMemo(context.parts.quantizer, Quantization, memo, name="quantize"),
             classifier=DiskMemo(classifier_test, ClassifierTest, memo),
         )
         document = result.document.model_copy(
