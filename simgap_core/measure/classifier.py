@@ -228,6 +228,30 @@ class _Units:
         return shuffled
 
 
+def _row_groups(
+    real_groups: np.ndarray | None,
+    sim_groups: np.ndarray | None,
+    real_rows: np.ndarray,
+    sim_rows: np.ndarray,
+) -> tuple[np.ndarray, str]:
+    """The group of every probe row ([real rows, simulated rows]) and how groups were made."""
+    if real_groups is None and sim_groups is None:
+        return np.arange(len(real_rows) + len(sim_rows)).astype(str), (
+            "none (every conversation its own group)"
+        )
+    real_ids = (
+        np.asarray(real_groups, dtype=str)[real_rows]
+        if real_groups is not None
+        else np.char.add("real-row-", real_rows.astype(str))
+    )
+    sim_ids = (
+        np.asarray(sim_groups, dtype=str)[sim_rows]
+        if sim_groups is not None
+        else np.char.add("sim-row-", sim_rows.astype(str))
+    )
+    return np.r_[real_ids, sim_ids], "identical text and pair_id"
+
+
 def classifier_test(*args: Any, **kwargs: Any) -> ClassifierTest:
     """`_classifier_test` with BLAS on one thread: the probe fits hundreds of small logistic
     regressions (2 x 1,500 rows x 384 dims: 6 L-BFGS iterations each), where a second BLAS
@@ -271,22 +295,7 @@ def _classifier_test(
     n = len(real_rows)
     features = np.vstack([real[real_rows], simulated[sim_rows]])
     labels = np.r_[np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)]
-    if real_groups is None and sim_groups is None:
-        groups = np.arange(2 * n).astype(str)
-        described = "none (every conversation its own group)"
-    else:
-        real_ids = (
-            np.asarray(real_groups, dtype=str)[real_rows]
-            if real_groups is not None
-            else np.char.add("real-row-", real_rows.astype(str))
-        )
-        sim_ids = (
-            np.asarray(sim_groups, dtype=str)[sim_rows]
-            if sim_groups is not None
-            else np.char.add("sim-row-", sim_rows.astype(str))
-        )
-        groups = np.r_[real_ids, sim_ids]
-        described = "identical text and pair_id"
+    groups, described = _row_groups(real_groups, sim_groups, real_rows, sim_rows)
     n_groups = len(np.unique(groups))
     if n_groups < folds:
         raise ProbeNotPossible(f"the groups leave {n_groups} groups for {folds} folds")

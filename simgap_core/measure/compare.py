@@ -39,7 +39,7 @@ verdicts (corrected JS and ties, Holm, held-out mixture, robustness) in `verdict
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -48,13 +48,11 @@ import pandas as pd
 from simgap_core.measure.classifier import ProbeNotPossible, classifier_test
 from simgap_core.measure.divergence import divergences, js_divergence, kl_backward, kl_forward
 from simgap_core.measure.interpret import (
-    CategoryThresholds,
     class_tfidf,
     misalignment_scores,
 )
 from simgap_core.measure.pairs import (
     CATEGORIES,
-    K_RULES,
     MAX_SIZE_RATIO,
     MIN_CONVERSATIONS_PER_BIN,
     STAGES,
@@ -137,30 +135,9 @@ def measure(
     map_coords: np.ndarray | None = None,
     pair_ids: Sequence[str | None] | None = None,
     conversation_ids: Sequence[str] | None = None,
-    k: int | None = None,
-    k_rule: str = "common",
-    explained_variance: float = 0.9,
-    n_init: int = 5,
-    max_iter: int = 500,
-    bootstrap: int = 200,
-    ci_level: float = 0.95,
-    alpha: float = 0.05,
-    floor_repeats: int = 50,
-    permutations: int = 1000,
-    classifier_folds: int = 5,
-    classifier_max_per_class: int | None = 10_000,
-    classifier_permutations: int = 50,
-    seeds: int = 5,
-    match_n: bool = False,
-    match_repeats: int = 10,
-    mixture_splits: int = 20,
-    neighbours: int = 15,
-    misalignment_null_repeats: int = 20,
-    top_terms: int = 10,
-    seed: int = 42,
-    thresholds: CategoryThresholds | None = None,
     quantizer: Callable[..., Quantization] = quantize,
     classifier: Callable[..., Any] = classifier_test,
+    **settings: Any,
 ) -> Measurement:
     """Compare every simulator with the reference: paper quantization, map, probe, verdicts.
 
@@ -168,48 +145,23 @@ def measure(
     (HDBSCAN labels 0 .. n-1, -1 = noise); the optional texts, `map_coords`, `pair_ids` and
     `conversation_ids` are aligned with the rows too. Misalignment neighbours are found in
     `map_coords` (e.g. the 5-d UMAP projection, euclidean) when given, else among the
-    embeddings (cosine). `k_rule="common"` (default) quantizes every pair with
-    round(min(n over all sources) / 10) bins, `"pair"` with round(min(n_real, n_sim) / 10);
-    an explicit `k` overrides both. `seeds` quantizations per pair (plus k/2 and 2k) measure
-    the ranking's stability. `match_n` adds JS at the smallest source's size. Identical
-    representation texts and shared `pair_ids` are kept in one fold of the probe.
+    embeddings (cosine). Identical representation texts and shared `pair_ids` are kept in one
+    fold of the probe.
 
-    `metrics` is the schema-version-2 dict (see the module docstring and the README): per
-    simulator `paper` (js = bias-corrected, js_ci, js_plugin, null_js, p_value,
-    p_value_adjusted, seed_spread, matched), `map`, `classifier`, `clusters`, `tied_with`,
-    `reliable`; and `leaderboard`, `ties`, `noise_floor` (descriptive), `pairwise`,
-    `mixture`, `robustness`, `skipped`, `settings`.
+    `settings` are the fields of `MeasureSettings`, by keyword: `k_rule="common"` (default)
+    quantizes every pair with round(min(n over all sources) / 10) bins, `"pair"` with
+    round(min(n_real, n_sim) / 10); an explicit `k` overrides both; `seeds` quantizations per
+    pair (plus k/2 and 2k) measure the ranking's stability; `match_n` adds JS at the smallest
+    source's size. The result's `document` is the typed `metrics.json` (module docstring).
 
     `quantizer` and `classifier` stand in for `quantize` and `classifier_test` (same
-    signatures): the run directory passes memoized versions, because neither depends on the
-    map's clusters and both are the expensive part of a rerun with new clustering parameters.
+    signatures), e.g. memoized: neither depends on the map's clusters.
     """
-    if k_rule not in K_RULES:
-        raise ValueError(f"k_rule must be one of {K_RULES}, got {k_rule!r}")
-    settings = MeasureSettings(
-        k=k,
-        k_rule=k_rule,
-        explained_variance=explained_variance,
-        n_init=n_init,
-        max_iter=max_iter,
-        bootstrap=bootstrap,
-        ci_level=ci_level,
-        alpha=alpha,
-        floor_repeats=floor_repeats,
-        permutations=permutations,
-        classifier_folds=classifier_folds,
-        classifier_max_per_class=classifier_max_per_class,
-        classifier_permutations=classifier_permutations,
-        seeds=seeds,
-        match_n=match_n,
-        match_repeats=match_repeats,
-        mixture_splits=mixture_splits,
-        neighbours=neighbours,
-        misalignment_null_repeats=misalignment_null_repeats,
-        top_terms=top_terms,
-        seed=seed,
-        thresholds=thresholds or CategoryThresholds(),
-    )
+    try:
+        settings = MeasureSettings(**settings)
+    except TypeError as error:  # an unknown keyword: name the ones that exist
+        known = ", ".join(f.name for f in fields(MeasureSettings))
+        raise TypeError(f"measure: {error}; its settings are {known}") from None
     rows = _Rows.of(
         embeddings,
         sources,
@@ -229,41 +181,10 @@ def measure(
     ]
     sim_metrics = {pair.simulator: pair.metrics for pair in pairs}
     quantizations = {pair.simulator: pair.quantization for pair in pairs}
-    ties = verdict_metrics(
-        sim_metrics,
-        quantizations,
-        {pair.simulator: pair.rows for pair in pairs},
-        rows.codes,
-        settings,
-        timer,
-        skipped,
-    )
-    robustness = robustness_metrics(
-        rows.embeddings,
-        rows.codes,
-        rows.names,
-        rows.sizes,
-        sim_metrics,
-        quantizations,
-        settings,
-        timer,
-        quantizer,
-    )
+    ties, robustness = _joint_verdicts(rows, pairs, settings, timer, skipped, quantizer)
     shared = _shared_quantization(rows, quantizations, settings, timer, quantizer)
     with timer.stage("floor"):
-        floors = {
-            "descriptive": True,
-            "paper": floor_summary(
-                shared.histograms[0],
-                repeats=settings.floor_repeats,
-                seed=stage_seed(seed, SeedStream.FLOOR),
-            ),
-            "map": floor_summary(
-                rows.map_hist[0],
-                repeats=settings.floor_repeats,
-                seed=stage_seed(seed, SeedStream.MAP_FLOOR),
-            ),
-        }
+        floors = _floors(rows, shared, settings)
     with timer.stage("mixture"):
         mixture = mixture_metrics(shared, rows.codes, rows.names, settings, skipped)
     cluster_columns = _cluster_columns(rows, pairs)
@@ -399,12 +320,8 @@ def _measure_pair(
     resample = min(n_real, n_sim) >= 2
     if not resample:
         for statistic in ("bootstrap", "permutation test"):
-            skip(
-                skipped,
-                sim,
-                statistic,
-                f"needs at least 2 conversations per side, has {min(n_real, n_sim)}",
-            )
+            reason = f"needs at least 2 conversations per side, has {min(n_real, n_sim)}"
+            skip(skipped, sim, statistic, reason)
     paper = _paper_comparison(pair, index, resample, settings, timer)
     if settings.match_n:
         n_match = min(data.sizes.values())
@@ -422,15 +339,7 @@ def _measure_pair(
     with timer.stage("classifier"):
         probe = _probe(data, index, settings, skipped, classifier)
     with timer.stage("interpret"):
-        scores = misalignment_scores(
-            data.neighbour_points[rows],
-            is_sim,
-            neighbours=min(settings.neighbours, len(rows) - 1),
-            metric=data.neighbour_metric,
-            ids=data.ids[rows],
-            null_repeats=settings.misalignment_null_repeats,
-            seed=stage_seed(settings.seed, SeedStream.MISALIGNMENT, index),
-        )
+        scores = _misalignment(data, rows, is_sim, index, settings)
     notes = reliability_notes(n_real, n_sim, pair.k)
     return _Pair(
         simulator=sim,
@@ -458,6 +367,21 @@ def _measure_pair(
             f"{column}_{sim}": per_cluster[column].to_numpy() for column in per_cluster.columns
         },
         misalignment=(sim, rows, scores),
+    )
+
+
+def _misalignment(
+    data: _Rows, rows: np.ndarray, is_sim: np.ndarray, index: int, settings: MeasureSettings
+) -> pd.DataFrame:
+    """Each conversation's simulated share among its neighbours, against the no-gap spread."""
+    return misalignment_scores(
+        data.neighbour_points[rows],
+        is_sim,
+        neighbours=min(settings.neighbours, len(rows) - 1),
+        metric=data.neighbour_metric,
+        ids=data.ids[rows],
+        null_repeats=settings.misalignment_null_repeats,
+        seed=stage_seed(settings.seed, SeedStream.MISALIGNMENT, index),
     )
 
 
@@ -540,6 +464,58 @@ def _probe(
     except ProbeNotPossible as reason:
         skip(skipped, data.names[index], "classifier", str(reason))
         return None
+
+
+def _joint_verdicts(
+    data: _Rows,
+    pairs: list[_Pair],
+    settings: MeasureSettings,
+    timer: Timer,
+    skipped: list[dict[str, str]],
+    quantizer: Callable[..., Quantization],
+) -> tuple[list[Any], dict[str, Any] | None]:
+    """The verdicts across simulators: corrected JS, ties and Holm (completing each pair's
+    metrics), then the ranking's robustness over k-means seeds and k."""
+    sim_metrics = {pair.simulator: pair.metrics for pair in pairs}
+    quantizations = {pair.simulator: pair.quantization for pair in pairs}
+    ties = verdict_metrics(
+        sim_metrics,
+        quantizations,
+        {pair.simulator: pair.rows for pair in pairs},
+        data.codes,
+        settings,
+        timer,
+        skipped,
+    )
+    robustness = robustness_metrics(
+        data.embeddings,
+        data.codes,
+        data.names,
+        data.sizes,
+        sim_metrics,
+        quantizations,
+        settings,
+        timer,
+        quantizer,
+    )
+    return ties, robustness
+
+
+def _floors(data: _Rows, shared: Quantization, settings: MeasureSettings) -> dict[str, Any]:
+    """Real-vs-real halves on the shared quantization and on the map (descriptive only)."""
+    return {
+        "descriptive": True,
+        "paper": floor_summary(
+            shared.histograms[0],
+            repeats=settings.floor_repeats,
+            seed=stage_seed(settings.seed, SeedStream.FLOOR),
+        ),
+        "map": floor_summary(
+            data.map_hist[0],
+            repeats=settings.floor_repeats,
+            seed=stage_seed(settings.seed, SeedStream.MAP_FLOOR),
+        ),
+    }
 
 
 def _shared_quantization(

@@ -103,6 +103,12 @@ class MeasureSettings:
     seed: int = 42
     thresholds: CategoryThresholds = field(default_factory=CategoryThresholds)
 
+    def __post_init__(self) -> None:
+        if self.k_rule not in K_RULES:
+            raise ValueError(f"k_rule must be one of {K_RULES}, got {self.k_rule!r}")
+        if self.thresholds is None:
+            object.__setattr__(self, "thresholds", CategoryThresholds())
+
     def quantize_kwargs(self, k: int, seed: int | None = None) -> dict[str, Any]:
         return {
             "k": k,
