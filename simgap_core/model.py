@@ -180,21 +180,6 @@ class Corpus:
         """Source names in order of first appearance."""
         return list(dict.fromkeys(self.conversations["source"].tolist()))
 
-    def with_source(self, source: str) -> Corpus:
-        """The same conversations under another source name (ids are rebuilt to stay unique)."""
-        conversations = self.conversations.copy()
-        new_ids = conversation_key(source, "") + conversations["original_id"].astype(str)
-        mapping = dict(zip(conversations["conversation_id"], new_ids, strict=True))
-        conversations["conversation_id"] = new_ids.astype(conversations["conversation_id"].dtype)
-        conversations["source"] = pd.Series(
-            [source] * len(conversations), dtype=conversations["source"].dtype
-        )
-        turns = self.turns.copy()
-        turns["conversation_id"] = (
-            turns["conversation_id"].map(mapping).astype(turns["conversation_id"].dtype)
-        )
-        return Corpus(conversations, turns, list(self.skipped), list(self.repairs))
-
     def subset(self, conversation_ids: Iterable[str]) -> Corpus:
         """The conversations with these ids (in the corpus's order) and their turns."""
         keep = set(conversation_ids)

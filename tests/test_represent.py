@@ -19,7 +19,6 @@ from simgap_core.model import Conversation, Corpus
 from simgap_core.represent import (
     BASELINE_FACETS,
     BEHAVIOUR_FACETS,
-    DEFAULT_FACET,
     DIALOG_ACTS,
     FACETS,
     Annotator,
@@ -70,7 +69,6 @@ What is wrong?"""
 
 def test_facet_names_follow_the_design() -> None:
     assert FACETS == BASELINE_FACETS + BEHAVIOUR_FACETS + ("combined",)
-    assert DEFAULT_FACET == "combined"
     assert BEHAVIOUR_FACETS == ("requests", "responses", "context", "style", "dialog_acts")
     assert set(DIALOG_ACTS) == {
         "INFORM", "REQUEST", "AFFIRM", "NEGATE", "SELECT", "INFORM_INTENT", "AFFIRM_INTENT",

@@ -162,7 +162,6 @@ class SentenceTransformerEmbedder(Embedder):
         self.source = resolve_model(model)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.batch_size = batch_size
-        self.requested_precision = precision
         self.device = device
         self.progress = progress
         self.threads = threads

@@ -27,7 +27,6 @@ from simgap_core.model import Corpus
 BASELINE_FACETS = ("user_turns", "first_request", "conversation")
 BEHAVIOUR_FACETS = ("requests", "responses", "context", "style", "dialog_acts")
 FACETS = BASELINE_FACETS + BEHAVIOUR_FACETS + ("combined",)
-DEFAULT_FACET = "combined"
 DIALOG_ACTS = (
     "INFORM",
     "REQUEST",
