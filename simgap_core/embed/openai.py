@@ -52,17 +52,10 @@ class OpenAIEmbedder(Embedder):
     """
 
     name = "openai"
+    # The servers say where the model runs, not what it returns (see the module docstring).
     output_neutral = frozenset(
-        {
-            "base_urls",  # where the model runs, not what it returns (the module docstring)
-            "batch_size",
-            "concurrency",
-            "max_retries",
-            "timeout",
-            "backoff",
-            "max_backoff",
-            "progress",
-        }
+        {"base_urls", "batch_size", "concurrency", "max_retries", "timeout", "backoff"}
+        | {"max_backoff", "progress"}
     )
 
     @classmethod

@@ -234,26 +234,5 @@ class PaperQuantizer(Quantizer):
     def params(self) -> dict[str, Any]:
         return {"pool_order": self.pool_order}
 
-    def __call__(
-        self,
-        embeddings: np.ndarray,
-        groups: np.ndarray,
-        *,
-        k: int | None = None,
-        explained_variance: float = 0.9,
-        n_init: int = 5,
-        max_iter: int = 500,
-        seed: int = 42,
-        n_groups: int | None = None,
-    ) -> Quantization:
-        return quantize(
-            embeddings,
-            groups,
-            k=k,
-            explained_variance=explained_variance,
-            n_init=n_init,
-            max_iter=max_iter,
-            seed=seed,
-            n_groups=n_groups,
-            pool_order=self.pool_order,
-        )
+    def __call__(self, embeddings: np.ndarray, groups: np.ndarray, **settings: Any) -> Quantization:
+        return quantize(embeddings, groups, **settings, pool_order=self.pool_order)

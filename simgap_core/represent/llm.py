@@ -510,17 +510,10 @@ class LLMAnnotator(Part):
 
     kind = "annotator"
     name = "llm"
+    # Where the model runs and how it is reached, not what it writes (see `params`).
     output_neutral = frozenset(
-        {
-            "base_url",  # where the model runs (see `params`)
-            "api_key_env",
-            "cache_dir",
-            "concurrency",
-            "max_retries",
-            "timeout",
-            "backoff",
-            "max_backoff",
-        }
+        {"base_url", "api_key_env", "cache_dir", "concurrency", "max_retries", "timeout"}
+        | {"backoff", "max_backoff"}
     )
 
     @classmethod
