@@ -32,6 +32,7 @@ from typer.core import TyperGroup
 from simgap_core.environment import apply_defaults
 from simgap_core.errors import SimgapError
 from simgap_core.untrusted import terminal_safe
+from simgap_core.vocabulary import K_RULES, PRECISIONS
 
 if TYPE_CHECKING:
     from simgap_core.schema import Metrics
@@ -40,8 +41,6 @@ apply_defaults()
 
 # Set by the `--debug` global option for the command being run.
 _debug = False
-PRECISIONS = ("auto", "fp32", "bf16")
-K_RULES = ("common", "pair")
 # Skipped records listed after `analyze`; the rest are in skipped.json.
 SKIPPED_SHOWN = 3
 

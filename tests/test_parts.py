@@ -48,7 +48,7 @@ def test_builtin_parts_are_registered() -> None:
             "embedder",
             "sentence-transformers",
             {"precision": "fp64"},
-            "precision must be one of fp32, bf16, auto",
+            "precision must be one of auto, fp32, bf16",
         ),
         ("clusterer", "nope", {}, "unknown clusterer 'nope'; registered: .*hdbscan"),
         ("reducer", "umap", {"n_components": 3}, "unexpected keyword argument 'n_components'"),

@@ -27,6 +27,7 @@ from simgap_core.embed import Embedder, check_texts, unit_rows
 from simgap_core.embed.cache import default_cache_dir
 from simgap_core.errors import SimgapError
 from simgap_core.parts import PartError, register
+from simgap_core.vocabulary import PRECISIONS
 
 # Read by huggingface_hub when it is first imported (lazily, below): stay off the hub, and leave
 # progress to the `progress` callback rather than a stray "Loading weights" bar.
@@ -34,7 +35,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-PRECISIONS = ("fp32", "bf16", "auto")
 # bf16 is used only when every probe vector keeps this cosine to its fp32 twin...
 MIN_BF16_COSINE = 0.9999
 # ...and bf16 is at least this much faster on this machine (CPUs without bf16 units are slower).

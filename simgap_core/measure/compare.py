@@ -52,7 +52,6 @@ from simgap_core.measure.interpret import (
     misalignment_scores,
 )
 from simgap_core.measure.pairs import (
-    CATEGORIES,
     MAX_SIZE_RATIO,
     MIN_CONVERSATIONS_PER_BIN,
     STAGES,
@@ -89,6 +88,7 @@ from simgap_core.measure.verdicts import (
     verdict_metrics,
 )
 from simgap_core.schema import SCHEMA_VERSION, Metrics
+from simgap_core.vocabulary import CATEGORIES
 
 # Re-exported: callers import these from `compare` (the module that writes metrics.json).
 __all__ = [

@@ -26,8 +26,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
 from simgap_core.measure.uncertainty import benjamini_hochberg, share_difference_p_values
-
-CAPTURED, MISSED, HALLUCINATED = "captured", "missed", "hallucinated"
+from simgap_core.vocabulary import CAPTURED, HALLUCINATED, MISSED
 
 
 def class_tfidf(

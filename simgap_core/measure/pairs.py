@@ -36,6 +36,7 @@ from simgap_core.measure.uncertainty import (
     noise_floor,
     permutation_test,
 )
+from simgap_core.vocabulary import K_RULES
 
 STAGES = (
     "quantize",
@@ -48,8 +49,6 @@ STAGES = (
     "interpret",
 )
 FLOOR_QUANTILES = (0.05, 0.5, 0.95)
-CATEGORIES = ("captured", "missed", "hallucinated")
-K_RULES = ("common", "pair")
 # Below these, a (real, simulator) JS is marked unreliable (the calibration bench measures why).
 MIN_CONVERSATIONS_PER_BIN = 10
 MAX_SIZE_RATIO = 2.0

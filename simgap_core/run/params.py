@@ -12,6 +12,7 @@ from typing import Any
 
 from simgap_core import parts
 from simgap_core.errors import SimgapError
+from simgap_core.vocabulary import K_RULES, PRECISIONS
 
 NAMERS = ("offline", "llm")  # llm: `simgap_core.behaviour.llm_names.LLMNamer`
 # The AnalysisParams fields that name a registered part, by kind.
@@ -85,11 +86,11 @@ class AnalysisParams:
         for name, (value, low) in bounds.items():
             if value < low:
                 raise SimgapError(f"{name} must be at least {low}, got {value}")
-        if self.precision not in ("auto", "fp32", "bf16"):
+        if self.precision not in PRECISIONS:
             raise SimgapError(f"unknown precision {self.precision!r}; choose auto, fp32 or bf16")
         if self.namer not in NAMERS:
             raise SimgapError(f"unknown namer {self.namer!r}; choose {' or '.join(NAMERS)}")
-        if self.k_rule not in ("common", "pair"):
+        if self.k_rule not in K_RULES:
             raise SimgapError(f"unknown k rule {self.k_rule!r}; choose common or pair")
         if n_reference is not None and self.k is not None and self.k > n_reference:
             raise SimgapError(
