@@ -33,6 +33,7 @@ import argparse
 import time
 
 import numpy as np
+from machine import load, machine  # bench/ is on sys.path when a bench runs as a script
 
 from simgap_core.measure.classifier import classifier_test
 from simgap_core.measure.compare import measure, reliability_notes
@@ -439,7 +440,7 @@ def main() -> None:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
     full = args.full
     started = time.perf_counter()
-    print("Machine: 2 cores (shared). Sizes next to every figure.")
+    print(f"Machine: {machine()}; {load()}. Sizes next to every figure.")
     if "coverage" in wanted:
         cells = full_cells() if full else list(DEFAULT_CELLS)
         if args.reliable_only:

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from scale import machine  # bench/ is on sys.path when a bench runs as a script
+from machine import load, machine  # bench/ is on sys.path when a bench runs as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
@@ -51,7 +51,7 @@ def main() -> None:
         sys.exit(f"no Chromium at {args.chromium} (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
-    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"machine: {machine()}; {load()}")
     print(f"{'repeat':>6} {'server s':>9} {'first map s':>12} {'total s':>8} {'again s':>8}")
     rows = []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as scratch:

@@ -45,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from machine import load, machine  # bench/ is on sys.path when a bench runs as a script
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -384,19 +385,6 @@ def ranking(backends: list[str], encoders: dict) -> None:
         print(f"{name:<14} {cells}")
 
 
-def machine() -> str:
-    name = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    return f"{name}, {os.cpu_count()} cores"
-
-
-def load() -> str:
-    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import load, machine  # bench/ is on sys.path when a bench runs as a script
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -560,16 +561,6 @@ def defaults_bench(
             )
 
 
-def machine() -> str:
-    name = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    return f"{name}, {os.cpu_count()} cores"
-
 
 def clocked(work: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
     """(work(*args, **kwargs), CPU seconds of this process, wall seconds)."""
@@ -732,10 +723,6 @@ def proc_status_mb(field: str) -> float:
             if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: process peak
-
-
-def load() -> str:
-    return "load average {:.1f} {:.1f} {:.1f} on {} cores".format(*os.getloadavg(), os.cpu_count())
 
 
 def timed(work: Callable[[], object]) -> float:
