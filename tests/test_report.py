@@ -24,7 +24,6 @@ from simgap_core.cli import app
 from simgap_core.errors import RunDirectoryError
 from simgap_core.present import formatting
 from simgap_core.present.export import assignments
-from simgap_core.present.leaderboard import leaderboard_cells
 from simgap_core.present.findings import (
     EXCERPT_CHARS,
     attach_excerpts,
@@ -33,6 +32,7 @@ from simgap_core.present.findings import (
     excerpt,
 )
 from simgap_core.present.formatting import format_js, format_share
+from simgap_core.present.leaderboard import leaderboard_cells
 from simgap_core.present.report import (
     MAX_MAP_POINTS,
     _map_figures,
