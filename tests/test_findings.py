@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from simgap_core.model import Conversation, Corpus
+from simgap_core.present import formatting
 from simgap_core.present.findings import (
     cluster_cards,
     cluster_label,
@@ -19,14 +20,6 @@ from simgap_core.present.findings import (
     notable_findings,
     quote_examples,
     simulator_findings,
-)
-from simgap_core.present.formatting import (
-    format_js,
-    format_p,
-    format_points,
-    format_score,
-    format_share,
-    format_statistic,
 )
 from simgap_core.present.verdicts import verdicts
 from simgap_core.schema import parse_metrics
@@ -207,11 +200,14 @@ def test_the_most_gapped_simulator_has_the_most_missed_and_invented_clusters() -
 
 
 def test_numbers_are_written_the_same_everywhere() -> None:
-    assert format_js(0.012345) == "0.0123"
-    assert format_share(0.125) == "12.5%"
-    assert format_points(0.0321) == "+3.2 pts" and format_points(-0.0321) == "-3.2 pts"
-    assert format_p(0.011) == "0.0110" and format_p(0.00005) == "< 0.0001"
-    assert format_statistic(0.011, "p") == "p = 0.0110"
-    assert format_statistic(0.00005, "q") == "q < 0.0001"
-    assert format_score(0.91234) == "0.912"
-    assert format_js(np.float64("nan")) == "skipped"
+    assert formatting.format_js(0.012345) == "0.0123"
+    assert formatting.format_share(0.125) == "12.5%"
+    assert (
+        formatting.format_points(0.0321) == "+3.2 pts"
+        and formatting.format_points(-0.0321) == "-3.2 pts"
+    )
+    assert formatting.format_p(0.011) == "0.0110" and formatting.format_p(0.00005) == "< 0.0001"
+    assert formatting.format_statistic(0.011, "p") == "p = 0.0110"
+    assert formatting.format_statistic(0.00005, "q") == "q < 0.0001"
+    assert formatting.format_score(0.91234) == "0.912"
+    assert formatting.format_js(np.float64("nan")) == "skipped"
