@@ -32,7 +32,9 @@ import streamlit as st
 
 from simgap_core.errors import SimgapError
 from simgap_core.model import Corpus
-from simgap_core.present.figures import map_scatter, source_colors
+from simgap_core.present.figures.common import source_colors
+from simgap_core.present.figures.map import map_scatter
+from simgap_core.present.findings import most_gapped
 from simgap_core.present.selection import (
     DEFAULT_SHOWN,
     conversation_overview,
@@ -194,17 +196,14 @@ def _map_figure(
     # the figure before serialising it, so the cached one is never changed.
     loaded = _load_stacks(path, stamp) if stacked else _load_points(path, stamp)
     points = filter_points(loaded, sources=list(sources), clusters=list(clusters) or None)
-    params = _load_params(path, stamp)
-    reference = params.get("params", {}).get("reference", "real")
-    # Colours of the whole run: a source keeps its colour when others are filtered out.
-    colors = source_colors(source_order(params.get("sources", {}), reference), reference=reference)
+    view = RunView(Path(path), stamp, _load_params(path, stamp))
     return map_scatter(
         points,
         color_by=color_by,
-        reference=reference,
+        reference=view.reference,
         names=_load_cluster_names(path, stamp),
         contours=contours,
-        colors=colors,
+        colors=view.colors,
     )
 
 
@@ -258,6 +257,12 @@ class RunView:
     @property
     def simulators(self) -> list[str]:
         return [s for s in self.sources if s != self.reference]
+
+    @property
+    def colors(self) -> dict[str, str]:
+        """{source: colour} of the whole run: a source keeps its colour in every figure, also
+        when others are filtered out or not shown."""
+        return source_colors(self.sources, reference=self.reference)
 
     @property
     def shown_sources(self) -> list[str]:
@@ -361,13 +366,7 @@ class RunView:
     def most_gapped_simulator(self) -> str:
         """The shown simulator with the most missed + hallucinated clusters: the most to look
         at (the closest on a tie)."""
-        entries = self.metrics().simulators
-
-        def gaps(name: str) -> int:
-            entry = entries.get(name)
-            return 0 if entry is None else entry.clusters.missed + entry.clusters.hallucinated
-
-        return max(self.shown or self.simulators_closest_first(), key=gaps)
+        return most_gapped(self.metrics(), self.shown or self.simulators_closest_first())
 
 
 def representation_text(params: dict[str, Any]) -> str:

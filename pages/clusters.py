@@ -7,7 +7,7 @@ import math
 import streamlit as st
 
 import ui
-from simgap_core.present import figures
+from simgap_core.present.figures.clusters import cluster_gap_figure
 from simgap_core.present.selection import CATEGORIES, cluster_gaps, cluster_members
 
 DEFAULT_CHARTED = 25
@@ -71,11 +71,8 @@ else:
         else 1
     )
     st.plotly_chart(
-        figures.cluster_gap_figure(
-            shown.head(charted),
-            reference=reference,
-            simulator=simulator,
-            colors=figures.source_colors(run.sources, reference=reference),
+        cluster_gap_figure(
+            shown.head(charted), reference=reference, simulator=simulator, colors=run.colors
         ),
         key="clusters_chart",
     )

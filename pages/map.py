@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from simgap_core.present import figures
+from simgap_core.present.figures.density import density_figure, difference_figure
 from simgap_core.present.selection import (
     cluster_name,
     difference_grid,
@@ -160,7 +160,7 @@ else:
             "never raw counts, so sources of different sizes compare). Same colour scale "
             "everywhere."
         )
-        st.plotly_chart(figures.density_figure(grids), key="map_density")
+        st.plotly_chart(density_figure(grids), key="map_density")
     else:
         present = [s for s in run.shown if s in set(shown["source"])]
         if reference not in set(shown["source"]) or not present:
@@ -199,8 +199,6 @@ else:
                 "and invented (the other way) behaviour clusters, where they lie."
             )
         st.plotly_chart(
-            figures.difference_figure(
-                grid, reference=reference, simulator=simulator, regions=regions
-            ),
+            difference_figure(grid, reference=reference, simulator=simulator, regions=regions),
             key="map_difference",
         )

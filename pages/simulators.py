@@ -10,10 +10,18 @@ import math
 import streamlit as st
 
 import ui
-from simgap_core.present import figures
+from simgap_core.present.figures.clusters import cluster_gap_figure
+from simgap_core.present.figures.simulators import (
+    feature_gap_figure,
+    leaderboard_figure,
+    leaderboard_table,
+    mixture_figure,
+    pairwise_figure,
+)
+from simgap_core.present.formatting import format_js
 from simgap_core.present.leaderboard import RELIABILITY_HELP, header, pairwise_matrix
 from simgap_core.present.selection import CATEGORIES, cluster_gaps, feature_gap_table
-from simgap_core.present.verdicts import mixture_recipe, verdicts
+from simgap_core.present.verdicts import interval_text, mixture_recipe, verdicts
 from simgap_core.schema import METRICS
 
 # Clusters in the detail's chart (largest gaps); the Clusters page has them all.
@@ -58,9 +66,9 @@ if hidden:
         "page's leaderboard.csv lists every one."
     )
 
-board = figures.leaderboard_table(metrics)
+board = leaderboard_table(metrics)
 board = board[board["simulator"].isin(shown)]
-st.plotly_chart(figures.leaderboard_figure(board), key="simulators_leaderboard_chart")
+st.plotly_chart(leaderboard_figure(board), key="simulators_leaderboard_chart")
 # Columns from the metric registry: an estimate shows its interval next to it, the reliability
 # note sits right after the JS.
 first, *rest = METRICS
@@ -140,9 +148,7 @@ else:
         st.markdown(f"No behaviour feature of {ui.md(simulator)} differs significantly.")
     for sentence in significant["finding"].head(5):
         st.markdown(f"- {ui.md(sentence)}")
-    st.plotly_chart(
-        figures.feature_gap_figure(table, simulator=simulator), key="simulators_feature_forest"
-    )
+    st.plotly_chart(feature_gap_figure(table, simulator=simulator), key="simulators_feature_forest")
     st.dataframe(
         table,
         hide_index=True,
@@ -190,11 +196,11 @@ if not (clusters["cluster"] >= 0).any():
     st.info(ui.NO_CLUSTER_MESSAGE)
 else:
     st.plotly_chart(
-        figures.cluster_gap_figure(
+        cluster_gap_figure(
             clusters.head(DETAIL_CLUSTERS),
             reference=reference,
             simulator=simulator,
-            colors=figures.source_colors(run.sources, reference=reference),
+            colors=run.colors,
         ),
         key="simulators_cluster_gaps",
     )
@@ -229,11 +235,11 @@ pairwise_caption = (
     "different parts of real behaviour: a mixture may beat each. " + ui.md(said.floor)
 )
 if len(matrix) > 8:
-    st.plotly_chart(figures.pairwise_figure(matrix), key="simulators_pairwise")
+    st.plotly_chart(pairwise_figure(matrix), key="simulators_pairwise")
     st.caption(pairwise_caption)
 else:
     left, right = st.columns([3, 2])
-    left.plotly_chart(figures.pairwise_figure(matrix), key="simulators_pairwise")
+    left.plotly_chart(pairwise_figure(matrix), key="simulators_pairwise")
     right.caption(pairwise_caption)
 
 st.subheader("Mixture of simulators")
@@ -244,11 +250,7 @@ if mixture is not None:
     drawn = list(dict.fromkeys([*shown, *(name for name, _ in mixture_recipe(mixture))]))
     left, right = st.columns([3, 2])
     left.plotly_chart(
-        figures.mixture_figure(
-            mixture,
-            colors=figures.source_colors(run.sources, reference=reference),
-            names=drawn,
-        ),
+        mixture_figure(mixture, colors=run.colors, names=drawn),
         key="simulators_mixture",
     )
     with right:
@@ -260,17 +262,16 @@ if mixture is not None:
                 "conversations they were not fitted on, so no claim that mixing helps is made.",
             )
         else:
-            low, high = mixture.held_out_gain_ci
             st.metric(
                 "held-out gain of the mixture",
-                f"{mixture.held_out_gain:.4f}",
+                format_js(mixture.held_out_gain),
                 help="Best single JS minus mixture JS, on the half of the conversations the "
                 f"weights were not fitted on, over {mixture.splits} splits.",
             )
-            st.caption(f"{settings.ci_level:.0%} interval {low:.4f} – {high:.4f}")
-        st.metric("in-sample gain (descriptive)", f"{mixture.in_sample_gain:.4f}")
-        st.metric("mixture JS (descriptive)", f"{mixture.js:.4f}")
+            st.caption(interval_text(mixture.held_out_gain_ci, settings.ci_level))
+        st.metric("in-sample gain (descriptive)", format_js(mixture.in_sample_gain))
+        st.metric("mixture JS (descriptive)", format_js(mixture.js))
         st.metric(
             f"best single simulator ({ui.md(mixture.best_single)}, descriptive)",
-            f"{mixture.best_single_js:.4f}",
+            format_js(mixture.best_single_js),
         )

@@ -7,7 +7,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simgap_core.present import figures
+from simgap_core.present.figures.clusters import cluster_gap_figure
+from simgap_core.present.figures.common import (
+    CLUSTER_COLORS,
+    NOISE_COLOR,
+    REFERENCE_COLOR,
+    SIMULATOR_COLORS,
+    plotly_text,
+    source_colors,
+)
+from simgap_core.present.figures.density import density_figure, difference_figure
+from simgap_core.present.figures.map import map_scatter
+from simgap_core.present.figures.simulators import (
+    leaderboard_figure,
+    leaderboard_table,
+    mixture_figure,
+    pairwise_figure,
+)
 from simgap_core.present.leaderboard import cluster_pairwise, pairwise_matrix
 from simgap_core.present.selection import Grid, cluster_gaps, source_order
 from simgap_core.schema import Metrics, parse_metrics
@@ -35,10 +51,10 @@ def _color_of(trace, index: int) -> str:
 
 def test_map_by_source_carries_every_id_with_its_position_and_colour() -> None:
     points = _points()
-    figure = figures.map_scatter(points, color_by="source", reference="real")
+    figure = map_scatter(points, color_by="source", reference="real")
     by_id = points.set_index("conversation_id")
     order = source_order(points["source"], "real")
-    colors = figures.source_colors(order, reference="real")
+    colors = source_colors(order, reference="real")
     seen = []
     for trace in figure.data:
         assert trace.type == "scattergl"
@@ -60,7 +76,7 @@ def test_map_by_source_carries_every_id_with_its_position_and_colour() -> None:
 
 def test_map_by_cluster_separates_noise_and_labels_cluster_medians() -> None:
     points = _points()
-    figure = figures.map_scatter(points, color_by="cluster", reference="real")
+    figure = map_scatter(points, color_by="cluster", reference="real")
     noise, clustered = figure.data
     assert sorted(noise.customdata) == sorted(
         points.loc[points["cluster"] == -1, "conversation_id"]
@@ -70,7 +86,7 @@ def test_map_by_cluster_separates_noise_and_labels_cluster_medians() -> None:
     )
     cluster_of = points.set_index("conversation_id")["cluster"]
     for i, cid in enumerate(clustered.customdata):
-        expected = figures.CLUSTER_COLORS[cluster_of[cid] % len(figures.CLUSTER_COLORS)]
+        expected = CLUSTER_COLORS[cluster_of[cid] % len(CLUSTER_COLORS)]
         assert _color_of(clustered, i) == expected
     medians = points[points["cluster"] >= 0].groupby("cluster")[["x", "y"]].median()
     labels = {int(a.text): (a.x, a.y) for a in figure.layout.annotations}
@@ -78,25 +94,25 @@ def test_map_by_cluster_separates_noise_and_labels_cluster_medians() -> None:
     for cluster, (x, y) in labels.items():
         assert (x, y) == pytest.approx(tuple(medians.loc[cluster]))
     with pytest.raises(ValueError, match="color_by"):
-        figures.map_scatter(points, color_by="topic")
+        map_scatter(points, color_by="topic")
 
 
 def test_density_and_difference_heatmaps_show_the_grid_values() -> None:
     edges = np.array([0.0, 1.0, 2.0])
     real = Grid(edges, edges, np.array([[0.5, 0.0], [0.25, 0.25]]))
     sim = Grid(edges, edges, np.array([[0.1, 0.3], [0.2, 0.4]]))
-    density = figures.density_figure({"real": real, "sim": sim})
+    density = density_figure({"real": real, "sim": sim})
     assert [t.zmax for t in density.data] == [0.5, 0.5]
     assert [(t.xaxis, t.yaxis) for t in density.data] == [("x", "y"), ("x2", "y2")]
     # Nine sources: two rows, one colour scale, each panel titled with its source.
-    many = figures.density_figure({f"s{i}": real for i in range(9)}, per_row=5)
+    many = density_figure({f"s{i}": real for i in range(9)}, per_row=5)
     assert len(many.data) == 9 and sum(bool(t.showscale) for t in many.data) == 1
     assert [a.text for a in many.layout.annotations] == [f"s{i}" for i in range(9)]
     assert many.layout.height == 2 * 420
     np.testing.assert_array_equal(density.data[0].z, [[0.5, np.nan], [0.25, 0.25]])
     np.testing.assert_array_equal(density.data[0].x, [0.5, 1.5])
     difference = Grid(edges, edges, real.values - sim.values)
-    figure = figures.difference_figure(difference, reference="real", simulator="sim")
+    figure = difference_figure(difference, reference="real", simulator="sim")
     heatmap = figure.data[0]
     assert heatmap.zmid == 0 and heatmap.zmin == -heatmap.zmax == pytest.approx(-0.4)
     np.testing.assert_allclose(heatmap.z, real.values - sim.values)
@@ -122,7 +138,7 @@ def _summary() -> pd.DataFrame:
 
 def test_cluster_gap_error_bars_span_exactly_the_stored_interval() -> None:
     gaps = cluster_gaps(_summary(), simulator="sim", reference="real")
-    figure = figures.cluster_gap_figure(gaps, reference="real", simulator="sim")
+    figure = cluster_gap_figure(gaps, reference="real", simulator="sim")
     shares = {t.name: t for t in figure.data if t.legendgroup == "shares"}
     np.testing.assert_allclose(shares["real"].x, gaps["reference_share"])
     np.testing.assert_allclose(shares["sim"].x, gaps["simulator_share"])
@@ -153,13 +169,13 @@ def _metrics() -> Metrics:
 
 def test_leaderboard_table_and_chart_carry_intervals_and_the_no_gap_band() -> None:
     metrics = _metrics()
-    board = figures.leaderboard_table(metrics)
+    board = leaderboard_table(metrics)
     assert board["simulator"].tolist() == ["sim_a", "sim_b", "sim_c"]
     stored = metrics_fixtures.realistic()["simulators"]
     papers = [stored[name]["paper"] for name in board["simulator"]]
     assert board["no_gap_js"].tolist() == [p["null_js"]["mean"] for p in papers]
     assert board["no_gap_q95"].tolist() == [p["null_js"]["q95"] for p in papers]
-    figure = figures.leaderboard_figure(board)
+    figure = leaderboard_figure(board)
     intervals = [t for t in figure.data if t.legendgroup == "interval"]
     assert [list(t.x) for t in intervals] == [p["js_ci"] for p in papers]
     assert [t.y[0] for t in intervals] == ["sim_a", "sim_b", "sim_c"]
@@ -175,7 +191,7 @@ def test_leaderboard_table_and_chart_carry_intervals_and_the_no_gap_band() -> No
 
 def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
     metrics = _metrics()
-    figure = figures.pairwise_figure(pairwise_matrix(metrics))
+    figure = pairwise_figure(pairwise_matrix(metrics))
     (heatmap,) = [t for t in figure.data if t.type == "heatmap"]
     order = list(figure.layout.xaxis2.ticktext)
     assert sorted(order) == ["real", "sim_a", "sim_b", "sim_c"]
@@ -183,7 +199,7 @@ def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
     # The stored values, rows and columns in the clustering's order.
     stored = pairwise_matrix(metrics)
     np.testing.assert_array_equal(heatmap.z, stored.loc[order, order].to_numpy())
-    mixture = figures.mixture_figure(metrics.mixture)
+    mixture = mixture_figure(metrics.mixture)
     bars = mixture.data[0]
     assert list(bars.x) == ["sim_a", "sim_b", "sim_c"] and list(bars.y) == [0.62, 0.38, 0.0]
     title = mixture.layout.title.text
@@ -191,10 +207,10 @@ def test_pairwise_and_mixture_figures_show_the_metrics() -> None:
         "mixture does not help beyond noise: held-out gain -0.0007 [-0.0041, 0.0025] over sim_a"
     )
     helping = parse_metrics(metrics_fixtures.helping_mixture(metrics_fixtures.realistic()))
-    title = figures.mixture_figure(helping.mixture).layout.title.text
+    title = mixture_figure(helping.mixture).layout.title.text
     assert title.startswith("mixture helps: held-out gain 0.0040 [0.0012, 0.0069]")
     # Some simulators only (the dashboard's choice): their weights as stored, largest first.
-    some = figures.mixture_figure(metrics.mixture, names=["sim_c", "sim_b"]).data[0]
+    some = mixture_figure(metrics.mixture, names=["sim_c", "sim_b"]).data[0]
     assert list(some.x) == ["sim_b", "sim_c"] and list(some.y) == [0.38, 0.0]
 
 
@@ -234,7 +250,7 @@ def test_hostile_ids_and_names_are_escaped_in_every_map_label() -> None:
     points.loc[:2, "conversation_id"] = HOSTILE
     points.loc[:2, "source"] = HOSTILE
     for color_by in ("source", "cluster"):
-        figure = figures.map_scatter(points, color_by=color_by, reference="real")
+        figure = map_scatter(points, color_by=color_by, reference="real")
         texts = _all_label_strings(figure)
         # Only the line break and the hover's <extra> come from us; nothing from data is markup.
         assert set().union(*map(_tags, texts)) <= {"br", "extra"}, color_by
@@ -265,14 +281,14 @@ def test_hostile_source_names_are_escaped_in_grid_and_gap_figures() -> None:
         }
     )
     for figure in (
-        figures.density_figure({name: grid, "real": grid}),
-        figures.difference_figure(grid, reference="real", simulator=name),
-        figures.cluster_gap_figure(gaps, reference="real", simulator=name),
+        density_figure({name: grid, "real": grid}),
+        difference_figure(grid, reference="real", simulator=name),
+        cluster_gap_figure(gaps, reference="real", simulator=name),
     ):
         texts = _all_label_strings(figure)
         assert set().union(*map(_tags, texts)) <= {"br", "extra"}
         assert any("&lt;span" in t for t in texts)
-    assert figures.plotly_text("<a href='x'>&</a>") == "&lt;a href='x'&gt;&amp;&lt;/a&gt;"
+    assert plotly_text("<a href='x'>&</a>") == "&lt;a href='x'&gt;&amp;&lt;/a&gt;"
 
 
 def _lab(color: str) -> np.ndarray:
@@ -290,30 +306,30 @@ def _lab(color: str) -> np.ndarray:
 
 def test_25_sources_get_25_distinct_colours_and_the_reference_keeps_its_own() -> None:
     simulators = [f"sim_{i:02d}" for i in range(24)]
-    colors = figures.source_colors(["real", *simulators], reference="real")
-    assert colors["real"] == figures.REFERENCE_COLOR
+    colors = source_colors(["real", *simulators], reference="real")
+    assert colors["real"] == REFERENCE_COLOR
     assert len(set(colors.values())) == 25
     # Stable: simulators in order, whatever comes after them; the first eight as before.
-    assert [colors[s] for s in simulators] == list(figures.SIMULATOR_COLORS[:24])
-    fewer = figures.source_colors(["real", *simulators[:3]], reference="real")
+    assert [colors[s] for s in simulators] == list(SIMULATOR_COLORS[:24])
+    fewer = source_colors(["real", *simulators[:3]], reference="real")
     assert all(fewer[s] == colors[s] for s in fewer)
-    assert figures.SIMULATOR_COLORS[:3] == ("#d62728", "#2ca02c", "#ff7f0e")
+    assert SIMULATOR_COLORS[:3] == ("#d62728", "#2ca02c", "#ff7f0e")
     # Room for 25 simulators; every colour clearly apart (CIELAB delta E) from every other,
     # from the reference, the noise grey and the white background.
-    palette = figures.SIMULATOR_COLORS
+    palette = SIMULATOR_COLORS
     assert len(set(palette)) == len(palette) >= 25
     labs = [_lab(c) for c in palette]
     closest = min(np.linalg.norm(a - b) for i, a in enumerate(labs) for b in labs[i + 1 :])
     assert closest >= 25
-    for anchor in (figures.REFERENCE_COLOR, figures.NOISE_COLOR, "#ffffff"):
+    for anchor in (REFERENCE_COLOR, NOISE_COLOR, "#ffffff"):
         assert min(np.linalg.norm(lab - _lab(anchor)) for lab in labs) >= 25, anchor
 
 
 def test_a_filtered_map_keeps_each_sources_run_colour() -> None:
     points = _points()
-    run_colors = figures.source_colors(["real", "sim_a", "sim_b"], reference="real")
+    run_colors = source_colors(["real", "sim_a", "sim_b"], reference="real")
     only_b = points[points["source"].isin(["real", "sim_b"])]
-    figure = figures.map_scatter(only_b, color_by="source", reference="real", colors=run_colors)
+    figure = map_scatter(only_b, color_by="source", reference="real", colors=run_colors)
     legend = {t.name.split()[0]: t.marker.color for t in figure.data if t.showlegend is not False}
     assert legend == {"real": run_colors["real"], "sim_b": run_colors["sim_b"]}
 
@@ -351,7 +367,7 @@ def test_pairwise_order_puts_each_planted_family_together() -> None:
     # The top merge joins the two families (real with one of them): average JS above 0.15.
     assert clustered.linkage[-1, 2] > 0.15 and clustered.linkage[:3, 2].max() < 0.06
 
-    figure = figures.pairwise_figure(matrix)
+    figure = pairwise_figure(matrix)
     (heatmap,) = [t for t in figure.data if t.type == "heatmap"]
     assert list(figure.layout.xaxis2.ticktext) == list(figure.layout.yaxis2.ticktext) == order
     np.testing.assert_array_equal(heatmap.z, matrix.loc[order, order].to_numpy())
@@ -369,7 +385,7 @@ def test_pairwise_of_two_sources_has_no_dendrogram_and_names_are_escaped() -> No
     matrix = pd.DataFrame([[0.0, 0.1], [0.1, 0.0]], index=names, columns=names)
     clustered = cluster_pairwise(matrix)
     assert clustered.linkage is None and clustered.matrix.equals(matrix)
-    figure = figures.pairwise_figure(matrix)
+    figure = pairwise_figure(matrix)
     assert [t.type for t in figure.data] == ["heatmap"]
     assert list(figure.layout.xaxis2.ticktext) == ["real", "&lt;img src=x&gt;"]
     assert all("<img" not in cell for row in figure.data[0].text for cell in row)

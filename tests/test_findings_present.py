@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 
 from simgap_core.behaviour import gap_sentence
-from simgap_core.present import figures
+from simgap_core.present.figures.common import REFERENCE_COLOR
+from simgap_core.present.figures.density import difference_figure
+from simgap_core.present.figures.map import label_plan, map_scatter
+from simgap_core.present.figures.simulators import feature_gap_figure
 from simgap_core.present.selection import (
     cluster_gaps,
     cluster_name,
@@ -85,7 +88,7 @@ def test_a_stack_needs_every_text(points, texts) -> None:
 
 def test_the_stacked_map_carries_ids_sizes_and_counts(points, texts) -> None:
     stacked = stack_points(points, texts)
-    figure = figures.map_scatter(stacked, color_by="source", reference="real")
+    figure = map_scatter(stacked, color_by="source", reference="real")
     trace = figure.data[0]
     order = list(trace.customdata)
     assert sorted(order) == ["a", "c", "f"]
@@ -112,7 +115,7 @@ def test_a_stack_hover_names_a_few_members_escaped() -> None:
             "members": [tuple(ids), ("solo",)],
         }
     )
-    trace = figures.map_scatter(stacked, color_by="source", reference="real").data[0]
+    trace = map_scatter(stacked, color_by="source", reference="real").data[0]
     shown = dict(zip(trace.customdata, trace.text, strict=True))
     assert shown[ids[0]].startswith(
         "&lt;b&gt;x&lt;/b&gt; (×6 identical: also m1, m2, &lt;i&gt;m3&lt;/i&gt; and 2 more)"
@@ -122,7 +125,7 @@ def test_a_stack_hover_names_a_few_members_escaped() -> None:
 
 def test_the_map_names_the_largest_clusters_at_their_centroids(points) -> None:
     names = {0: "<b>terse</b> requests", 1: "chatty thanks"}
-    figure = figures.map_scatter(points, color_by="cluster", reference="real", names=names)
+    figure = map_scatter(points, color_by="cluster", reference="real", names=names)
     labels = {a.text: (a.x, a.y) for a in figure.layout.annotations}
     assert labels["0 · &lt;b&gt;terse&lt;/b&gt; requests"] == pytest.approx((0.5, 0.5))
     assert labels["1 · chatty thanks"] == pytest.approx((5.0, 5.0))
@@ -141,13 +144,13 @@ def test_names_that_would_overlap_give_way_to_the_larger_cluster() -> None:
         2: "<i>pasted</i> error logs",
         3: "clarifying questions",
     }
-    plan = figures.label_plan(centres, sizes, names)
+    plan = label_plan(centres, sizes, names)
     # 0 and 1 sit on one spot: the larger keeps its name (wrapped), the smaller its number.
     assert plan[0] == ["0 · casual lowercase", "writing, single-turn", "requests"]
     assert plan[1] == ["1"]
     assert plan[2] == ["2 · <i>pasted</i> error logs"] and plan[3] == ["3 · clarifying questions"]
-    assert figures.label_plan(centres, sizes, names, max_named=1)[2] == ["2"]
-    assert figures.label_plan(centres, sizes, None) == {c: [str(c)] for c in range(4)}
+    assert label_plan(centres, sizes, names, max_named=1)[2] == ["2"]
+    assert label_plan(centres, sizes, None) == {c: [str(c)] for c in range(4)}
     # On the figure every line is escaped and lines are joined by <br>.
     points = pd.DataFrame(
         {
@@ -158,18 +161,18 @@ def test_names_that_would_overlap_give_way_to_the_larger_cluster() -> None:
             "cluster": [0, 2, 3],
         }
     )
-    figure = figures.map_scatter(points, color_by="cluster", reference="real", names=names)
+    figure = map_scatter(points, color_by="cluster", reference="real", names=names)
     texts = [a.text for a in figure.layout.annotations]
     assert "0 · casual lowercase<br>writing, single-turn<br>requests" in texts
     assert "2 · &lt;i&gt;pasted&lt;/i&gt; error logs" in texts
 
 
 def test_contours_are_drawn_per_source_and_never_selected(points) -> None:
-    figure = figures.map_scatter(points, color_by="source", reference="real", contours=True)
+    figure = map_scatter(points, color_by="source", reference="real", contours=True)
     contours = [t for t in figure.data if t.type == "histogram2dcontour"]
     assert [t.name for t in contours] == ["real density", "sim density"]
     assert all(t.customdata is None for t in contours)
-    assert contours[0].line.color == figures.REFERENCE_COLOR
+    assert contours[0].line.color == REFERENCE_COLOR
 
 
 def _summary() -> pd.DataFrame:
@@ -201,7 +204,7 @@ def test_gap_regions_place_named_missed_and_invented_clusters(points) -> None:
     from simgap_core.present.selection import Grid
 
     grid = Grid(np.array([0.0, 5.0, 10.0]), np.array([0.0, 5.0, 10.0]), np.zeros((2, 2)))
-    figure = figures.difference_figure(grid, reference="real", simulator="sim", regions=regions)
+    figure = difference_figure(grid, reference="real", simulator="sim", regions=regions)
     texts = [a.text for a in figure.layout.annotations]
     assert texts == ["<b>missed</b>: 0 · terse requests", "<b>invented</b>: 1 · chatty thanks"]
 
@@ -248,7 +251,7 @@ def test_feature_gap_table_puts_significant_rows_first_with_sentences() -> None:
 
 def test_the_forest_plot_shows_the_stored_intervals() -> None:
     table = feature_gap_table(_gaps(), simulator="sim")
-    figure = figures.feature_gap_figure(table, simulator="sim")
+    figure = feature_gap_figure(table, simulator="sim")
     rates, means = figure.data
     stored = table[table["effect_kind"] == "rate_ratio"]
     assert list(rates.x) == stored["effect"].tolist()

@@ -22,21 +22,22 @@ from typer.testing import CliRunner
 
 from simgap_core.cli import app
 from simgap_core.errors import RunDirectoryError
-from simgap_core.present import report as report_module
+from simgap_core.present import formatting
 from simgap_core.present.export import assignments
-from simgap_core.present.leaderboard import leaderboard_cells
-from simgap_core.present.report import (
+from simgap_core.present.findings import (
     EXCERPT_CHARS,
-    MAX_MAP_POINTS,
-    _map_figures,
     attach_excerpts,
-    build_report,
     cluster_cards,
     detailed_simulators,
     excerpt,
+)
+from simgap_core.present.formatting import format_js, format_share
+from simgap_core.present.leaderboard import leaderboard_cells
+from simgap_core.present.report import (
+    MAX_MAP_POINTS,
+    _map_figures,
+    build_report,
     figure_html,
-    format_js,
-    format_share,
     subsample_points,
 )
 from simgap_core.present.verdicts import verdicts
@@ -449,11 +450,11 @@ def test_cli_export_lists_the_written_tables(tmp_path, v2_run) -> None:
 @pytest.mark.parametrize(
     "formatter",
     [
-        report_module.format_js,
-        report_module.format_share,
-        report_module.format_points,
-        report_module.format_p,
-        report_module.format_score,
+        formatting.format_js,
+        formatting.format_share,
+        formatting.format_points,
+        formatting.format_p,
+        formatting.format_score,
     ],
 )
 def test_a_statistic_skipped_for_a_small_source_is_shown_as_skipped(formatter) -> None:
@@ -461,7 +462,7 @@ def test_a_statistic_skipped_for_a_small_source_is_shown_as_skipped(formatter) -
     # in a table); the report shows "skipped" where it used to crash on the format.
     assert formatter(None) == "skipped"
     assert formatter(float("nan")) == "skipped"
-    assert report_module.format_statistic(None, "p") == "p: skipped"
+    assert formatting.format_statistic(None, "p") == "p: skipped"
     assert formatter(0.5) != "skipped"
 
 

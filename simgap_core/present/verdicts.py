@@ -1,7 +1,8 @@
 """The verdict sentences of a run, each driven only by a tested statistic of `metrics.json`.
 
-The report, the Simulators page and the CLI caption say the same things, in the same words,
-built here:
+Part of the findings layer (what to say, apart from how it is drawn): this module says what the
+run-wide statistics mean, `findings` what each simulator misses or invents. The report, the
+Simulators page and the CLI caption say the same things, in the same words, built here:
 
 - the ranking follows the bias-corrected `js` with its interval; simulators whose difference
   interval contains 0 (`tied_with`) are said to be *statistically tied* instead of one crowned;
@@ -19,19 +20,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from simgap_core.present.formatting import format_js
 from simgap_core.schema import Interval, Metrics, Mixture, Robustness
 
-JS_FORMAT = ".4f"
 # A sentence about a tied group names each one's JS and interval up to this many simulators.
 MAX_NAMED_INTERVALS = 4
 # Mixture weights below half a percent are solver dust, not part of the recipe.
 RECIPE_MIN_WEIGHT = 0.005
-
-
-def _js(value: float) -> str:
-    return format(value, JS_FORMAT)
-
-
 NO_INTERVAL = "no interval: too few conversations to resample"
 
 
@@ -39,7 +34,7 @@ def interval_text(interval: Interval | None, level: float) -> str:
     """'95% interval 0.0040 – 0.0210', or why there is none."""
     if interval is None:
         return NO_INTERVAL
-    return f"{level:.0%} interval {_js(interval[0])} – {_js(interval[1])}"
+    return f"{level:.0%} interval {format_js(interval[0])} – {format_js(interval[1])}"
 
 
 def names_text(names: list[str]) -> str:
@@ -78,7 +73,7 @@ class Verdicts:
 def js_with_interval(metrics: Metrics, simulator: str) -> str:
     """'JS 0.0120 (95% interval 0.0040 – 0.0210)': the corrected JS that ranks, as stored."""
     paper = metrics.simulators[simulator].paper
-    return f"JS {_js(paper.js)} ({interval_text(paper.js_ci, metrics.settings.ci_level)})"
+    return f"JS {format_js(paper.js)} ({interval_text(paper.js_ci, metrics.settings.ci_level)})"
 
 
 def ranking_sentence(metrics: Metrics) -> str:
@@ -97,8 +92,8 @@ def ranking_sentence(metrics: Metrics) -> str:
         # A sentence, not a table: the leaderboard gives each one's interval.
         values = [metrics.simulators[name].paper.js for name in group]
         detail = (
-            f"JS {_js(min(values))} to {_js(max(values))}, bias-corrected; the leaderboard "
-            "gives each with its interval"
+            f"JS {format_js(min(values))} to {format_js(max(values))}, bias-corrected; the "
+            "leaderboard gives each with its interval"
         )
     if len(group) == len(names):
         return (
@@ -123,7 +118,7 @@ def tie_sentences(metrics: Metrics, among: Collection[str] | None = None) -> lis
     level = metrics.settings.ci_level
     return [
         f"{tie.a} and {tie.b} are statistically tied: the difference in JS "
-        f"{_js(tie.diff)} ({interval_text(tie.diff_ci, level)}) includes 0."
+        f"{format_js(tie.diff)} ({interval_text(tie.diff_ci, level)}) includes 0."
         for tie in metrics.ties
         if tie.tied and (among is None or (tie.a in among and tie.b in among))
     ]
@@ -139,8 +134,9 @@ def no_gap_sentence(metrics: Metrics, simulator: str) -> str:
     reference_level = ""
     if paper.null_js is not None:
         reference_level = (
-            f"; its plug-in JS {_js(paper.js_plugin)} against a no-gap level of "
-            f"{_js(paper.null_js.mean)} (95th percentile {_js(paper.null_js.q95)}) at these sizes"
+            f"; its plug-in JS {format_js(paper.js_plugin)} against a no-gap level of "
+            f"{format_js(paper.null_js.mean)} (95th percentile {format_js(paper.null_js.q95)}) "
+            "at these sizes"
         )
     test = f"p = {paper.p_value_adjusted:.3g} Holm-adjusted across simulators, alpha {alpha:g}"
     if paper.p_value_adjusted > alpha:
@@ -178,7 +174,7 @@ def mixture_sentence(metrics: Metrics) -> str:
             + ": no claim that mixing helps."
         )
     gain = (
-        f"held-out gain {_js(mixture.held_out_gain)} in JS "
+        f"held-out gain {format_js(mixture.held_out_gain)} in JS "
         f"({interval_text(mixture.held_out_gain_ci, level)}, {mixture.splits} splits)"
     )
     if mixture.helps:
@@ -189,8 +185,8 @@ def mixture_sentence(metrics: Metrics) -> str:
         )
     return (
         "No mixture beats the best single simulator beyond noise: "
-        f"{gain}; the in-sample gain of {_js(mixture.in_sample_gain)} is descriptive (fitting and "
-        "judging on the same histograms always finds one)."
+        f"{gain}; the in-sample gain of {format_js(mixture.in_sample_gain)} is descriptive "
+        "(fitting and judging on the same histograms always finds one)."
     )
 
 
@@ -264,8 +260,8 @@ def floor_sentence(metrics: Metrics) -> str:
     floor = metrics.noise_floor.paper
     per_half = f", {floor.n_per_half:,} per half" if floor.n_per_half else ""
     return (
-        f"Noise floor (descriptive; no verdict uses it): JS {_js(floor.js)} between two random "
-        f"halves of the {metrics.reference} users{per_half}."
+        f"Noise floor (descriptive; no verdict uses it): JS {format_js(floor.js)} between two "
+        f"random halves of the {metrics.reference} users{per_half}."
     )
 
 
