@@ -8,7 +8,7 @@ import streamlit as st
 
 import ui
 from simgap_core.present.figures.clusters import cluster_gap_figure
-from simgap_core.present.selection import CATEGORIES, cluster_gaps, cluster_members
+from simgap_core.present.selection import SHOWN_CATEGORIES, cluster_gaps, cluster_members
 
 DEFAULT_CHARTED = 25
 PERCENT_COLUMNS = ["reference_share", "simulator_share", "diff", "diff_low", "diff_high"]
@@ -39,7 +39,7 @@ if not (gaps["cluster"] >= 0).any():
 thresholds = metrics.settings.thresholds
 counts = metrics.simulators[simulator].clusters
 columns = st.columns(3)
-for column, category in zip(columns, CATEGORIES, strict=True):
+for column, category in zip(columns, SHOWN_CATEGORIES, strict=True):
     column.metric(f"{category} clusters", getattr(counts, category))
 st.caption(
     f"**missed**: {ui.md(reference)} share exceeds {ui.md(simulator)}'s by at least "
@@ -52,7 +52,11 @@ st.caption(
 
 left, right = st.columns([2, 1])
 shown_categories = left.pills(
-    "Show", CATEGORIES, default=list(CATEGORIES), selection_mode="multi", key="clusters_show"
+    "Show",
+    SHOWN_CATEGORIES,
+    default=list(SHOWN_CATEGORIES),
+    selection_mode="multi",
+    key="clusters_show",
 )
 shown = gaps[gaps["category"].isin(shown_categories or [])]
 if shown.empty:

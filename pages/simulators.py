@@ -20,7 +20,7 @@ from simgap_core.present.figures.simulators import (
 )
 from simgap_core.present.formatting import format_js
 from simgap_core.present.leaderboard import RELIABILITY_HELP, header, pairwise_matrix
-from simgap_core.present.selection import CATEGORIES, cluster_gaps, feature_gap_table
+from simgap_core.present.selection import SHOWN_CATEGORIES, cluster_gaps, feature_gap_table
 from simgap_core.present.verdicts import interval_text, mixture_recipe, verdicts
 from simgap_core.schema import METRICS
 
@@ -188,8 +188,8 @@ else:
 
 st.markdown(f"#### Behaviours {ui.md(simulator)} misses or invents")
 counts = metrics.simulators[simulator].clusters
-columns = st.columns(len(CATEGORIES))
-for column, category in zip(columns, CATEGORIES, strict=True):
+columns = st.columns(len(SHOWN_CATEGORIES))
+for column, category in zip(columns, SHOWN_CATEGORIES, strict=True):
     column.metric(f"{category} clusters", getattr(counts, category))
 clusters = cluster_gaps(run.clusters_summary(), simulator=simulator, reference=reference)
 if not (clusters["cluster"] >= 0).any():

@@ -35,6 +35,7 @@ from simgap_core.present.selection import (
 )
 from simgap_core.present.verdicts import mixture_recipe, verdicts
 from simgap_core.schema import Metrics
+from simgap_core.vocabulary import GAP_CATEGORIES
 
 EXCERPTS = 3
 EXCERPT_CHARS = 300
@@ -46,7 +47,6 @@ FINDING_EXCERPT_CHARS = 160
 # those the summary names.
 DETAILED_SIMULATORS = 6
 # The categories a simulator can be faulted for (`captured` is no finding).
-GAP_CATEGORIES = ("missed", "hallucinated")
 
 Key = TypeVar("Key", bound=Hashable)
 

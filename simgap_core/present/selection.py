@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 
 from simgap_core.model import Corpus
+from simgap_core.vocabulary import CAPTURED, GAP_CATEGORIES
 
 NOISE = -1
 # The dashboard shows every simulator up to this many, otherwise this many closest by default.
 DEFAULT_SHOWN = 8
 # The categories `interpret.categorize` assigns, in display order: the gaps first.
-CATEGORIES = ("missed", "hallucinated", "captured")
+# Display order: the gaps first, then what simulators capture.
+SHOWN_CATEGORIES = (*GAP_CATEGORIES, CAPTURED)
 SNIPPET_CHARS = 160
 
 
@@ -391,7 +393,7 @@ def gap_regions(
     gaps = cluster_gaps(summary, simulator=simulator, reference=reference)
     gaps = gaps[gaps["cluster"] != NOISE]
     chosen = pd.concat(
-        [gaps[gaps["category"] == category].head(top) for category in ("missed", "hallucinated")]
+        [gaps[gaps["category"] == category].head(top) for category in GAP_CATEGORIES]
     )
     centres = points[points["cluster"].isin(chosen["cluster"])].groupby("cluster")[["x", "y"]]
     centres = centres.median()
