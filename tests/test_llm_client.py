@@ -138,15 +138,22 @@ def test_the_cache_format_is_the_one_existing_caches_were_written_in(server, tmp
 
 def test_a_corrupt_or_mislabelled_entry_is_asked_again_and_overwritten(server, tmp_path):
     part = make_echo(server.url, tmp_path)
-    ((key_a, _), (key_b, _)) = questions(part, "id=a", "id=b").items()
-    for key, content in ((key_a, '{"model": "fake-mo'), (key_b, None)):
+    key_a, key_b, key_c = questions(part, "id=a", "id=b", "id=c")
+    stale = {"model": "fake-model", "prompt_version": "1", "requests": "stale"}
+    written = {
+        key_a: '{"model": "fake-mo',  # cut short
+        key_b: json.dumps({**stale, "model": "another-model"}),
+        key_c: json.dumps({**stale, "prompt_version": "0"}),
+    }
+    for key, content in written.items():
         path = part.answer_cache().store.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"model": "another-model", "prompt_version": "1", "requests": "stale"}
-        path.write_text(content or json.dumps(entry))
+        path.write_text(content)
 
-    assert ask(part, "id=a", "id=b") == {"a": "requests of a", "b": "requests of b"}
-    assert part.requests_made == 2
+    outcomes = ask(part, "id=a", "id=b", "id=c")
+
+    assert outcomes == {token: f"requests of {token}" for token in "abc"}
+    assert part.requests_made == 3
     assert part.answer_cache().read(key_b)["requests"] == "requests of b"
 
 
