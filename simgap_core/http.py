@@ -1,8 +1,8 @@
 """One OpenAI-compatible HTTP client for every part that talks to a server.
 
-The LLM annotator (`/chat/completions`) and the embeddings part (`/embeddings`) meet the same
-servers (vLLM, Text Embeddings Inference, Ollama, OpenAI) and the same failures, so they share
-one policy instead of two copies of it:
+The LLM parts (`simgap_core.llm`, `/chat/completions`) and the embeddings part (`/embeddings`)
+meet the same servers (vLLM, Text Embeddings Inference, Ollama, OpenAI) and the same failures,
+so they share one policy instead of two copies of it:
 
 - transient failures (408, 409, 425, 429, 5xx, timeouts, refused or dropped connections) are
   retried with exponential backoff and jitter, honouring a `Retry-After` header (seconds or an
@@ -152,6 +152,26 @@ def endpoint_url(base_url: str, path: str) -> str:
     return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{path.lstrip('/')}"))
 
 
+def check_client_options(
+    *, concurrency: int, max_retries: int, timeout: float, backoff: float, max_backoff: float
+) -> None:
+    """`SimgapError` naming the first `OpenAIClient` option outside its range.
+
+    Parts that build their client only when they first send call it in their constructor, so
+    a bad option fails when it is given, not after the cache was read.
+    """
+    checks = {
+        "concurrency": (concurrency, concurrency >= 1, "at least 1"),
+        "max_retries": (max_retries, max_retries >= 0, "at least 0"),
+        "timeout": (timeout, timeout > 0, "above 0 seconds"),
+        "backoff": (backoff, backoff >= 0, "at least 0 seconds"),
+        "max_backoff": (max_backoff, max_backoff >= 0, "at least 0 seconds"),
+    }
+    for name, (value, valid, allowed) in checks.items():
+        if not valid:
+            raise SimgapError(f"invalid {name}={value!r}: must be {allowed}")
+
+
 class OpenAIClient:
     """POST JSON to one or several OpenAI-compatible API roots with the retry policy above.
 
@@ -175,16 +195,13 @@ class OpenAIClient:
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls:
             raise SimgapError("an OpenAI-compatible client needs at least one base URL")
-        checks = {
-            "concurrency": (concurrency, concurrency >= 1, "at least 1"),
-            "max_retries": (max_retries, max_retries >= 0, "at least 0"),
-            "timeout": (timeout, timeout > 0, "above 0 seconds"),
-            "backoff": (backoff, backoff >= 0, "at least 0 seconds"),
-            "max_backoff": (max_backoff, max_backoff >= 0, "at least 0 seconds"),
-        }
-        for name, (value, valid, allowed) in checks.items():
-            if not valid:
-                raise SimgapError(f"invalid {name}={value!r}: must be {allowed}")
+        check_client_options(
+            concurrency=concurrency,
+            max_retries=max_retries,
+            timeout=timeout,
+            backoff=backoff,
+            max_backoff=max_backoff,
+        )
         self.base_urls = [check_base_url(url) for url in urls]
         self.concurrency = concurrency
         self.max_retries = max_retries

@@ -40,10 +40,35 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 from simgap_core.behaviour.llm_names import TARGET_HEADING
 
 _TOKEN = re.compile(r"id=([\w-]+)")
 SAME_NAME = "one and the same behaviour"
+
+# What a developer's shell may set that must never reach a test of an LLM part: its own
+# endpoint, model, key or cache folder, and proxies (httpx honours them; a proxy must not sit
+# between the tests and 127.0.0.1).
+LLM_ENV_VARS = (
+    "SIMGAP_LLM_BASE_URL",
+    "SIMGAP_LLM_MODEL",
+    "SIMGAP_LLM_API_KEY",
+    "OPENAI_API_KEY",
+    "SIMGAP_CACHE_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
+
+
+def clear_llm_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset every variable of `LLM_ENV_VARS` for the current test."""
+    for name in LLM_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_openai_server import FakeOpenAIServer, Step, facets_for
+from fake_openai_server import FakeOpenAIServer, Step, clear_llm_env, facets_for
 
 from simgap_core.errors import SimgapError
 from simgap_core.model import Conversation, Corpus
@@ -23,27 +23,11 @@ from simgap_core.represent.llm import (
     parse_facets,
 )
 
-ENV_VARS = (
-    "SIMGAP_LLM_BASE_URL",
-    "SIMGAP_LLM_MODEL",
-    "SIMGAP_LLM_API_KEY",
-    "OPENAI_API_KEY",
-    "SIMGAP_CACHE_DIR",
-    # httpx honours proxy variables; a proxy must not sit between the tests and 127.0.0.1.
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
-
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own endpoint, key or proxy must never leak into these tests."""
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
+    clear_llm_env(monkeypatch)
 
 
 @pytest.fixture

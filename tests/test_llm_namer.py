@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fake_openai_server import SAME_NAME, FakeOpenAIServer, RecordedRequest, name_for
+from fake_openai_server import (
+    SAME_NAME,
+    FakeOpenAIServer,
+    RecordedRequest,
+    clear_llm_env,
+    name_for,
+)
 from typer.testing import CliRunner
 
 import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
@@ -27,21 +33,6 @@ from simgap_core.behaviour.llm_names import (
 from simgap_core.cli import app
 from simgap_core.represent.llm import AnnotatorConfigError, LLMEndpointError
 from simgap_core.run import Run
-
-ENV_VARS = (
-    "SIMGAP_LLM_BASE_URL",
-    "SIMGAP_LLM_MODEL",
-    "SIMGAP_LLM_API_KEY",
-    "OPENAI_API_KEY",
-    "SIMGAP_CACHE_DIR",
-    # httpx honours proxy variables; a proxy must not sit between the tests and 127.0.0.1.
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
 
 # Four clusters on a line in the clustering space (x = 0, 1, 3, 10) plus noise; each cluster's
 # texts carry its token, so the fake server names cluster 0 "alpha behaviour as ...".
@@ -60,8 +51,7 @@ OFFLINE = {
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own endpoint, key or proxy must never leak into these tests."""
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
+    clear_llm_env(monkeypatch)
 
 
 @pytest.fixture

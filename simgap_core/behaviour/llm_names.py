@@ -13,12 +13,13 @@ HDBSCAN separated them in, `coordinates`) when given, since the clusters nearest
 ones a reader is most likely to confuse it with; else by their distinctive feature profiles
 (`feature_profiles`, the standardized differences the offline names come from).
 
-The prompt is versioned (`PROMPT_VERSION`) and every valid answer is cached on disk as soon
-as it arrives, keyed by (model, prompt version, hash of the messages sent), like the LLM
-annotator's (`simgap_core.represent.llm`, whose request, re-ask and cache helpers this
-module uses): a rerun costs no requests, a changed prompt asks again. The texts sampled for a
-cluster come from a random stream seeded by (`seed`, cluster number), so a cluster's prompt
-does not change when another cluster does.
+The prompts are data (`llm_names_prompts.toml` beside this module) and versioned
+(`PROMPT_VERSION`). Endpoint, requests, re-ask and cache are the shared LLM client's
+(`simgap_core.llm`, as for the LLM annotator): every valid answer is cached on disk as soon as
+it arrives, keyed by (model, prompt version, hash of the messages sent), so a rerun costs no
+requests and a changed prompt asks again. The texts sampled for a cluster come from a random
+stream seeded by (`seed`, cluster number), so a cluster's prompt does not change when another
+cluster does.
 
 An answer is a JSON object {"name", "description"}. Control characters and line breaks are
 removed from both; a name over 8 words is cut to 8 (and trailing joining words such as "and"
@@ -34,19 +35,13 @@ earlier holder's offline name lacks, in parentheses, or else a number.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 import unicodedata
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 
 import numpy as np
 import pandas as pd
 
-from simgap_core import cache_root
 from simgap_core.behaviour.names import (
     MAX_NAME_WORDS,
     MIN_NAME_WORDS,
@@ -56,64 +51,29 @@ from simgap_core.behaviour.names import (
     ClusterNamingError,
     feature_profiles,
 )
-from simgap_core.http import OpenAIClient, RequestRejected, Stopped, redact_urls
-from simgap_core.represent.llm import (
-    AnswerCache,
-    LLMEndpointError,
-    answer_key,
-    api_key_from_env,
-    ask_with_one_reask,
-    complete_chat,
-    extract_json_object,
-    resolve_endpoint,
+from simgap_core.llm.answers import not_text, object_with_keys
+from simgap_core.llm.base import ChatModelBase, ChatOptions, Question, Unanswered
+from simgap_core.llm.cache import content_digest
+from simgap_core.llm.prompts import load_prompts
+
+_PROMPTS = load_prompts(
+    __package__,
+    "llm_names_prompts.toml",
+    ("system", "target_heading", "neighbour_heading", "section", "no_samples", "closing")
+    + ("closing_alone", "reask"),
 )
+# Part of every cache key (read when a call starts, so a bumped version misses the cache).
+PROMPT_VERSION: str = _PROMPTS["version"]
+SYSTEM_PROMPT: str = _PROMPTS["system"]
+TARGET_HEADING: str = _PROMPTS["target_heading"]
+NEIGHBOUR_HEADING: str = _PROMPTS["neighbour_heading"]
 
-# Bump whenever SYSTEM_PROMPT, the cluster prompt or the re-ask wording changes: it is part
-# of the cache key, so old answers are never served for new prompts.
-PROMPT_VERSION = "1"
-
-TARGET_HEADING = "## Cluster to name"
-NEIGHBOUR_HEADING = "## Neighbour"
 EXAMPLE_CHARS = 300  # of each sampled text: enough for its gist, ~10 of them per prompt
 MAX_DESCRIPTION_CHARS = 300
 # Words a name cut at 8 words must not end on.
 _DANGLING = frozenset(
     {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the"}
     | {"that", "to", "which", "while", "who", "with"}
-)
-
-SYSTEM_PROMPT = (
-    "You name clusters of conversations between users and an AI assistant. A cluster groups "
-    "users who behave alike. You are shown the cluster to name and its nearest neighbouring "
-    "clusters, each with an automatic name, an automatic description with numbers and sample "
-    "descriptions of its conversations. Name the first cluster by what sets it apart from its "
-    "neighbours: the behaviour that differs, not what they share. Describe how the users "
-    "behave, never the topics of their conversations.\n\n"
-    "Answer with one JSON object with exactly these keys:\n"
-    '- "name": 3 to 8 plain words in lower case, different from every neighbour\'s name;\n'
-    '- "description": one sentence on what sets this cluster apart from its neighbours.\n\n'
-    "Reply with the JSON object only: no prose before or after it, no code fences."
-)
-
-_SECTION = (
-    "{heading} ({size} conversations)\n"
-    "Automatic name: {name}\n"
-    "Automatic description: {description}\n"
-    "Sample conversations:\n{samples}"
-)
-
-_CLOSING = (
-    "Name the first cluster by what sets it apart from the {n} neighbouring cluster(s) after "
-    "it, as the JSON object with the keys name and description."
-)
-_CLOSING_ALONE = (
-    "It is the only cluster. Name it by its behaviour, as the JSON object with the keys name "
-    "and description."
-)
-
-_REASK_PROMPT = (
-    "Your answer could not be used: {reason}. Reply again with only the JSON object with the "
-    'keys "name" (3 to 8 words) and "description" (one sentence).'
 )
 
 
@@ -158,16 +118,10 @@ def _short_name(raw: str) -> str:
 
 def parse_name(answer: str) -> tuple[str, str]:
     """(name, description) from a model's answer, cleaned; `ValueError` says what is wrong."""
-    found = {str(key).strip().lower(): value for key, value in extract_json_object(answer).items()}
-    missing = [key for key in ("name", "description") if key not in found]
-    if missing:
-        raise ValueError(
-            f"the JSON object lacks the key(s) {', '.join(missing)} "
-            f"(it has {', '.join(found) or 'none'})"
-        )
+    found = object_with_keys(answer, ("name", "description"))
     for key in ("name", "description"):
         if not isinstance(found[key], str):
-            raise ValueError(f"key {key!r} holds {json.dumps(found[key])}, not text")
+            raise not_text(key, found[key])
     name = _short_name(found["name"])
     description = clean_text(found["description"])
     if not description:
@@ -211,80 +165,54 @@ def _unique(name: str, offline_name: str, taken: dict[str, str]) -> str:
     return f"{name} #{number}"
 
 
-class LLMNamer:
+class LLMNamer(ChatModelBase[_Named]):
     """Cluster names from a chat model behind an OpenAI-compatible endpoint (see the module
     docstring for the method).
 
-    `base_url` and `model` default to `$SIMGAP_LLM_BASE_URL` and `$SIMGAP_LLM_MODEL`, the API
-    key to `$<api_key_env>` or else `$OPENAI_API_KEY`, exactly as for the LLM annotator.
-    `neighbours`: how many nearest clusters each prompt contrasts with; `examples`: texts
-    sampled from the cluster to name (each neighbour gets half as many, at least one); `seed`
-    seeds that sampling. `cache_dir` defaults to `$SIMGAP_CACHE_DIR/llm-names`.
+    `base_url`, `model` and `options` (key, cache folder, concurrency, retries, timeout,
+    backoff, temperature, JSON mode) are the shared LLM client's, exactly as for the LLM
+    annotator: see `simgap_core.llm.base.ChatModelBase`. The cache folder defaults to
+    `$SIMGAP_CACHE_DIR/llm-names`. `neighbours`: how many nearest clusters each prompt
+    contrasts with; `examples`: texts sampled from the cluster to name (each neighbour gets
+    half as many, at least one); `seed` seeds that sampling.
 
     After `name_clusters`: `fallbacks` lists the clusters that kept their offline name and
     why, `requests_made` counts HTTP requests (retries and re-asks included), `cache_hits`
     the clusters answered from the cache; all three describe the last call only.
     """
 
+    user = "the LLM namer"
+    cache_folder = "llm-names"
+    content = "prompt"
+
     def __init__(
         self,
         base_url: str | Sequence[str] | None = None,
         model: str | None = None,
         *,
-        api_key_env: str = "SIMGAP_LLM_API_KEY",
-        cache_dir: Path | None = None,
         neighbours: int = 3,
         examples: int = 8,
         seed: int = 0,
-        concurrency: int = 4,
-        max_retries: int = 5,
-        timeout: float = 60.0,
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
-        temperature: float = 0.0,
-        json_mode: bool = True,
+        **options: Unpack[ChatOptions],
     ) -> None:
-        self.base_urls, self.model = resolve_endpoint(base_url, model, user="the LLM namer")
+        super().__init__(base_url, model, **options)
         for parameter, value, low in (("neighbours", neighbours, 1), ("examples", examples, 1)):
             if value < low:
                 raise ClusterNamingError(f"{parameter} must be at least {low}, got {value}")
-        self.api_key_env = api_key_env
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "llm-names"
         self.neighbours = neighbours
         self.examples = examples
         self.seed = seed
-        self.client_options = {
-            "concurrency": concurrency,
-            "max_retries": max_retries,
-            "timeout": timeout,
-            "backoff": backoff,
-            "max_backoff": max_backoff,
-        }
-        self.temperature = temperature
-        self.json_mode = json_mode
         self.fallbacks: list[NamingFallback] = []
-        self.requests_made = 0
-        self.cache_hits = 0
 
-    def __repr__(self) -> str:
-        return f"LLMNamer(base_url={redact_urls(self.base_urls[0])!r}, model={self.model!r})"
+    @property
+    def prompt_version(self) -> str:
+        return PROMPT_VERSION
 
     def identity(self) -> dict[str, Any]:
-        """What changes the names: the model, the prompt and what goes into it, sampling.
-
-        The base URLs are not part of it: they say where the model runs, not what it writes
-        (and credentials in them stay out of every cache key and cache file).
-        """
-        return {
-            "name": "llm",
-            "model": self.model,
-            "prompt_version": PROMPT_VERSION,
-            "neighbours": self.neighbours,
-            "examples": self.examples,
-            "seed": self.seed,
-            "temperature": self.temperature,
-            "json_mode": self.json_mode,
-        }
+        """What changes the names: the model, the prompt and what goes into it, sampling
+        (not the servers: see `ChatModelBase.answer_identity`)."""
+        own = {"neighbours": self.neighbours, "examples": self.examples, "seed": self.seed}
+        return {"name": "llm", **self.answer_identity(**own)}
 
     def name_clusters(
         self,
@@ -394,7 +322,11 @@ class LLMNamer:
                 for index, other in enumerate(neighbours, start=1)
             ),
         ]
-        closing = _CLOSING.format(n=len(neighbours)) if neighbours else _CLOSING_ALONE
+        closing = (
+            _PROMPTS["closing"].format(n=len(neighbours))
+            if neighbours
+            else _PROMPTS["closing_alone"]
+        )
         prompt = "\n\n".join([*sections, closing])
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
 
@@ -403,114 +335,45 @@ class LLMNamer:
     def _answers(self, prompts: dict[int, list[dict[str, str]]]) -> dict[int, _Named]:
         """The valid answer per cluster, from the cache or the model; the others are recorded
         in `fallbacks`."""
-        keys = {cluster: self._cache_key(messages) for cluster, messages in prompts.items()}
-        cache = AnswerCache(self.cache_dir)
-        answers = {}
-        for cluster, key in keys.items():
-            cached = self._read_cache(cache, key)
-            if cached is not None:
-                answers[cluster] = cached
+        cache = self.answer_cache()
+        questions: dict[str, Question] = {}
+        clusters_by_key: dict[str, list[int]] = {}
+        for cluster, messages in prompts.items():
+            question = Question(content_digest(messages), messages)
+            key = cache.key(question.digest)
+            questions[key] = question
+            clusters_by_key.setdefault(key, []).append(cluster)
+        found, pending = self.lookup(questions)
+        answers = {c: named for key, named in found.items() for c in clusters_by_key[key]}
         self.cache_hits = len(answers)
-        pending = [cluster for cluster in prompts if cluster not in answers]
-        if not pending:
-            return answers
-        stop = threading.Event()
-        client = OpenAIClient(
-            self.base_urls, api_key=api_key_from_env(self.api_key_env), **self.client_options
-        )
-        executor = ThreadPoolExecutor(
-            self.client_options["concurrency"], thread_name_prefix="simgap-namer"
-        )
-        try:
-            futures = {
-                executor.submit(
-                    self._ask, client, prompts[cluster], cache, keys[cluster], stop
-                ): cluster
-                for cluster in pending
-            }
-            for future in as_completed(futures):
-                if isinstance(future.exception(), Stopped):
-                    continue  # the fatal error that stopped it comes in its own future
-                cluster = futures[future]
-                outcome = future.result()
-                if isinstance(outcome, str):
-                    self.fallbacks.append(NamingFallback(cluster, outcome))
+
+        def arrived(key: str, outcome: _Named | Unanswered) -> None:
+            for cluster in clusters_by_key[key]:
+                if isinstance(outcome, Unanswered):
+                    self.fallbacks.append(NamingFallback(cluster, outcome.reason))
                 else:
                     answers[cluster] = outcome
-        finally:
-            stop.set()
-            executor.shutdown(wait=True, cancel_futures=True)
-            self.requests_made = client.requests_made
-            client.close()
+
+        self.ask_all(pending, arrived)
         self.fallbacks.sort()
         return answers
 
-    def _ask(
-        self,
-        client: OpenAIClient,
-        messages: list[dict[str, str]],
-        cache: AnswerCache,
-        key: str,
-        stop: threading.Event,
-    ) -> _Named | str:
-        """One cluster's valid answer (cached on arrival), or why there is none."""
-        try:
-            name, description = ask_with_one_reask(
-                lambda sent: complete_chat(
-                    client,
-                    sent,
-                    model=self.model,
-                    temperature=self.temperature,
-                    json_mode=self.json_mode,
-                    api_key_env=self.api_key_env,
-                    stop=stop,
-                ),
-                messages,
-                parse_name,
-                lambda error: _REASK_PROMPT.format(reason=error),
-            )
-        except ValueError as exc:
-            return f"the model's answer was unusable after one re-ask: {exc}"
-        except RequestRejected as exc:
-            return str(exc)
-        except LLMEndpointError:
-            stop.set()  # before this worker takes the next cluster from the queue
-            raise
-        named = _Named(name, description)
-        self._write_cache(cache, key, messages, named)
-        return named
+    # --- reading and caching answers ---------------------------------------------------------
 
-    def _cache_key(self, messages: list[dict[str, str]]) -> str:
-        return answer_key(model=self.model, prompt_version=PROMPT_VERSION, prompt=_digest(messages))
+    def parse_answer(self, text: str) -> _Named:
+        return _Named(*parse_name(text))
 
-    def _read_cache(self, cache: AnswerCache, key: str) -> _Named | None:
-        entry = cache.read(key)
-        if (
-            entry is None
-            or entry.get("model") != self.model
-            or entry.get("prompt_version") != PROMPT_VERSION
-            or not isinstance(entry.get("name"), str)
-            or not isinstance(entry.get("description"), str)
-        ):
+    def reask_prompt(self, error: ValueError) -> str:
+        return _PROMPTS["reask"].format(reason=error)
+
+    def answer_fields(self, answer: _Named) -> dict[str, Any]:
+        return answer._asdict()
+
+    def answer_from_fields(self, entry: dict[str, Any]) -> _Named | None:
+        name, description = entry.get("name"), entry.get("description")
+        if not isinstance(name, str) or not isinstance(description, str):
             return None
-        return _Named(entry["name"], entry["description"])
-
-    def _write_cache(
-        self, cache: AnswerCache, key: str, messages: list[dict[str, str]], named: _Named
-    ) -> None:
-        entry = {
-            "model": self.model,
-            "prompt_version": PROMPT_VERSION,
-            "prompt_digest": _digest(messages),
-            "name": named.name,
-            "description": named.description,
-        }
-        cache.write(key, entry)
-
-
-def _digest(messages: list[dict[str, str]]) -> str:
-    canonical = json.dumps(messages, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return _Named(name, description)
 
 
 def _cut(text: str) -> str:
@@ -523,10 +386,10 @@ def _cut(text: str) -> str:
 def _section(
     heading: str, cluster: int, offline: pd.DataFrame, sizes: pd.Series, texts: list[str]
 ) -> str:
-    return _SECTION.format(
+    return _PROMPTS["section"].format(
         heading=heading,
         size=int(sizes[cluster]),
         name=clean_text(str(offline.loc[cluster, "name"])),
         description=clean_text(str(offline.loc[cluster, "description"])),
-        samples="\n".join(f"- {text}" for text in texts) or "- (no text)",
+        samples="\n".join(f"- {text}" for text in texts) or _PROMPTS["no_samples"],
     )
