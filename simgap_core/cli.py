@@ -324,8 +324,9 @@ def analyze(
     namer: Annotated[
         str,
         typer.Option(
-            help="Cluster names: offline (feature profile and terms) or llm (a chat model at "
-            "--llm-base-url, contrasting each cluster with its neighbours)."
+            help="Namer part: offline (feature profile and terms), llm (a chat model at "
+            "--llm-base-url, contrasting each cluster with its neighbours), or another "
+            "registered one."
         ),
     ] = "offline",
     model: Annotated[
@@ -416,6 +417,7 @@ def analyze(
         "reducer": reducer,
         "clusterer": clusterer,
         "quantizer": quantizer,
+        "namer": namer,
     }
     for kind, name in named.items():
         if name not in parts.available(kind):
@@ -427,7 +429,6 @@ def analyze(
         if llm_base_url
         else None,
         llm_model=llm_model,
-        namer=namer,
         embedding_model=model,
         precision=precision,
         seed=seed,

@@ -36,7 +36,7 @@ from typing import Any, ClassVar, TypeVar
 
 from simgap_core.errors import SimgapError
 
-KINDS = ("annotator", "embedder", "reducer", "clusterer", "quantizer")
+KINDS = ("annotator", "embedder", "reducer", "clusterer", "quantizer", "namer")
 
 # Modules whose import registers the built-in parts of each kind.
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
@@ -45,6 +45,7 @@ BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "reducer": ("simgap_core.map.parts",),
     "clusterer": ("simgap_core.map.parts",),
     "quantizer": ("simgap_core.measure.quantize",),
+    "namer": ("simgap_core.behaviour.names", "simgap_core.behaviour.llm_names"),
 }
 
 

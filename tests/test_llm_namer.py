@@ -411,4 +411,4 @@ def test_an_unknown_namer_is_refused(tmp_path):
         app, ["analyze", *write_behaviours(tmp_path, 2), "--out", out, "--namer", "gpt"]
     )
     assert result.exit_code == 2
-    assert "unknown namer 'gpt'; choose offline or llm" in result.output
+    assert "--namer 'gpt' is not registered; choose one of llm, offline" in result.output

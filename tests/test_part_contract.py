@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,9 @@ OFFLINE = {
     ("annotator", "llm"): {"base_url": "http://127.0.0.1:9/v1", "model": "m"},
     ("embedder", "openai"): {"base_urls": ["http://127.0.0.1:9/v1"], "model": "m"},
     ("embedder", "sentence-transformers"): {"precision": "fp32"},
+    ("namer", "llm"): {"base_url": "http://127.0.0.1:9/v1", "model": "m"},
 }
-NEEDS_SERVER = {("annotator", "llm"), ("embedder", "openai")}
+NEEDS_SERVER = {("annotator", "llm"), ("embedder", "openai"), ("namer", "llm")}
 
 
 @parts.register
@@ -64,6 +66,19 @@ class ToyEmbedder(Embedder):
         return unit_rows(rows)
 
 
+def _constructor_parameters(cls: type) -> set[str]:
+    """Every keyword a part's constructor takes, those of a `**options: Unpack[TypedDict]` too."""
+    names = set()
+    for name, parameter in inspect.signature(cls).parameters.items():
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD:
+            names.add(name)
+            continue
+        hint = typing.get_type_hints(cls.__init__, include_extras=True).get(name)
+        for argument in typing.get_args(hint):
+            names |= set(typing.get_type_hints(argument))
+    return names
+
+
 def _registered() -> list[tuple[str, str]]:
     return [(kind, name) for kind in parts.KINDS for name in parts.available(kind)]
 
@@ -82,7 +97,7 @@ def test_identity_is_json_complete_and_stable(kind: str, name: str) -> None:
     assert type(part).__name__ in repr(part)
     # Nothing that changes the output is hidden from cache keys: every constructor parameter
     # is named in the identity, or declared as not changing the output.
-    accepted = set(inspect.signature(type(part)).parameters)
+    accepted = _constructor_parameters(type(part))
     hidden = accepted - set(identity) - type(part).output_neutral
     assert not hidden, f"{type(part).__name__}: {sorted(hidden)} missing from identity()"
     assert type(part).output_neutral <= accepted
@@ -93,7 +108,7 @@ def test_options_from_the_analysis_parameters_name_constructor_parameters(
     kind: str, name: str
 ) -> None:
     cls = parts.part_class(kind, name)
-    accepted = inspect.signature(cls).parameters
+    accepted = _constructor_parameters(cls)
     options = cls.options_from(AnalysisParams())
     assert set(options) <= set(accepted), (set(options) - set(accepted), cls)
 
@@ -101,7 +116,7 @@ def test_options_from_the_analysis_parameters_name_constructor_parameters(
 @pytest.mark.parametrize(("kind", "name"), _registered())
 def test_each_part_does_its_job_on_small_data(kind: str, name: str) -> None:
     if (kind, name) in NEEDS_SERVER:
-        pytest.skip("needs a server: tests/test_llm_annotator.py, test_openai_embedder.py")
+        pytest.skip("needs a server: tests/test_llm_annotator.py, test_llm_namer.py, ...")
     part = _build(kind, name)
     rng = np.random.default_rng(0)
     if kind == "embedder":
@@ -137,6 +152,16 @@ def test_each_part_does_its_job_on_small_data(kind: str, name: str) -> None:
         described = part.describe(corpus)
         assert isinstance(described, pd.DataFrame)
         assert set(described["conversation_id"]) == set(corpus.conversations["conversation_id"])
+    elif kind == "namer":
+        offline = pd.DataFrame(
+            {"cluster": [-1, 0, 1], "name": ["unclustered", "terse asks", "long pastes"]}
+            | {"description": ["noise", "short", "long"]}
+        )
+        clusters = pd.DataFrame({"conversation_id": ["a", "b", "c"], "cluster": [-1, 0, 1]})
+        named = part.name_clusters(offline, pd.DataFrame(), clusters, pd.DataFrame())
+        assert list(named.columns[:3]) == ["cluster", "name", "description"]
+        assert sorted(named["cluster"]) == [-1, 0, 1] and named["name"].is_unique
+        json.dumps(part.facts())
     else:
         pytest.fail(f"no behavioural check for the kind {kind!r}: add one")
 

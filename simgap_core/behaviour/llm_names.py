@@ -49,12 +49,14 @@ from simgap_core.behaviour.names import (
     NOISE,
     NOISE_NAME,
     ClusterNamingError,
+    Namer,
     feature_profiles,
 )
 from simgap_core.llm.answers import not_text, object_with_keys
 from simgap_core.llm.base import ChatModelBase, ChatOptions, Question, Unanswered
 from simgap_core.llm.cache import content_digest
 from simgap_core.llm.prompts import load_prompts
+from simgap_core.parts import register
 
 _PROMPTS = load_prompts(
     __package__,
@@ -165,7 +167,8 @@ def _unique(name: str, offline_name: str, taken: dict[str, str]) -> str:
     return f"{name} #{number}"
 
 
-class LLMNamer(ChatModelBase[_Named]):
+@register
+class LLMNamer(ChatModelBase[_Named], Namer):
     """Cluster names from a chat model behind an OpenAI-compatible endpoint (see the module
     docstring for the method).
 
@@ -181,9 +184,24 @@ class LLMNamer(ChatModelBase[_Named]):
     the clusters answered from the cache; all three describe the last call only.
     """
 
+    name = "llm"
     user = "the LLM namer"
     cache_folder = "llm-names"
     content = "prompt"
+    # Where the model runs and how it is reached, not what it writes (see `identity`).
+    output_neutral = frozenset(
+        {"base_url", "api_key_env", "cache_dir", "concurrency", "max_retries", "timeout"}
+        | {"backoff", "max_backoff"}
+    )
+
+    @classmethod
+    def options_from(cls, params: Any) -> dict[str, Any]:
+        return {
+            "base_url": params.llm_base_url,
+            "model": params.llm_model,
+            "concurrency": params.llm_concurrency,
+            "seed": params.seed,
+        }
 
     def __init__(
         self,
@@ -208,11 +226,18 @@ class LLMNamer(ChatModelBase[_Named]):
     def prompt_version(self) -> str:
         return PROMPT_VERSION
 
-    def identity(self) -> dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         """What changes the names: the model, the prompt and what goes into it, sampling
         (not the servers: see `ChatModelBase.answer_identity`)."""
         own = {"neighbours": self.neighbours, "examples": self.examples, "seed": self.seed}
-        return {"name": "llm", **self.answer_identity(**own)}
+        return self.answer_identity(**own)
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "llm_requests": self.requests_made,
+            "llm_cache_hits": self.cache_hits,
+            "offline_fallbacks": [fallback._asdict() for fallback in self.fallbacks],
+        }
 
     def name_clusters(
         self,

@@ -19,11 +19,14 @@ model fails, and makes its names unique by the same rule.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 import pandas as pd
 
 from simgap_core.behaviour.features import BINARY, FEATURES, Feature
 from simgap_core.measure.interpret import class_tfidf
+from simgap_core.parts import Part, register
 
 NOISE = -1
 NOISE_NAME = "unclustered"
@@ -225,3 +228,46 @@ def _unique(
     while f"{base} #{number}" in used_names:
         number += 1
     return f"{base} #{number}", frozenset([f"{base} #{number}"])
+
+
+class Namer(Part):
+    """Base class of namers: `name_clusters` turns the offline names (`name_clusters` above,
+    for the same clusters) into the run's names, one row per cluster, noise included; the
+    columns are cluster, name, description. `facts()` reports what the namer did."""
+
+    kind: ClassVar[str] = "namer"
+
+    def name_clusters(
+        self,
+        offline_names: pd.DataFrame,
+        features: pd.DataFrame,
+        clusters: pd.DataFrame,
+        representations: pd.DataFrame,
+        *,
+        coordinates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def facts(self) -> dict[str, Any]:
+        return {}
+
+
+@register
+class OfflineNamer(Namer):
+    """The names from the clusters' distinctive feature profiles, as they are (the default)."""
+
+    name = "offline"
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def name_clusters(
+        self,
+        offline_names: pd.DataFrame,
+        features: pd.DataFrame,
+        clusters: pd.DataFrame,
+        representations: pd.DataFrame,
+        *,
+        coordinates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        return offline_names

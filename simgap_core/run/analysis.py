@@ -25,7 +25,7 @@ from simgap_core.run.directory import (
     recording,
     write_json,
 )
-from simgap_core.run.params import NAMERS, AnalysisParams, make_part
+from simgap_core.run.params import AnalysisParams, make_part
 from simgap_core.run.pipeline import Outcome, run_stages
 from simgap_core.run.records import StageBook
 from simgap_core.run.stages.base import Context, NoticeCallback, Parts, ProgressCallback
@@ -33,7 +33,6 @@ from simgap_core.run.stages.cluster import cluster_mass
 from simgap_core.run.stages.project import cluster_space
 
 __all__ = [
-    "NAMERS",
     "AnalysisParams",
     "InputSpec",
     "NoticeCallback",
@@ -119,18 +118,9 @@ def _parts(params: AnalysisParams, report: ProgressCallback, given: dict[str, An
             make_part(params, "embedder"),
             progress=lambda done, total: report("embed", done, total),
         )
-    for kind in ("reducer", "clusterer", "quantizer"):
+    for kind in ("reducer", "clusterer", "quantizer", "namer"):
         if kind not in chosen:
             chosen[kind] = make_part(params, kind)
-    if "namer" not in chosen and params.namer == "llm":
-        from simgap_core.behaviour.llm_names import LLMNamer
-
-        chosen["namer"] = LLMNamer(
-            params.llm_base_url,
-            params.llm_model,
-            concurrency=params.llm_concurrency,
-            seed=params.seed,
-        )
     return Parts(**chosen)
 
 

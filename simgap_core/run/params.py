@@ -14,9 +14,8 @@ from simgap_core import parts
 from simgap_core.errors import SimgapError
 from simgap_core.vocabulary import K_RULES, PRECISIONS
 
-NAMERS = ("offline", "llm")  # llm: `simgap_core.behaviour.llm_names.LLMNamer`
 # The AnalysisParams fields that name a registered part, by kind.
-PART_FIELDS = ("annotator", "embedder", "reducer", "clusterer", "quantizer")
+PART_FIELDS = ("annotator", "embedder", "reducer", "clusterer", "quantizer", "namer")
 
 
 @dataclass
@@ -88,8 +87,6 @@ class AnalysisParams:
                 raise SimgapError(f"{name} must be at least {low}, got {value}")
         if self.precision not in PRECISIONS:
             raise SimgapError(f"unknown precision {self.precision!r}; choose auto, fp32 or bf16")
-        if self.namer not in NAMERS:
-            raise SimgapError(f"unknown namer {self.namer!r}; choose {' or '.join(NAMERS)}")
         if self.k_rule not in K_RULES:
             raise SimgapError(f"unknown k rule {self.k_rule!r}; choose common or pair")
         if n_reference is not None and self.k is not None and self.k > n_reference:

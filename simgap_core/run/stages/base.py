@@ -38,8 +38,8 @@ class Parts:
     reducer: Any
     clusterer: Any
     quantizer: Any
+    namer: Any
     annotator: Any = None
-    namer: Any = None
 
 
 @dataclass

@@ -25,40 +25,34 @@ class BehaviourStage(Stage):
         return {"version": BEHAVIOUR_VERSION, "min_z": NAME_MIN_Z}
 
     def parts(self, context: Context) -> dict[str, Any]:
-        # The offline namer's record is as it was before namers existed: older runs stay fresh.
+        # The offline namer's record is as it was before namers were parts: older runs stay fresh.
         namer = context.parts.namer
-        return {"namer": namer} if namer is not None else {}
+        return {} if namer.name == "offline" else {"namer": namer}
 
     def compute(self, context: Context) -> dict[str, Any]:
         from simgap_core.behaviour import name_clusters
 
         context.report("behaviour", 0, 1)
-        names = name_clusters(
+        offline = name_clusters(
             context.features, context.clusters, context.representations, min_z=NAME_MIN_Z
         )
-        facts: dict[str, Any] = {}
         namer = context.parts.namer
-        if namer is not None:
-            names = namer.name_clusters(
-                names,
-                context.features,
-                context.clusters,
-                context.representations,
-                coordinates=pd.DataFrame(
-                    cluster_space(context.projection),
-                    index=context.projection["conversation_id"],
-                ),
+        names = namer.name_clusters(
+            offline,
+            context.features,
+            context.clusters,
+            context.representations,
+            coordinates=pd.DataFrame(
+                cluster_space(context.projection), index=context.projection["conversation_id"]
+            ),
+        )
+        facts = namer.facts()
+        fallbacks = getattr(namer, "fallbacks", None) or []
+        if fallbacks:
+            context.tell(
+                f"behaviour: {len(fallbacks)} cluster(s) kept their offline name: "
+                + "; ".join(map(str, fallbacks[:3]))
             )
-            facts = {
-                "llm_requests": namer.requests_made,
-                "llm_cache_hits": namer.cache_hits,
-                "offline_fallbacks": [f._asdict() for f in namer.fallbacks],
-            }
-            if namer.fallbacks:
-                context.tell(
-                    f"behaviour: {len(namer.fallbacks)} cluster(s) kept their offline name: "
-                    + "; ".join(map(str, namer.fallbacks[:3]))
-                )
         write_csv(context.artifact("cluster_names.csv"), names)
         context.report("behaviour", 1, 1)
         return {"named_clusters": int((names["cluster"] >= 0).sum()), **facts}
