@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -47,6 +47,7 @@ from simgap_core.present.selection import (
 )
 from simgap_core.run import Run
 from simgap_core.run.directory import is_run_directory
+from simgap_core.run.documents import RunRecord
 from simgap_core.schema import Metrics, read_metrics
 
 ROOT = Path(__file__).resolve().parent
@@ -130,7 +131,7 @@ def _stamp(path: Path) -> int:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _load_params(path: str, stamp: int) -> dict[str, Any]:
+def _load_params(path: str, stamp: int) -> RunRecord:
     return Run(path).params
 
 
@@ -234,7 +235,7 @@ class RunView:
 
     path: Path
     stamp: int
-    params: dict[str, Any]
+    params: RunRecord
     # The simulators the pages show, closest first (the sidebar's choice, see `pick_simulators`).
     shown: tuple[str, ...] = ()
 
@@ -243,16 +244,12 @@ class RunView:
         return run_label(self.path)
 
     @property
-    def analysis(self) -> dict[str, Any]:
-        return self.params.get("params", {})
-
-    @property
     def reference(self) -> str:
-        return self.analysis.get("reference", "real")
+        return self.params.params.reference
 
     @property
     def sources(self) -> list[str]:
-        return source_order(self.params.get("sources", {}), self.reference)
+        return source_order(self.params.sources, self.reference)
 
     @property
     def simulators(self) -> list[str]:
@@ -369,17 +366,6 @@ class RunView:
         return most_gapped(self.metrics(), self.shown or self.simulators_closest_first())
 
 
-def representation_text(params: dict[str, Any]) -> str:
-    """One line naming the representation a run's results used (facet, annotator, embedding)."""
-    analysis = params.get("params", {})
-    annotator = analysis.get("annotator", "?")
-    if annotator == "llm" and analysis.get("llm_model"):
-        annotator = f"LLM ({analysis['llm_model']})"
-    precision = analysis.get("extra", {}).get("embedding_precision")
-    model = analysis.get("embedding_model", "?") + (f", {precision}" if precision else "")
-    return f"facet {analysis.get('facet', '?')} · {annotator} annotator · embedding {model}"
-
-
 # The characters that start Markdown syntax, backslash-escaped (CommonMark): no image, link,
 # HTML tag, emphasis, code, LaTeX ($), table or Streamlit colour directive (`:red[...]`) can start
 # in escaped text. `.`, `-`, `/` and `:` stay as they are (paths and names stay readable); a
@@ -430,10 +416,10 @@ def open_run() -> RunView:
     except READ_ERRORS as error:
         st.error(f"Could not read params.json of {md(path)}: {md(error)}")
         st.stop()
-    total = sum(view.params.get("sources", {}).values())
+    total = sum(view.params.sources.values())
     st.caption(
         f"Run {code_span(view.name)} · {total:,} conversations in {len(view.sources)} sources "
-        f"· representation: {code_span(representation_text(view.params))}"
+        f"· representation: {code_span(Run(path).representation().text())}"
     )
     return replace(view, shown=pick_simulators(view))
 

@@ -37,8 +37,9 @@ params = AnalysisParams(measure=measure, min_cluster_size=int(min_cluster_size) 
 started = time.perf_counter()
 run = analyze(inputs, out, params)
 document = run.params
-print(json.dumps({"total": time.perf_counter() - started, "recomputed": document["recomputed"],
-                  "timings": document["stage_timings_s"], "extra": document["params"]["extra"]}))
+facts = {stage: run.facts(stage) for stage in ("embed", "cluster", "measure")}
+print(json.dumps({"total": time.perf_counter() - started, "recomputed": document.recomputed,
+                  "timings": document.stage_timings_s, "facts": facts}))
 """
 
 
@@ -94,7 +95,7 @@ def main() -> None:
             env["SIMGAP_CACHE_DIR"] = str(scratch / f"cache{size}")
             out = (args.keep or scratch) / f"run{size}"
             first = run_child(data, out, measure=not args.no_measure, min_cluster_size=0, env=env)
-            base = first["extra"]["min_cluster_size_used"]
+            base = first["facts"]["cluster"]["min_cluster_size_used"]
             # New clustering parameters only: first without the metrics stage (the map's own
             # rerun), then with it (the quantization and classifier come from the memo).
             rerun = run_child(data, out, measure=False, min_cluster_size=base * 2, env=env)
@@ -120,12 +121,12 @@ def main() -> None:
                     f"({again['process_wall']:.1f} s with process start), "
                     f"recomputed {', '.join(again['recomputed'])}"
                 )
-        measure_detail = first["extra"].get("measure_timings_s")
+        measure_detail = first["facts"]["measure"].get("measure_timings_s")
         if measure_detail:
             print(f"{'':>13} measure stages: {measure_detail}")
         print(
-            f"{'':>13} embedded texts: {first['extra'].get('embedded_texts')} "
-            f"({first['extra'].get('embedding_precision')})"
+            f"{'':>13} embedded texts: {first['facts']['embed'].get('embedded_texts')} "
+            f"({first['facts']['embed'].get('precision')})"
         )
 
 

@@ -100,7 +100,7 @@ def main() -> None:
             print(f" conversations; machine: {machine()}; {load()}", flush=True)
             first = child(run_env, "analyze", data, "0", args.facet, str(out))
             print_run("cold run", first)
-            size = first["extra"]["min_cluster_size_used"] * 2
+            size = first["facts"]["cluster"]["min_cluster_size_used"] * 2
             rerun = child(run_env, "analyze", data, str(size), args.facet, str(out))
             print_run(f"rerun, min_cluster_size {size}", rerun)
             breakdown = None if args.no_breakdown else child(run_env, "breakdown", str(out))
@@ -197,6 +197,7 @@ def child_analyze(
     with tempfile.TemporaryDirectory() as scratch:
         run = analyze(inputs, out or scratch, params, progress=sampler.enter)
         document = run.params
+        facts = {stage: run.facts(stage) for stage in ("embed", "cluster", "measure")}
     total = time.perf_counter() - started
     peaks = sampler.close()
     representations = Path(out or scratch) / "representations.parquet"
@@ -210,10 +211,10 @@ def child_analyze(
         "cpu": time.process_time() - cpu,
         "peak_mb": proc_status_mb("VmHWM"),
         "stage_peaks_mb": peaks,
-        "timings": {k: document["stage_timings_s"][k] for k in document["recomputed"]},
-        "recomputed": document["recomputed"],
-        "extra": document["params"]["extra"],
-        "conversations": sum(document["sources"].values()),
+        "timings": {k: document.stage_timings_s[k] for k in document.recomputed},
+        "recomputed": document.recomputed,
+        "facts": facts,
+        "conversations": sum(document.sources.values()),
         "distinct_texts": None if texts is None else int(texts.nunique()),
     }
 

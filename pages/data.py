@@ -99,7 +99,7 @@ def _start_analysis(
             return
         status.update(label="Analysis finished", state="complete")
     ui.set_current_run(result.path)
-    recomputed = ", ".join(result.params.get("recomputed", [])) or "nothing (all stages reused)"
+    recomputed = ", ".join(result.params.recomputed) or "nothing (all stages reused)"
     st.session_state[FLASH_KEY] = (
         f"Run {ui.md(result.path.name)} is ready and selected (computed: {recomputed})."
     )
@@ -268,16 +268,16 @@ else:
     st.caption("No record was skipped while loading.")
 
 with st.expander("Inputs and parameters"):
-    inputs = pd.DataFrame(run.params.get("inputs", []))
-    if not inputs.empty:
+    inputs = pd.DataFrame([entry.model_dump() for entry in run.params.inputs])
+    if not inputs.empty and "sha256" in inputs:
         inputs["sha256"] = inputs["sha256"].str.slice(0, 12)
         st.dataframe(inputs, hide_index=True)
-    analysis = {k: v for k, v in run.analysis.items() if k != "extra"}
+    analysis = run.params.params.model_dump()
     st.dataframe(
         pd.DataFrame({"parameter": list(analysis), "value": [str(v) for v in analysis.values()]}),
         hide_index=True,
     )
-    timings = run.params.get("stage_timings_s", {})
+    timings = run.params.stage_timings_s
     if timings:
         st.caption(
             "Stage times (s): " + ", ".join(f"{stage} {sec:,.1f}" for stage, sec in timings.items())

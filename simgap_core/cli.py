@@ -471,10 +471,8 @@ def analyze(
                 f"notice: {terminal_safe(message)}", markup=False, highlight=False, soft_wrap=True
             ),
         )
-    document = run.params
-    _say(
-        f"run written to {run.path}  (recomputed: {', '.join(document['recomputed']) or 'nothing'})"
-    )
+    recomputed = ", ".join(run.params.recomputed) or "nothing"
+    _say(f"run written to {run.path}  (recomputed: {recomputed})")
     _print_skipped_summary(run)
     if (run.path / "metrics.json").is_file():
         from simgap_core.schema import read_metrics
@@ -491,7 +489,7 @@ def _print_skipped_summary(run: Any) -> None:
     skipped = run.skipped()
     if not skipped:
         return
-    loaded = sum(int(n) for n in run.params.get("sources", {}).values())
+    loaded = sum(run.params.sources.values())
     _say(
         f"{len(skipped)} of {len(skipped) + loaded} records skipped "
         f"(see {run.path / 'skipped.json'} or `simgap load`)",

@@ -91,16 +91,17 @@ def decoded(value: Any) -> np.ndarray:
 def test_every_page_renders_and_names_the_representation(demo: Run, page: str) -> None:
     app = open_page(page)
     no_failures(app)
-    analysis = demo.params["params"]
+    analysis = demo.params.params
     header = (
         app.caption[0].value
         if page != "data"
         else next(c.value for c in app.caption if c.value.startswith("Run "))
     )
-    assert f"facet {analysis['facet']}" in header
-    assert f"{analysis['annotator']} annotator" in header
-    assert f"embedding {analysis['embedding_model']}" in header
-    assert f"{sum(demo.params['sources'].values()):,} conversations" in header
+    assert f"facet {analysis.facet}" in header
+    assert f"{analysis.annotator} annotator" in header
+    assert f"embedding {analysis.embedding_model}" in header
+    assert demo.representation().text() in shown(header)
+    assert f"{sum(demo.params.sources.values()):,} conversations" in header
 
 
 def test_data_page_shows_each_source_and_the_js_of_each_simulator(demo: Run) -> None:
@@ -111,7 +112,7 @@ def test_data_page_shows_each_source_and_the_js_of_each_simulator(demo: Run) -> 
         assert shown_metrics[name] == f"JS {entry.paper.js:.3f}"
     assert shown_metrics["noise floor (real vs real)"] == f"JS {metrics.noise_floor.paper.js:.3f}"
     per_source = app.dataframe[0].value.set_index("source")["conversations"].to_dict()
-    assert per_source == demo.params["sources"]
+    assert per_source == demo.params.sources
     # The default conversation is read as plain text, turn by turn.
     corpus = demo.corpus()
     first = corpus.conversations["conversation_id"].iloc[0]
@@ -489,8 +490,8 @@ def test_new_analysis_from_uploads_runs_with_progress_and_becomes_the_run(
     assert app.session_state["run_path"] == str(out)
     assert app.success[0].value.startswith("Run tiny is ready and selected")
     params = Run(out).params
-    assert params["sources"] == {"real": 40, "chatty_sim": 40}
-    assert {Path(i["path"]).name for i in params["inputs"]} == {"real.jsonl", "chatty_sim.jsonl"}
+    assert params.sources == {"real": 40, "chatty_sim": 40}
+    assert {Path(i.path).name for i in params.inputs} == {"real.jsonl", "chatty_sim.jsonl"}
     shown_labels = {shown(m.label) for m in app.metric}
     assert "chatty_sim" in shown_labels
     assert pd.read_parquet(out / "projection.parquet").shape[0] == 80

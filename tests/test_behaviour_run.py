@@ -92,7 +92,7 @@ def test_a_new_clustering_renames_clusters_but_reuses_the_features(
         AnalysisParams(**{**SMALL, "min_cluster_size": 12}),
         embedder=HashEmbedder(),
     )
-    assert rerun.params["recomputed"] == ["cluster", "behaviour", "measure"]
+    assert rerun.params.recomputed == ["cluster", "behaviour", "measure"]
     assert (copy / "features.parquet").read_bytes() == features_before
     assert (copy / "feature_gaps.csv").read_bytes() == gaps_before
     names = rerun.cluster_names()

@@ -138,7 +138,7 @@ def test_a_run_directory_with_planted_pickles_reruns_without_executing_them(
         AnalysisParams(**{**SMALL, "min_cluster_size": 6}),
         embedder=HashEmbedder(),
     )
-    assert "measure" in rerun.params["recomputed"]
+    assert "measure" in rerun.params.recomputed
     assert not marker.exists()
     again = json.loads((rerun.path / "metrics.json").read_text())
     for sim, values in metrics["simulators"].items():

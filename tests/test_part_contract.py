@@ -197,7 +197,7 @@ def test_a_new_embedder_is_a_full_option_of_the_cli_dashboard_and_report(
     )
     assert result.exit_code == 0, result.output
     run = Run(out)
-    assert run.stages["embed"]["parts"]["embedder"] == {
+    assert run.stages["embed"].parts["embedder"] == {
         "kind": "embedder",
         "name": name,
         "scale": 2.0,

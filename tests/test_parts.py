@@ -187,7 +187,7 @@ def test_a_registered_toy_clusterer_runs_end_to_end(tmp_path: Path) -> None:
     coords = projection[[f"c{i}" for i in range(5)]].to_numpy(dtype=np.float32)
     independent = relabel_by_size(KMeans(4, n_init=4, random_state=0).fit_predict(coords))
     np.testing.assert_array_equal(run.clusters()["cluster"].to_numpy(), independent)
-    assert run.stages["cluster"]["parts"]["clusterer"] == {
+    assert run.stages["cluster"].parts["clusterer"] == {
         "kind": "clusterer",
         "name": "test-kmeans",
         "n_clusters": 4,
@@ -202,5 +202,5 @@ def test_a_registered_toy_clusterer_runs_end_to_end(tmp_path: Path) -> None:
     # are recomputed.
     params.part_options = {"clusterer": {"n_clusters": 2}}
     rerun = analyze(inputs, tmp_path / "run", params, embedder=HashEmbedder())
-    assert rerun.params["recomputed"] == ["cluster", "behaviour", "measure"]
+    assert rerun.params.recomputed == ["cluster", "behaviour", "measure"]
     assert sorted(set(rerun.clusters()["cluster"])) == [0, 1]

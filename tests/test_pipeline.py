@@ -94,10 +94,10 @@ def test_noise_is_kept_and_counted(demo_run: Run) -> None:
 
 def test_run_directory_holds_every_artifact(demo_run: Run) -> None:
     params = demo_run.params
-    assert params["params"]["seed"] == 42
-    assert {record["source"] for record in params["inputs"]} == set(DEMO_SOURCES)
-    assert all(len(record["sha256"]) == 64 for record in params["inputs"])
-    assert params["versions"]["umap-learn"] and params["versions"]["hdbscan"]
+    assert params.params.seed == 42
+    assert {record.source for record in params.inputs} == set(DEMO_SOURCES)
+    assert all(len(record.sha256) == 64 for record in params.inputs)
+    assert params.versions["umap-learn"] and params.versions["hdbscan"]
     projection = demo_run.projection()
     assert list(projection.columns) == ["conversation_id", "source", "x", "y"] + [
         f"c{i}" for i in range(5)
@@ -124,7 +124,6 @@ def test_same_seed_and_inputs_give_identical_clusters(
     ).read_bytes()
     # A second analysis over the same inputs embeds nothing: every text is in the cache.
     assert again.facts("embed")["embedded_texts"] == 0
-    assert again.params["params"]["extra"]["embedded_texts"] == 0  # the older readers' view
 
 
 def test_rerun_with_new_clustering_parameters_reuses_everything_else(
@@ -135,9 +134,8 @@ def test_rerun_with_new_clustering_parameters_reuses_everything_else(
     rerun = analyze(
         demo_inputs(demo_dir), copy, AnalysisParams(precision="fp32", min_cluster_size=240)
     )
-    assert rerun.params["recomputed"] == ["cluster", "behaviour", "measure"]
+    assert rerun.params.recomputed == ["cluster", "behaviour", "measure"]
     assert rerun.facts("cluster")["min_cluster_size_used"] == 240
-    assert rerun.params["params"]["extra"]["min_cluster_size_used"] == 240
     assert rerun.clusters()["cluster"].max() < demo_run.clusters()["cluster"].max()
 
 
@@ -185,8 +183,8 @@ def test_committed_demo_run_matches_a_fresh_analysis(demo_run: Run) -> None:
     comparison is on the measured results, not on bytes (bytes are checked above, for one cache).
     """
     committed = Run(Path(__file__).resolve().parent.parent / "data" / "demo_run")
-    stored = {k: v for k, v in committed.params["params"].items() if k != "extra"}
-    fresh_params = demo_run.params["params"]
+    stored = {k: v for k, v in committed.params.params.model_dump().items() if k != "extra"}
+    fresh_params = demo_run.params.params.model_dump()
     assert {k: fresh_params[k] for k in stored} == stored
     # Parameters added since the committed run (part names and options) are at their defaults,
     # which reproduce what the committed run used.

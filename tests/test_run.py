@@ -56,7 +56,7 @@ def test_stages_are_reused_and_recomputed_as_their_inputs_change(tmp_path: Path)
     inputs = write_sources(tmp_path)
     embedder = HashEmbedder()
     run = analyze(inputs, tmp_path / "run", AnalysisParams(**SMALL), embedder=embedder)
-    assert run.params["recomputed"] == [
+    assert run.params.recomputed == [
         "corpus",
         "features",
         "describe",
@@ -70,13 +70,13 @@ def test_stages_are_reused_and_recomputed_as_their_inputs_change(tmp_path: Path)
     assert embedder.embedded_count == 80
 
     again = analyze(inputs, tmp_path / "run", AnalysisParams(**SMALL), embedder=embedder)
-    assert again.params["recomputed"] == []
+    assert again.params.recomputed == []
     assert embedder.embedded_count == 80
 
     facet = analyze(
         inputs, tmp_path / "run", AnalysisParams(**SMALL, facet="user_turns"), embedder=embedder
     )
-    assert facet.params["recomputed"] == [
+    assert facet.params.recomputed == [
         "represent",
         "embed",
         "project",
@@ -124,7 +124,7 @@ def test_llm_annotator_end_to_end_through_a_real_server(
         # Resumed from the annotator's cache: a new run directory asks the server nothing.
         analyze(inputs, tmp_path / "again", params, embedder=HashEmbedder())
         assert len(server.chat_requests()) == 40
-    assert run.params["params"]["annotator"] == "llm"
+    assert run.params.params.annotator == "llm"
 
 
 # --- atomic artifacts (issue 11, defects 2, 9 and 15) ---------------------------------------
@@ -166,8 +166,8 @@ def test_an_interrupted_run_after_a_parameter_change_is_recomputed_by_the_origin
     monkeypatch.setattr(measure_stage, "write_parquet", real_write)
 
     rerun = analyze(inputs, run_dir, original, embedder=HashEmbedder())
-    assert rerun.params["recomputed"] == ["measure"]
-    assert rerun.params["params"]["bootstrap"] == 20
+    assert rerun.params.recomputed == ["measure"]
+    assert rerun.params.params.bootstrap == 20
     assert rerun.metrics().settings.bootstrap == 20
     assert not list(run_dir.glob(".*.tmp"))  # no temporary file is left behind
 
@@ -185,10 +185,10 @@ def test_a_truncated_clusters_file_is_recomputed_with_a_notice(
         inputs, run_dir, AnalysisParams(**SMALL), embedder=HashEmbedder(), notice=notices.append
     )
 
-    assert rerun.params["recomputed"] == ["cluster", "behaviour", "measure"]
+    assert rerun.params.recomputed == ["cluster", "behaviour", "measure"]
     assert len(notices) == 1 and "clusters.parquet is unreadable" in notices[0]
     assert notices[0].startswith("cluster: ")
-    assert rerun.params["notices"] == notices
+    assert rerun.params.notices == notices
     assert rerun.clusters().equals(Run(original).clusters())
 
 
@@ -204,7 +204,7 @@ def test_invalid_metrics_json_is_recomputed_and_readers_name_the_file(
     rerun = analyze(
         inputs, run_dir, AnalysisParams(**SMALL), embedder=HashEmbedder(), notice=notices.append
     )
-    assert rerun.params["recomputed"] == ["measure"]
+    assert rerun.params.recomputed == ["measure"]
     assert "metrics.json" in notices[0]
     assert rerun.metrics() == Run(original).metrics()
 
@@ -217,13 +217,13 @@ def test_a_missing_artifact_is_recomputed(finished_run, tmp_path: Path) -> None:
     rerun = analyze(
         inputs, run_dir, AnalysisParams(**SMALL), embedder=HashEmbedder(), notice=notices.append
     )
-    assert rerun.params["recomputed"] == ["project", "cluster", "behaviour", "measure"]
+    assert rerun.params.recomputed == ["project", "cluster", "behaviour", "measure"]
     assert "has no projection.parquet" in notices[0]
 
 
 def test_stage_records_hold_inputs_parts_artifacts_and_facts(finished_run) -> None:
     _, run_dir = finished_run
-    records = Run(run_dir).stages
+    records = {name: entry.model_dump() for name, entry in Run(run_dir).stages.items()}
     assert list(records) == [
         "corpus",
         "features",
@@ -251,10 +251,9 @@ def test_stage_records_hold_inputs_parts_artifacts_and_facts(finished_run) -> No
         "version": "1",
     }
     assert records["project"]["facts"]["map"]["n_neighbors"] == 15
-    # No stage wrote into the parameters; params.json's "extra" is read from the records.
+    # No stage wrote into the parameters: what stages learn is in their records only.
     params = Run(run_dir).params
-    assert params["params"]["extra"]["min_cluster_size_used"] == 5
-    assert params["params"]["extra"]["map"] == records["project"]["facts"]["map"]
+    assert "extra" not in params.params.model_dump()
     assert "extra" not in asdict(AnalysisParams())
 
 
@@ -288,7 +287,7 @@ def test_embeddings_are_stored_as_float16_and_a_rerun_measures_the_same(
     copy = copy_run(finished_run, tmp_path / "run")
     (copy / "projection.parquet").unlink()
     rerun = analyze(inputs, copy, AnalysisParams(**SMALL), embedder=HashEmbedder())
-    assert "embed" not in rerun.params["recomputed"]
+    assert "embed" not in rerun.params.recomputed
     assert json.loads((copy / "metrics.json").read_text()) == json.loads(
         (run_dir / "metrics.json").read_text()
     )

@@ -84,7 +84,7 @@ def test_a_users_files_in_corpus_and_beside_it_survive_a_recompute(run_copy) -> 
     before = (run / "corpus" / "turns.parquet").read_bytes()
     fewer = [type(spec)(spec.path, spec.source, spec.format, 30, 1) for spec in inputs]
     again = analyze(fewer, run, AnalysisParams(**SMALL), embedder=HashEmbedder())
-    assert again.params["recomputed"][0] == "corpus"
+    assert again.params.recomputed[0] == "corpus"
     assert (run / "corpus" / "turns.parquet").read_bytes() != before
     assert (run / "corpus" / "notes.txt").read_text() == "my notes on the corpus"
     assert (run / "mine.csv").read_text() == "=1+1\n"
@@ -113,7 +113,7 @@ def test_a_listed_file_removed_after_the_run_is_written_again(run_copy) -> None:
     (run / "embeddings.npy").unlink()
     assert runner.invoke(app, ["compare", str(run)]).exit_code == 0
     again = analyze(inputs, run, AnalysisParams(**SMALL), embedder=HashEmbedder())
-    assert "embed" in again.params["recomputed"]
+    assert "embed" in again.params.recomputed
     assert _check_manifest(run)["embeddings.npy"]["size"] == (run / "embeddings.npy").stat().st_size
 
 

@@ -190,7 +190,7 @@ def test_a_run_directory_holds_no_credential(server, tmp_path, monkeypatch) -> N
     )
     run = analyze(write_sources(tmp_path, per_source=20), tmp_path / "run", params)
     assert server.chat_requests() and server.embedding_requests()  # both went through
-    recorded = run.params["params"]
+    recorded = run.params.params.model_dump()
     shown = redact_urls(url)
     assert (
         recorded["llm_base_url"] == shown == "http://***@" + url.split("@")[1].replace(KEY, "***")

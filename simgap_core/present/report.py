@@ -30,7 +30,7 @@ report says which, and that the rest are in the dashboard and `simgap export`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -96,9 +96,9 @@ from simgap_core.present.selection import (
     summary_names,
 )
 from simgap_core.present.verdicts import NO_INTERVAL, mixture_recipe, verdicts
-from simgap_core.represent import BASELINE_FACETS
 from simgap_core.run import Run, package_versions
 from simgap_core.run.directory import write_atomic
+from simgap_core.run.documents import RunRecord
 from simgap_core.schema import METRICS, Metrics, read_metrics
 
 # The report's map sample: each map costs about 175 bytes per point (position, size, colour code,
@@ -129,7 +129,7 @@ class _ReportRun:
     """What the report reads off a run directory, read once and shared by every section."""
 
     run: Run
-    params: Mapping[str, Any]
+    params: RunRecord
     metrics: Metrics
     summary: pd.DataFrame
     points: pd.DataFrame  # every conversation (`export.assignments`), never the map's sample
@@ -172,7 +172,7 @@ def _read_run(run_dir: str | Path, *, detailed_limit: int) -> _ReportRun:
         colors=source_colors(
             source_order(points["source"], metrics.reference), reference=metrics.reference
         ),
-        seed=int(run.params.get("params", {}).get("seed", 0)),
+        seed=run.params.params.seed,
     )
 
 
@@ -337,9 +337,9 @@ def _flatten(document: Mapping[str, Any], prefix: str = "") -> list[tuple[str, s
     return rows
 
 
-def _versions(params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+def _versions(params: RunRecord) -> list[tuple[str, str, str]]:
     """(package, version used by the analysis, version that wrote this report)."""
-    analysis = params.get("versions", {})
+    analysis = params.versions
     now = {**package_versions(), **{name: metadata.version(name) for name in REPORT_PACKAGES}}
     return [
         (name, analysis.get(name, "—"), now.get(name, "—"))
@@ -361,42 +361,27 @@ def _mixture_context(metrics: Metrics) -> dict[str, Any] | None:
     }
 
 
-def _provenance(run: Run, params: Mapping[str, Any], metrics: Metrics) -> dict[str, Any]:
-    analysis = params.get("params", {})
-    extra = analysis.get("extra", {})
+def _provenance(run: Run, params: RunRecord, metrics: Metrics) -> dict[str, Any]:
+    map_params = run.facts("project").get("map", {})
     return {
         "run_dir": str(run.path),
-        "created": params.get("created", "—"),
-        "updated": params.get("updated", "—"),
-        "inputs": params.get("inputs", []),
-        "sources": params.get("sources", metrics.n),
+        "created": params.created,
+        "updated": params.updated,
+        "inputs": [entry.model_dump() for entry in params.inputs],
+        "sources": params.sources or metrics.n,
         "skipped": len(run.skipped()),
         "seeds": [
-            ("analysis seed (UMAP, k-means, resampling)", analysis.get("seed", "—")),
-            ("map seed", extra.get("map", {}).get("seed", "—")),
+            ("analysis seed (UMAP, k-means, resampling)", params.params.seed),
+            ("map seed", map_params.get("seed", "—")),
             (
                 "measurement seed",
                 metrics.settings.seed if metrics.settings.seed is not None else "—",
             ),
         ],
         "versions": _versions(params),
-        "parameters": _flatten(analysis),
+        "parameters": _flatten(params.params.model_dump()),
         "settings": _flatten(metrics.settings.model_dump()),
-        "timings": list(params.get("stage_timings_s", {}).items()),
-    }
-
-
-def _representation(params: Mapping[str, Any]) -> dict[str, Any]:
-    analysis = params.get("params", {})
-    facet = analysis.get("facet", "—")
-    return {
-        "facet": facet,
-        "baseline": facet in BASELINE_FACETS,
-        "annotator": analysis.get("annotator", "—"),
-        "llm_model": analysis.get("llm_model"),
-        "embedding_model": analysis.get("embedding_model", "—"),
-        "precision": analysis.get("extra", {}).get("embedding_precision")
-        or analysis.get("precision", "—"),
+        "timings": list(params.stage_timings_s.items()),
     }
 
 
@@ -567,7 +552,7 @@ def build_report(
         "map_stacks": len(stacked),
         "seed": data.seed,
         "excerpt_chars": excerpt_chars,
-        "representation": _representation(data.params),
+        "representation": asdict(data.run.representation()),
         "provenance": _provenance(data.run, data.params, data.metrics),
         "figures": _figures(data, stacked, top_clusters=top_clusters),
         "version": __version__,

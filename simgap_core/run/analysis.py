@@ -124,40 +124,20 @@ def _parts(params: AnalysisParams, report: ProgressCallback, given: dict[str, An
     return Parts(**chosen)
 
 
-def _compatible_extra(run: Run) -> dict[str, Any]:
-    """params.json's former `params.extra`, now assembled from the stage records' facts.
-
-    Readers written before stage records existed (the report, the dashboard) find the same
-    keys there; new code reads `Run.facts(stage)`.
-    """
-    embed, project = run.facts("embed"), run.facts("project")
-    cluster, measure = run.facts("cluster"), run.facts("measure")
-    extra: dict[str, Any] = {}
-    if embed:
-        extra["embedding_precision"] = embed.get("precision")
-        extra["embedded_texts"] = embed.get("embedded_texts")
-    if "map" in project:
-        extra["map"] = project["map"]
-    if cluster.get("min_cluster_size_used") is not None:
-        extra["min_cluster_size_used"] = cluster["min_cluster_size_used"]
-    if measure.get("measure_timings_s"):
-        extra["measure_timings_s"] = measure["measure_timings_s"]
-    return extra
-
-
 def _write_params(context: Context, outcome: Outcome) -> None:
     run, params, corpus = context.run, context.params, context.corpus
     try:
-        previous = run.params if run.exists() else {}
+        previous = run.params if run.exists() else None
     except SimgapError:
-        previous = {}  # an unreadable params.json is rewritten whole below
-    history = dict(previous.get("stage_timings_s", {}))
+        previous = None  # an unreadable params.json is rewritten whole below
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    history = dict(previous.stage_timings_s) if previous else {}
     history.update(outcome.timings)
     document = {
         "format_version": RUN_FORMAT_VERSION,
-        "created": previous.get("created", datetime.now(UTC).isoformat(timespec="seconds")),
-        "updated": datetime.now(UTC).isoformat(timespec="seconds"),
-        "params": {**params.as_record(), "extra": _compatible_extra(run)},
+        "created": previous.created if previous else now,
+        "updated": now,
+        "params": params.as_record(),
         "inputs": context.input_records,
         "sources": {
             source: int(count)

@@ -47,10 +47,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ValidationError
 
 from simgap_core import __version__
 from simgap_core.errors import RunDirectoryError
 from simgap_core.model import Corpus
+from simgap_core.run.documents import (
+    Representation,
+    RunRecord,
+    StageEntry,
+    StagesRecord,
+    representation,
+)
 from simgap_core.untrusted import csv_text, read_csv
 
 RUN_FORMAT_VERSION = 1
@@ -96,6 +104,7 @@ if TYPE_CHECKING:
     from simgap_core.schema import Metrics
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class ArtifactError(RunDirectoryError):
@@ -408,19 +417,35 @@ class Run:
         return self.read(name, parse)
 
     @property
-    def params(self) -> dict[str, Any]:
-        return self._json("params.json")
+    def params(self) -> RunRecord:
+        """`params.json`, typed: what the analysis was asked, its inputs, versions, timings."""
+        return self._model("params.json", RunRecord)
 
     @property
-    def stages(self) -> dict[str, dict[str, Any]]:
+    def stages(self) -> dict[str, StageEntry]:
         """The stage records of `stages.json` by stage name; {} for none or an older run."""
         document = _json_object(self.path / "stages.json") or {}
-        records = document.get("stages") if "simgap_stages" in document else None
-        return records if isinstance(records, dict) else {}
+        if "simgap_stages" not in document:
+            return {}
+        try:
+            return StagesRecord.model_validate(document).stages
+        except ValidationError:
+            return {}  # a broken record vouches for nothing: every stage is recomputed
 
     def facts(self, stage: str) -> dict[str, Any]:
         """What `stage` learnt when it ran (e.g. the embedding precision used); {} if unknown."""
-        return dict(self.stages.get(stage, {}).get("facts") or {})
+        entry = self.stages.get(stage)
+        return dict(entry.facts) if entry else {}
+
+    def representation(self) -> Representation:
+        """Facet, annotator and embedding model the run's results used, as the pages name them."""
+        return representation(self.params, self.stages)
+
+    def _model(self, name: str, model: type[M]) -> M:
+        def parse(path: Path) -> M:
+            return model.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+        return self.read(name, parse)
 
     def corpus(self) -> Corpus:
         self.require("corpus")

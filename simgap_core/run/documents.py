@@ -47,6 +47,7 @@ class InputRecord(_Document):
     path: str = ""
     source: str | None = None
     format: str | None = None
+    sha256: str | None = None
 
 
 class RunRecord(_Document):

@@ -66,7 +66,9 @@ class StageBook:
 
     def __init__(self, run: Run) -> None:
         self.path: Path = run.path / "stages.json"
-        self.records: dict[str, dict[str, Any]] = dict(run.stages)
+        self.records: dict[str, dict[str, Any]] = {
+            name: entry.model_dump() for name, entry in run.stages.items()
+        }
 
     def saved(self, name: str) -> dict[str, Any] | None:
         return self.records.get(name)
