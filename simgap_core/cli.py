@@ -20,7 +20,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,9 +33,6 @@ from simgap_core.environment import apply_defaults
 from simgap_core.errors import SimgapError
 from simgap_core.untrusted import terminal_safe
 from simgap_core.vocabulary import K_RULES, PRECISIONS
-
-if TYPE_CHECKING:
-    from simgap_core.schema import Metrics
 
 apply_defaults()
 
@@ -481,7 +478,9 @@ def analyze(
             metrics = read_metrics(run.path)
         except SimgapError as error:
             raise _fail(str(error)) from None
-        _print_leaderboard(metrics)
+        from simgap_core.present.terminal import print_leaderboard
+
+        print_leaderboard(console, metrics)
 
 
 def _print_skipped_summary(run: Any) -> None:
@@ -549,55 +548,6 @@ def _analysis_inputs(
     return inputs
 
 
-def _print_leaderboard(metrics: Metrics) -> None:
-    """The leaderboard (columns from the metric registry), then every verdict sentence.
-
-    One wide table when the terminal holds it; otherwise one two-column block per simulator
-    (metric, value), which stays readable at 80 columns and in a log file.
-    """
-    from simgap_core.present.leaderboard import leaderboard_cells
-    from simgap_core.present.verdicts import verdicts
-
-    # Simulator names come from the data: every cell and line is terminal-safe.
-    cells = leaderboard_cells(metrics).map(terminal_safe)
-    cells.columns = [terminal_safe(column) for column in cells.columns]
-    title = Text(
-        terminal_safe(
-            f"Simulators vs {metrics.reference}, closest first (paper quantization; JS and KL "
-            f"in nats; [low, high]: {metrics.settings.ci_level:.0%} interval)"
-        )
-    )
-    caption = Text("\n".join(terminal_safe(line) for line in verdicts(metrics).lines()))
-    # Each column as wide as its longest cell (headers fold onto several lines), plus rich's
-    # borders and padding.
-    needed = sum(max(8, *(len(v) for v in cells[column])) + 3 for column in cells.columns)
-    # Text, not markup: names come from the data and intervals look like markup tags.
-    if console.width >= needed:
-        table = Table(title=title, caption=caption, caption_justify="left")
-        for column in cells.columns:
-            table.add_column(
-                Text(column),
-                justify="left" if column in ("simulator", "reliability") else "right",
-                overflow="fold",
-            )
-        for row in cells.itertuples(index=False):
-            table.add_row(*(Text(value) for value in row))
-        console.print(table)
-        return
-    console.print(title, soft_wrap=False)
-    for row in cells.to_dict("records"):
-        block = Table(
-            title=Text(f"{row['#']}. {row['simulator']}"), show_header=False, title_justify="left"
-        )
-        block.add_column(overflow="fold")
-        block.add_column(overflow="fold")
-        for column, value in row.items():
-            if column not in ("#", "simulator"):
-                block.add_row(Text(column), Text(value))
-        console.print(block)
-    console.print(caption, soft_wrap=False)
-
-
 @app.command("parts")
 def list_parts() -> None:
     """List every registered part by kind (built-in, and from installed plugins)."""
@@ -610,9 +560,10 @@ def list_parts() -> None:
 @app.command()
 def compare(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Print the simulator leaderboard of a run and its verdicts."""
+    from simgap_core.present.terminal import print_leaderboard
     from simgap_core.schema import read_metrics
 
-    _print_leaderboard(read_metrics(_run_directory(run_dir)))
+    print_leaderboard(console, read_metrics(_run_directory(run_dir)))
 
 
 FORCE_HELP = "Overwrite existing files (never a folder's other files)."
