@@ -40,7 +40,7 @@ KINDS = ("annotator", "embedder", "reducer", "clusterer", "quantizer")
 # Modules whose import registers the built-in parts of each kind.
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "annotator": ("simgap_core.represent.heuristic", "simgap_core.represent.llm"),
-    "embedder": ("simgap_core.embed.local", "simgap_core.embed.openai"),
+    "embedder": ("simgap_core.embed.local", "simgap_core.embed.openai", "simgap_core.embed.static"),
     "reducer": ("simgap_core.map.parts",),
     "clusterer": ("simgap_core.map.parts",),
     "quantizer": ("simgap_core.measure.quantize",),

@@ -168,6 +168,7 @@ def _builtin_options(params: AnalysisParams, kind: str, name: str) -> dict[str, 
             "model": params.embedding_model,
             "precision": params.precision,
         },
+        ("embedder", "static"): {"model": params.embedding_model},
         ("embedder", "openai"): {
             "model": params.embed_model,
             "base_urls": params.embed_base_url,
@@ -247,8 +248,10 @@ def analyze(
     if embedder is None:
         from simgap_core.embed import CachedEmbedder
 
+        # The static embedder distils its model on first use: that gets a bar of its own.
+        distil = {"progress": lambda done, total: report("distil", done, total)}
         embedder = CachedEmbedder(
-            make_part(params, "embedder"),
+            make_part(params, "embedder", **(distil if params.embedder == "static" else {})),
             progress=lambda done, total: report("embed", done, total),
         )
     reducer = reducer if reducer is not None else make_part(params, "reducer")
@@ -777,6 +780,8 @@ def _none_for_missing(values: pd.Series) -> list[Any]:
 def _embedding_model_name(params: AnalysisParams) -> str:
     if params.embedder == "sentence-transformers":
         return params.embedding_model
+    if params.embedder == "static":
+        return f"{params.embedding_model} (static, distilled)"
     if params.embedder == "openai":
         return str(params.embed_model)
     return params.embedder
