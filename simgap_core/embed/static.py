@@ -70,11 +70,14 @@ class DistilledModelError(Exception):
 def source_digest(path: Path) -> str:
     """sha256 over the relative path and bytes of every file of a model directory.
 
-    Memoized per process by the files' paths, sizes and modification times, so a long-lived
-    process (the dashboard) hashes a model's weights once.
+    Memoized per process by the files' paths, sizes and change times (ctime, which no tool
+    sets back as it can mtime), so a long-lived process (the dashboard) hashes weights once.
     """
     files = sorted(p for p in path.rglob("*") if p.is_file())
-    listing = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    stats = [f.stat() for f in files]
+    listing = tuple(
+        (str(f), s.st_size, s.st_mtime_ns, s.st_ctime_ns) for f, s in zip(files, stats, strict=True)
+    )
     if listing not in _content_digests:
         digest = hashlib.sha256()
         for file in files:
