@@ -327,7 +327,11 @@ def analyze(
         ),
     ] = "offline",
     model: Annotated[
-        str, typer.Option(help="Sentence-transformers model name or path.")
+        str,
+        typer.Option(
+            help="Sentence-transformers model name or path (for --embedder static: the model "
+            "distilled)."
+        ),
     ] = "all-MiniLM-L6-v2",
     precision: Annotated[
         str, typer.Option(callback=lambda v: _choice(v, PRECISIONS), help="auto, fp32 or bf16.")

@@ -41,7 +41,7 @@ KINDS = ("annotator", "embedder", "reducer", "clusterer", "quantizer", "namer")
 # Modules whose import registers the built-in parts of each kind.
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "annotator": ("simgap_core.represent.heuristic", "simgap_core.represent.llm"),
-    "embedder": ("simgap_core.embed.local", "simgap_core.embed.openai"),
+    "embedder": ("simgap_core.embed.local", "simgap_core.embed.openai", "simgap_core.embed.static"),
     "reducer": ("simgap_core.map.parts",),
     "clusterer": ("simgap_core.map.parts",),
     "quantizer": ("simgap_core.measure.quantize",),
@@ -66,6 +66,9 @@ class Part:
     # it caches, progress). Every other constructor parameter must be named in `identity()`:
     # tests/test_part_contract.py checks it for every registered part.
     output_neutral: ClassVar[frozenset[str]] = frozenset()
+    # A part whose set-up is slow work of its own (e.g. distilling a model) names a progress
+    # stage; the analysis then passes it `progress=` and shows that stage's bar.
+    progress_stage: ClassVar[str | None] = None
 
     @classmethod
     def options_from(cls, params: Any) -> dict[str, Any]:

@@ -86,6 +86,17 @@ class Matched(_Model):
         return self
 
 
+class Detectable(_Model):
+    """The pair's minimum detectable gap (measure/power.py): a simulator missing a behaviour of
+    `missing_share` of real conversations is flagged with probability `power` (>= 0.8) at the
+    Holm threshold `alpha`; None when not even half of real behaviour would be."""
+
+    missing_share: float | None
+    power: float | None = None
+    alpha: float
+    reps: int
+
+
 class PaperComparison(_Model):
     """Real vs one simulator on the paper's quantization of that pair."""
 
@@ -106,6 +117,7 @@ class PaperComparison(_Model):
     p_value_adjusted: float | None = None
     seed_spread: SeedSpread | None = None
     matched: Matched | None = None
+    detectable: Detectable | None = None
 
     @model_validator(mode="after")
     def _intervals_hold(self) -> PaperComparison:
@@ -125,6 +137,7 @@ class MapComparison(_Model):
     kl_forward: float | None = None
     kl_backward: float | None = None
     p_value: float | None = None
+    p_value_adjusted: float | None = None  # Holm across the run's simulators
     null_js: NullSummary | None = None
 
     @model_validator(mode="after")
@@ -140,6 +153,7 @@ class ClassifierResult(_Model):
     auc_ci: Interval | None = None
     accuracy: float
     p_value: float | None = None
+    p_value_adjusted: float | None = None  # Holm across the run's simulators
     n_per_class: int
     folds: int
     groups: str | None = None

@@ -34,6 +34,9 @@ def simulator(
     classifier: bool = True,
     clusters: tuple[int, int, int] = (20, 3, 1),
     k: int = 150,
+    probe_p: float = 0.01,
+    map_p: float = 0.002,
+    detectable: float | None = 0.05,
 ) -> dict[str, Any]:
     """One simulator's entry; unreliable when the sizes differ by more than 2x."""
     reliable = max(n, n_real) <= 2 * min(n, n_real)
@@ -66,6 +69,9 @@ def simulator(
                 "js_max": plugin + 0.003,
             },
             "matched": None,
+            "detectable": {"missing_share": detectable, "power": 0.9, "alpha": 0.05, "reps": 200}
+            if detectable is not None
+            else None,
         },
         "map": {
             "n_bins": 31,
@@ -74,14 +80,14 @@ def simulator(
             "js_plugin": js / 2 + 0.006,
             "kl_forward": js,
             "kl_backward": js * 0.9,
-            "p_value": 0.002,
+            "p_value": map_p,
             "null_js": {"mean": 0.005, "q95": 0.007},
         },
         "classifier": {
             "auc": 0.5 + 3 * js,
             "auc_ci": [0.48 + 3 * js, 0.53 + 3 * js],
             "accuracy": 0.5 + 2.5 * js,
-            "p_value": 0.01,
+            "p_value": probe_p,
             "n_per_class": min(n, n_real),
             "folds": 5,
             "groups": "identical text and pair_id",
@@ -189,7 +195,9 @@ def _variants(js: dict[str, float], swap: tuple[str, str] | None = None) -> list
 
 def realistic() -> dict[str, Any]:
     sims = {
-        "sim_a": simulator(0.012, (0.004, 0.021), p_adjusted=0.12, tied_with=("sim_b",)),
+        "sim_a": simulator(
+            0.012, (0.004, 0.021), p_adjusted=0.12, tied_with=("sim_b",), probe_p=0.4, map_p=0.3
+        ),
         "sim_b": simulator(0.015, (0.007, 0.024), p_adjusted=0.03, tied_with=("sim_a",)),
         "sim_c": simulator(0.061, (0.032, 0.094), n=150, plugin_gap=0.05, classifier=False, k=15),
     }

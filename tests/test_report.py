@@ -194,6 +194,15 @@ def test_ties_unreliable_skipped_and_helping_mixture_are_said(v2_run, tmp_path) 
         ]
         document["mixture"].update(held_out_gain=0.004, held_out_gain_ci=[0.001, 0.007], helps=True)
         document["simulators"][first]["paper"]["p_value_adjusted"] = 0.3
+        # "As close" needs the probe and the map to agree with the permutation test.
+        document["simulators"][first]["classifier"]["p_value"] = 0.5
+        document["simulators"][first]["map"]["p_value"] = 0.4
+        document["simulators"][first]["paper"]["detectable"] = {
+            "missing_share": 0.05,
+            "power": 0.9,
+            "alpha": 0.0167,
+            "reps": 200,
+        }
 
     text = _variant(v2_run, tmp_path / "run", change)
     first, second, _ = (e["simulator"] for e in read_metrics(v2_run).model_dump()["leaderboard"])

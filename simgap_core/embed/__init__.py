@@ -1,6 +1,6 @@
 """Step 2 of the pipeline: one unit vector per representation text.
 
-An embedder is a part (`simgap_core.parts`) of kind "embedder" with `encode(texts)`. Two
+An embedder is a part (`simgap_core.parts`) of kind "embedder" with `encode(texts)`. Three
 backends are registered:
 
 - `sentence-transformers` (`local.SentenceTransformerEmbedder`, the default): a model run in
@@ -8,6 +8,8 @@ backends are registered:
   package;
 - `openai` (`openai.OpenAIEmbedder`): any OpenAI-compatible `/v1/embeddings` server (vLLM,
   Text Embeddings Inference, OpenAI), over one or several base URLs.
+- `static` (`static.StaticEmbedder`): a model2vec static model distilled once (and cached)
+  from the configured sentence-transformers model; a text is the mean of its tokens' vectors.
 
 Caching is not the backend's business: `cache.CachedEmbedder(embedder)` wraps any embedder with
 an on-disk vector store keyed by (the embedder's identity, the text's hash, the vector's
@@ -81,6 +83,7 @@ from simgap_core.embed.local import (  # noqa: E402
     resolve_model,
 )
 from simgap_core.embed.openai import OpenAIEmbedder  # noqa: E402
+from simgap_core.embed.static import StaticEmbedder  # noqa: E402
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -92,6 +95,7 @@ __all__ = [
     "ModelLoadError",
     "OpenAIEmbedder",
     "SentenceTransformerEmbedder",
+    "StaticEmbedder",
     "check_texts",
     "default_cache_dir",
     "resolve_model",

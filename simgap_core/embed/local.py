@@ -113,6 +113,27 @@ def resolve_model(model: str) -> ModelSource:
     )
 
 
+def load_sentence_transformer(
+    model: str, source: ModelSource, *, device: str = "cpu", threads: int | None = None
+) -> Any:
+    """The sentence-transformers model at `source`, in eval mode, from local files only.
+
+    `threads` (default: every core) is torch's intra-op thread count; `ModelLoadError` names
+    the model when its files cannot be loaded.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    try:
+        loaded = SentenceTransformer(str(source.path), device=device, local_files_only=True)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(
+            f"cannot load embedding model {model!r} from {source.path}: {error}"
+        ) from error
+    return loaded.eval()
+
+
 def _directory_identity(path: Path) -> str:
     # Path, sizes and modification times: cheap to read and they change when weights are rewritten.
     digest = hashlib.sha256()
@@ -234,19 +255,9 @@ class SentenceTransformerEmbedder(Embedder):
 
     def _load(self) -> Any:
         if self._model is None:
-            import torch
-            from sentence_transformers import SentenceTransformer
-
-            torch.set_num_threads(self.threads or os.cpu_count() or 1)
-            try:
-                self._model = SentenceTransformer(
-                    str(self.source.path), device=self.device, local_files_only=True
-                )
-            except (OSError, ValueError, RuntimeError) as error:
-                raise ModelLoadError(
-                    f"cannot load embedding model {self.model!r} from {self.source.path}: {error}"
-                ) from error
-            self._model.eval()
+            self._model = load_sentence_transformer(
+                self.model, self.source, device=self.device, threads=self.threads
+            )
         return self._model
 
     def _decide_precision(self) -> str:

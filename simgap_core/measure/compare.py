@@ -63,25 +63,26 @@ from simgap_core.measure.pairs import (
     matched_js,
     misalignment_table,
     null_summary,
-    ordered_sources,
     pair_k,
     probe_groups,
     reliability_notes,
     skip,
     stage_seed,
 )
+from simgap_core.measure.power import detectable_gap
 from simgap_core.measure.quantize import (
     Quantization,
     bin_labels,
     common_k,
-    histograms_from_labels,
     quantize,
 )
+from simgap_core.measure.rows import MeasureRows
 from simgap_core.measure.uncertainty import (
     bootstrap_ci,
     permutation_test,
 )
 from simgap_core.measure.verdicts import (
+    adjusted_p_values,
     mixture_metrics,
     ranking_of,
     robustness_metrics,
@@ -162,7 +163,7 @@ def measure(
     except TypeError as error:  # an unknown keyword: name the ones that exist
         known = ", ".join(f.name for f in fields(MeasureSettings))
         raise TypeError(f"measure: {error}; its settings are {known}") from None
-    rows = _Rows.of(
+    rows = MeasureRows.of(
         embeddings,
         sources,
         map_labels,
@@ -205,89 +206,11 @@ def measure(
 
 
 @dataclass(frozen=True)
-class _Rows:
-    """`measure`'s inputs, one row per conversation, checked and coded once."""
-
-    embeddings: np.ndarray
-    codes: np.ndarray  # source codes: 0 = the reference, i = names[i]
-    names: list[str]  # the reference first, then the simulators
-    sizes: dict[str, int]
-    ids: np.ndarray
-    groups: np.ndarray | None  # probe groups: identical texts and pair_ids kept together
-    map_labels: np.ndarray
-    map_hist: np.ndarray  # (sources, clusters + noise) counts on the shared map
-    neighbour_points: np.ndarray
-    neighbour_metric: str
-    representation_texts: Sequence[str] | None
-    user_texts: Sequence[str] | None
-
-    @classmethod
-    def of(
-        cls,
-        embeddings: np.ndarray,
-        sources: Sequence[str],
-        map_labels: np.ndarray,
-        *,
-        reference: str,
-        representation_texts: Sequence[str] | None,
-        user_texts: Sequence[str] | None,
-        map_coords: np.ndarray | None,
-        pair_ids: Sequence[str | None] | None,
-        conversation_ids: Sequence[str] | None,
-    ) -> _Rows:
-        embeddings = np.asarray(embeddings)
-        sources = np.asarray(sources, dtype=object).astype(str)
-        map_labels = np.asarray(map_labels, dtype=np.int64)
-        for name, column in (
-            ("sources", sources),
-            ("map_labels", map_labels),
-            ("representation_texts", representation_texts),
-            ("user_texts", user_texts),
-            ("map_coords", map_coords),
-            ("pair_ids", pair_ids),
-            ("conversation_ids", conversation_ids),
-        ):
-            if column is not None and len(column) != len(embeddings):
-                raise ValueError(
-                    f"{name} has {len(column)} rows, embeddings have {len(embeddings)}"
-                )
-        names = ordered_sources(sources, reference)
-        code_of = {name: i for i, name in enumerate(names)}
-        codes = np.array([code_of[s] for s in sources], dtype=np.int64)
-        counts = np.bincount(codes)
-        n_clusters = int(map_labels.max()) + 1
-        return cls(
-            embeddings=embeddings,
-            codes=codes,
-            names=names,
-            sizes={name: int(count) for name, count in zip(names, counts, strict=True)},
-            ids=np.arange(len(codes)).astype(str)
-            if conversation_ids is None
-            else np.asarray(conversation_ids, dtype=str),
-            groups=probe_groups(len(codes), representation_texts, pair_ids),
-            map_labels=map_labels,
-            map_hist=histograms_from_labels(map_labels, codes, n_clusters, n_groups=len(names)),
-            neighbour_points=embeddings if map_coords is None else np.asarray(map_coords),
-            neighbour_metric="cosine" if map_coords is None else "euclidean",
-            representation_texts=representation_texts,
-            user_texts=user_texts,
-        )
-
-    @property
-    def reference(self) -> str:
-        return self.names[0]
-
-    @property
-    def n_clusters(self) -> int:
-        return self.map_hist.shape[1] - 1
-
-
-@dataclass(frozen=True)
 class _Pair:
     """Everything measured for one (reference, simulator) pair before the joint verdicts."""
 
     simulator: str
-    rows: np.ndarray  # the pair's rows in `_Rows`
+    rows: np.ndarray  # the pair's rows in `MeasureRows`
     quantization: Quantization
     metrics: dict[str, Any]  # simulators[NAME] of metrics.json; the verdicts complete it
     histogram: pd.DataFrame  # its rows of paper_histograms.csv
@@ -296,7 +219,7 @@ class _Pair:
 
 
 def _measure_pair(
-    data: _Rows,
+    data: MeasureRows,
     index: int,
     settings: MeasureSettings,
     timer: Timer,
@@ -371,7 +294,7 @@ def _measure_pair(
 
 
 def _misalignment(
-    data: _Rows, rows: np.ndarray, is_sim: np.ndarray, index: int, settings: MeasureSettings
+    data: MeasureRows, rows: np.ndarray, is_sim: np.ndarray, index: int, settings: MeasureSettings
 ) -> pd.DataFrame:
     """Each conversation's simulated share among its neighbours, against the no-gap spread."""
     return misalignment_scores(
@@ -440,7 +363,7 @@ def _paper_comparison(
 
 
 def _probe(
-    data: _Rows,
+    data: MeasureRows,
     index: int,
     settings: MeasureSettings,
     skipped: list[dict[str, str]],
@@ -467,7 +390,7 @@ def _probe(
 
 
 def _joint_verdicts(
-    data: _Rows,
+    data: MeasureRows,
     pairs: list[_Pair],
     settings: MeasureSettings,
     timer: Timer,
@@ -498,10 +421,27 @@ def _joint_verdicts(
         timer,
         quantizer,
     )
+    for evidence in ("classifier", "map"):  # the probe and the map, Holm-adjusted like the test
+        found = {
+            sim: entry[evidence]["p_value"]
+            for sim, entry in sim_metrics.items()
+            if entry[evidence] is not None and entry[evidence].get("p_value") is not None
+        }
+        for sim, value in adjusted_p_values(found).items():
+            sim_metrics[sim][evidence]["p_value_adjusted"] = value
+    with timer.stage("power"):
+        for index, pair in enumerate(pairs, start=1):
+            if pair.metrics["paper"]["p_value"] is not None:
+                pair.metrics["paper"]["detectable"] = detectable_gap(
+                    pair.quantization.histograms[0],
+                    data.sizes[pair.simulator],
+                    alpha=settings.alpha / len(pairs),
+                    seed=stage_seed(settings.seed, SeedStream.POWER, index),
+                ).to_dict()
     return ties, robustness
 
 
-def _floors(data: _Rows, shared: Quantization, settings: MeasureSettings) -> dict[str, Any]:
+def _floors(data: MeasureRows, shared: Quantization, settings: MeasureSettings) -> dict[str, Any]:
     """Real-vs-real halves on the shared quantization and on the map (descriptive only)."""
     return {
         "descriptive": True,
@@ -519,7 +459,7 @@ def _floors(data: _Rows, shared: Quantization, settings: MeasureSettings) -> dic
 
 
 def _shared_quantization(
-    data: _Rows,
+    data: MeasureRows,
     pairs: dict[str, Quantization],
     settings: MeasureSettings,
     timer: Timer,
@@ -538,11 +478,11 @@ def _shared_quantization(
         )
 
 
-def _shared_k(data: _Rows, settings: MeasureSettings) -> int:
+def _shared_k(data: MeasureRows, settings: MeasureSettings) -> int:
     return settings.k if settings.k is not None else common_k(list(data.sizes.values()))
 
 
-def _cluster_columns(data: _Rows, pairs: list[_Pair]) -> dict[str, Any]:
+def _cluster_columns(data: MeasureRows, pairs: list[_Pair]) -> dict[str, Any]:
     """clusters_summary.csv: per map cluster its size, each source's share, each pair's gap."""
     columns: dict[str, Any] = {
         "cluster": bin_labels(data.n_clusters),
@@ -557,7 +497,7 @@ def _cluster_columns(data: _Rows, pairs: list[_Pair]) -> dict[str, Any]:
     return columns
 
 
-def _cluster_terms(data: _Rows, settings: MeasureSettings) -> dict[str, list[str]]:
+def _cluster_terms(data: MeasureRows, settings: MeasureSettings) -> dict[str, list[str]]:
     """c-TF-IDF terms of every map cluster, in the representation and in the users' words."""
     columns = {}
     for column, texts in (
@@ -574,7 +514,7 @@ def _cluster_terms(data: _Rows, settings: MeasureSettings) -> dict[str, list[str
 
 
 def _document(
-    data: _Rows,
+    data: MeasureRows,
     settings: MeasureSettings,
     sim_metrics: dict[str, Any],
     ties: list[Any],

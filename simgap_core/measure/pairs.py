@@ -46,6 +46,7 @@ STAGES = (
     "classifier",
     "mixture",
     "robustness",
+    "power",
     "interpret",
 )
 FLOOR_QUANTILES = (0.05, 0.5, 0.95)
@@ -73,6 +74,7 @@ class SeedStream(IntEnum):
     MIXTURE = 8
     VARIANT_CI = 9
     MISALIGNMENT = 10
+    POWER = 11
 
 
 @dataclass(frozen=True)

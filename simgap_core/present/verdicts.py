@@ -6,9 +6,12 @@ Simulators page and the CLI caption say the same things, in the same words, buil
 
 - the ranking follows the bias-corrected `js` with its interval; simulators whose difference
   interval contains 0 (`tied_with`) are said to be *statistically tied* instead of one crowned;
-- "as close to real users as they are to each other" only when the Holm-adjusted permutation
-  test (`p_value_adjusted`) does not reject at `settings.alpha`; the split-half noise floor is a
-  descriptive number that no sentence rests on;
+- one verdict per simulator from all the evidence: "as close to real users as they are to
+  each other" only when neither the permutation test, nor the probe, nor the map rejects
+  (each Holm-adjusted, at `settings.alpha`), the pair is reliable, and the run could detect a
+  simulator missing a behaviour of at most `REQUIRED_DETECTABLE_SHARE` of real conversations;
+  otherwise it says which evidence disagrees or that the data are too small. The split-half
+  noise floor is a descriptive number that no sentence rests on;
 - "mixing helps" only when `mixture.helps` (the held-out gain's interval lies above 0);
 - the robustness line says whether the ranking holds in every quantization variant, which
   variant changes it otherwise, and whether the map clusters rank the simulators the same way;
@@ -124,29 +127,112 @@ def tie_sentences(metrics: Metrics, among: Collection[str] | None = None) -> lis
     ]
 
 
-def no_gap_sentence(metrics: Metrics, simulator: str) -> str:
-    """Whether `simulator` differs from the reference: the Holm-adjusted permutation test only."""
-    paper, reference = metrics.simulators[simulator].paper, metrics.reference
-    alpha = metrics.settings.alpha
-    if paper.p_value_adjusted is None:
-        reason = metrics.skip_reason(simulator, "permutation") or "not computed"
-        return f"{simulator}: permutation test skipped: {reason}."
-    reference_level = ""
-    if paper.null_js is not None:
-        reference_level = (
-            f"; its plug-in JS {format_js(paper.js_plugin)} against a no-gap level of "
-            f"{format_js(paper.null_js.mean)} (95th percentile {format_js(paper.null_js.q95)}) "
-            "at these sizes"
+# "As close as real users" needs a run that would notice a simulator missing a behaviour of at
+# most this share of real conversations (measure/power.py); a smaller run says it is too small.
+REQUIRED_DETECTABLE_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    name: str
+    rejects: bool
+    text: str
+
+
+def _evidence(metrics: Metrics, simulator: str) -> list[_Evidence]:
+    """The tests that can tell the simulator from real users, each at the run's alpha and
+    Holm-adjusted across simulators: the permutation test, the probe, the map."""
+    entry, alpha = metrics.simulators[simulator], metrics.settings.alpha
+    paper, found = entry.paper, []
+    if paper.p_value_adjusted is not None:
+        found.append(
+            _Evidence(
+                "the permutation test",
+                paper.p_value_adjusted <= alpha,
+                f"permutation test p = {paper.p_value_adjusted:.3g}",
+            )
         )
-    test = f"p = {paper.p_value_adjusted:.3g} Holm-adjusted across simulators, alpha {alpha:g}"
-    if paper.p_value_adjusted > alpha:
+    probe = entry.classifier
+    probe_p = None if probe is None else _adjusted(probe.p_value_adjusted, probe.p_value)
+    if probe is not None and probe_p is not None:
+        interval = f" [{probe.auc_ci[0]:.2f}, {probe.auc_ci[1]:.2f}]" if probe.auc_ci else ""
+        found.append(
+            _Evidence(
+                "the probe",
+                probe_p <= alpha,
+                f"probe AUC {probe.auc:.2f}{interval}, p = {probe_p:.3g}",
+            )
+        )
+    map_ = entry.map
+    map_p = None if map_ is None else _adjusted(map_.p_value_adjusted, map_.p_value)
+    if map_ is not None and map_p is not None:
+        found.append(_Evidence("the map", map_p <= alpha, f"map clusters p = {map_p:.3g}"))
+    return found
+
+
+def _adjusted(adjusted: float | None, raw: float | None) -> float | None:
+    """The Holm-adjusted p-value; a run made before the adjustment gives the raw one."""
+    return adjusted if adjusted is not None else raw
+
+
+def no_gap_sentence(metrics: Metrics, simulator: str) -> str:
+    """One verdict per simulator from all the evidence (p-values Holm-adjusted, alpha as set):
+
+    - "differs beyond noise" when the permutation test rejects (what else agrees is named);
+    - "as close to real users as they are to each other" only when no test rejects, the pair
+      is reliable, and the run would detect a simulator missing a behaviour of at most
+      `REQUIRED_DETECTABLE_SHARE` of real conversations (the size is stated);
+    - otherwise which evidence disagrees, or that the data are too small, in words.
+    """
+    entry, reference = metrics.simulators[simulator], metrics.reference
+    evidence = _evidence(metrics, simulator)
+    test = next((e for e in evidence if e.name == "the permutation test"), None)
+    if test is None:
+        reason = metrics.skip_reason(simulator, "permutation test") or "not computed"
+        return f"{simulator}: no verdict: the permutation test was skipped ({reason})."
+    others = [e for e in evidence if e is not test]
+    said = "; ".join(e.text for e in evidence) + ", Holm-adjusted across simulators"
+    if test.rejects:
+        agreeing = [e.name for e in others if e.rejects]
+        also = (
+            f", and {names_text(agreeing)} {'agree' if len(agreeing) > 1 else 'agrees'}"
+            if agreeing
+            else ""
+        )
         return (
-            f"{simulator} is as close to {reference} users as they are to each other at these "
-            f"sample sizes: the permutation test finds no difference ({test}{reference_level})."
+            f"{simulator} differs from {reference} users beyond noise: the permutation test "
+            f"rejects{also} ({said})."
+        )
+    disagreeing = [e.name for e in others if e.rejects]
+    if disagreeing:
+        return (
+            f"No verdict that {simulator} is as close as {reference} users: the permutation test "
+            f"finds no difference, but {names_text(disagreeing)} "
+            f"{'tell' if len(disagreeing) > 1 else 'tells'} them apart ({said})."
+        )
+    if not entry.reliable:
+        notes = "; ".join(entry.reliability_notes) or "flagged by the measurement"
+        return (
+            f"Too little data to call {simulator} as close as {reference} users: {notes}. "
+            f"No test finds a difference ({said})."
+        )
+    detectable = entry.paper.detectable
+    share = None if detectable is None else detectable.missing_share
+    if share is None or share > REQUIRED_DETECTABLE_SHARE:
+        reach = (
+            f"a simulator missing a behaviour of {share:.0%} of {reference} conversations"
+            if share is not None
+            else f"not even a simulator missing half of {reference} behaviour"
+        )
+        return (
+            f"No test finds a difference for {simulator}, but the data are too small to call it "
+            f"close: this run would only detect {reach} at least 80% of the time ({said})."
         )
     return (
-        f"{simulator} differs from {reference} users beyond noise: the permutation test rejects "
-        f"({test}{reference_level})."
+        f"{simulator} is as close to {reference} users as they are to each other at these sample "
+        f"sizes: {names_text([e.name for e in evidence])} find no difference ({said}); this "
+        f"run would detect a simulator missing a behaviour of {share:.0%} of {reference} "
+        f"conversations {detectable.power:.0%} of the time."
     )
 
 

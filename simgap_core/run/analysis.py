@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from simgap_core import parts
 from simgap_core.errors import SimgapError
 from simgap_core.io.inputs import InputSpec, describe_inputs, load_inputs
 from simgap_core.run.directory import (
@@ -110,18 +111,25 @@ def _parts(params: AnalysisParams, report: ProgressCallback, given: dict[str, An
     if params.facet in BASELINE_FACETS:
         chosen["annotator"] = None  # the text is the conversation's own: nothing to describe
     elif "annotator" not in chosen:
-        chosen["annotator"] = make_part(params, "annotator")
-    if "embedder" not in chosen:
+        chosen["annotator"] = _made(params, "annotator", report)
+    for kind in ("embedder", "reducer", "clusterer", "quantizer", "namer"):
+        if kind not in chosen:
+            chosen[kind] = _made(params, kind, report)
+    if "embedder" not in given or given["embedder"] is None:
         from simgap_core.embed import CachedEmbedder
 
         chosen["embedder"] = CachedEmbedder(
-            make_part(params, "embedder"),
-            progress=lambda done, total: report("embed", done, total),
+            chosen["embedder"], progress=lambda done, total: report("embed", done, total)
         )
-    for kind in ("reducer", "clusterer", "quantizer", "namer"):
-        if kind not in chosen:
-            chosen[kind] = make_part(params, kind)
     return Parts(**chosen)
+
+
+def _made(params: AnalysisParams, kind: str, report: ProgressCallback) -> Any:
+    """The part `params` names for `kind`; one with slow set-up of its own reports it."""
+    stage = parts.part_class(kind, getattr(params, kind)).progress_stage
+    if stage is None:
+        return make_part(params, kind)
+    return make_part(params, kind, progress=lambda done, total: report(stage, done, total))
 
 
 def _write_params(context: Context, outcome: Outcome) -> None:
