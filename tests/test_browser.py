@@ -116,6 +116,21 @@ def _open(page, base: str, path: str, ready: str) -> float:
     return time.perf_counter() - started
 
 
+def _settle_image_errors(page) -> None:
+    """Wait until an image that fails to load, started now, has fired its error handler; an
+    image of the page that was to fail (the payload's src=x) has failed by then too. An event
+    to wait for, not a sleep that a loaded machine can outlast."""
+    page.evaluate(
+        """() => {
+            window.__simgap_settled = false;
+            const probe = new Image();
+            probe.onerror = () => { window.__simgap_settled = true; };
+            probe.src = 'x';
+        }"""
+    )
+    page.wait_for_function("() => window.__simgap_settled === true")
+
+
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
@@ -214,7 +229,7 @@ def test_transcript_html_is_shown_as_text_and_executes_nothing(server: str, page
     _choose_run(page, server, XSS_RUN)
     payload = page.get_by_text("window.__simgap_xss = 'script'", exact=False)
     payload.first.wait_for()
-    page.wait_for_timeout(500)
+    _settle_image_errors(page)
     assert PAYLOAD in payload.first.inner_text()
     assert page.evaluate("window.__simgap_xss") is None
     assert dialogs == []

@@ -10,6 +10,7 @@ them. Any attempted request fails the test, and the hostile text must be shown l
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 RUN_NAME = "hostile"
+# Blocked by every guard below (nothing listens on port 9): the request `_settle` waits for.
+SETTLE = "http://127.0.0.1:9/settle"
 # The pixel position of the point whose id is `id`, in page coordinates, from plotly's own axes:
 # the point carrying the id (in customdata, or first in its hover text where a figure carries no
 # customdata), or else the stack of identical representations whose hover text names it (its
@@ -92,6 +95,18 @@ def _guard(page, allowed) -> list[str]:
     return blocked
 
 
+def _settle(page, blocked: list[str]) -> None:
+    """Wait until a request started now has reached the guard (`_guard`), and remove it from
+    `blocked`: requests the page started before it have reached the guard by then too. An
+    event to wait for, not a sleep that a loaded machine can outlast."""
+    page.evaluate("(url) => { new Image().src = url; }", SETTLE)
+    deadline = time.monotonic() + 30
+    while SETTLE not in blocked:
+        assert time.monotonic() < deadline, "the settling request never reached the guard"
+        page.wait_for_timeout(50)
+    blocked.remove(SETTLE)
+
+
 def _hover_each(page, selector: str, ids: list[str]) -> list[dict]:
     """Hover every point of `ids` in the figure `selector`; the hover label each one drew."""
     labels = []
@@ -152,7 +167,7 @@ def test_report_hover_on_hostile_points_requests_nothing(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "hostile-report-hover.png"))
     body = page.evaluate("() => document.body.innerText")
-    page.wait_for_timeout(500)
+    _settle(page, blocked)
     page.close()
 
     assert blocked == [], blocked
@@ -197,7 +212,7 @@ def test_dashboard_map_hover_on_hostile_points_requests_nothing(browser, server:
         "() => Array.from(document.querySelectorAll('.js-plotly-plot .legendtext'))"
         ".map(t => t.textContent)"
     )
-    page.wait_for_timeout(500)
+    _settle(page, blocked)
     page.close()
 
     assert blocked == [], blocked
