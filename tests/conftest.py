@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +65,98 @@ def shared_corpora() -> Path:
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     return DEMO_DIR
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last, together: the one dashboard server and the one Chromium they
+    share (`dashboard`, `browser`) then live only while they run, and the numba kernels the
+    server loads were compiled by the tests before them."""
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    if browser:
+        items[:] = [item for item in items if not item.get_closest_marker("browser")] + browser
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path) -> Iterator[Any]:
+    """One headless Chromium (playwright) for every browser test; each opens its own pages."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium_path), args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A running `streamlit run app.py`: its base URL and the runs folder it lists. Tests add
+    their runs to `runs` (the Data page lists the folder afresh on every script run)."""
+
+    url: str
+    runs: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dashboard(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    """One dashboard server for every browser test (starting one costs seconds and a numba load)."""
+    runs = tmp_path_factory.mktemp("dashboard-runs")
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "SIMGAP_RUNS_DIR": str(runs), "HF_HUB_OFFLINE": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=output)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 120  # generous: a loaded machine starts it slowly
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=5) as answer:
+                        if answer.status == 200:
+                            break
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.25)
+            yield Dashboard(base, runs)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def demo_vectors() -> int:
+    """The committed demo's embeddings, in the session's vector cache before any test embeds the
+    demo (tests/demo_vectors.py): a cold clone then skips minutes of embedding. Returns how many
+    vectors were written (entries already there are kept)."""
+    from demo_vectors import seed_cache
+
+    return seed_cache()

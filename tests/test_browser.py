@@ -8,23 +8,16 @@ where they fail: there they are required.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import CHROMIUM_ARGS
+from conftest import Dashboard
 from many_sources import build_many_sources_run
 
 pytestmark = pytest.mark.browser
@@ -57,17 +50,12 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def chromium(chromium_path: Path) -> Path:
-    return chromium_path
-
-
-@pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A runs folder holding the demo run with the payload in its first real user turn."""
+def server(dashboard: Dashboard) -> str:
+    """The shared dashboard, its runs folder holding the demo run with the payload in its first
+    real user turn, a run from an older simgap and a run of 25 sources; its base URL."""
     if not (DEMO_RUN / "params.json").is_file():
         pytest.skip("data/demo_run is missing")
-    runs = tmp_path_factory.mktemp("runs")
-    target = runs / XSS_RUN
+    target = dashboard.runs / XSS_RUN
     shutil.copytree(DEMO_RUN, target)
     conversations = pd.read_parquet(target / "corpus" / "conversations.parquet")
     first = conversations.loc[conversations["source"] == "real", "conversation_id"].iloc[0]
@@ -79,86 +67,23 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pa.Table.from_pandas(turns, schema=table.schema), target / "corpus" / "turns.parquet"
     )
     # A run whose metrics.json lacks a section this version reads (as an older simgap's might).
-    old = runs / OLD_RUN
+    old = dashboard.runs / OLD_RUN
     shutil.copytree(DEMO_RUN, old)
     metrics = json.loads((old / "metrics.json").read_text())
     del metrics["mixture"]
     (old / "metrics.json").write_text(json.dumps(metrics))
     # Real users and 24 simulators (tests/many_sources.py).
-    build_many_sources_run(runs / MANY_RUN)
-    return runs
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    build_many_sources_run(dashboard.runs / MANY_RUN)
+    return dashboard.url
 
 
 @pytest.fixture(scope="module")
-def server(
-    chromium: Path, runs_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "SIMGAP_RUNS_DIR": str(runs_dir), "HF_HUB_OFFLINE": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError):
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.25)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@pytest.fixture(scope="module")
-def browser_context(chromium: Path, tmp_path_factory: pytest.TempPathFactory):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(chromium),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 2200},
-            accept_downloads=True,
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+def browser_context(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 2200}, accept_downloads=True)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 @pytest.fixture
@@ -189,6 +114,21 @@ def _open(page, base: str, path: str, ready: str) -> float:
     page.goto(f"{base}/{path}")
     page.wait_for_selector(ready, state="attached")
     return time.perf_counter() - started
+
+
+def _settle_image_errors(page) -> None:
+    """Wait until an image that fails to load, started now, has fired its error handler; an
+    image of the page that was to fail (the payload's src=x) has failed by then too. An event
+    to wait for, not a sleep that a loaded machine can outlast."""
+    page.evaluate(
+        """() => {
+            window.__simgap_settled = false;
+            const probe = new Image();
+            probe.onerror = () => { window.__simgap_settled = true; };
+            probe.src = 'x';
+        }"""
+    )
+    page.wait_for_function("() => window.__simgap_settled === true")
 
 
 def _shot(page, name: str) -> None:
@@ -289,7 +229,7 @@ def test_transcript_html_is_shown_as_text_and_executes_nothing(server: str, page
     _choose_run(page, server, XSS_RUN)
     payload = page.get_by_text("window.__simgap_xss = 'script'", exact=False)
     payload.first.wait_for()
-    page.wait_for_timeout(500)
+    _settle_image_errors(page)
     assert PAYLOAD in payload.first.inner_text()
     assert page.evaluate("window.__simgap_xss") is None
     assert dialogs == []

@@ -9,19 +9,14 @@ them. Any attempted request fails the test, and the hostile text must be shown l
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import shutil
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM_ARGS
+from conftest import Dashboard
 from hostile_run import HOSTILE_IDS, HOSTILE_SOURCE, build_hostile_run
-from test_browser import _choose_option, _free_port
+from test_browser import _choose_option
 
 import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
 from simgap_core.model import conversation_key
@@ -32,6 +27,8 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 RUN_NAME = "hostile"
+# Blocked by every guard below (nothing listens on port 9): the request `_settle` waits for.
+SETTLE = "http://127.0.0.1:9/settle"
 # The pixel position of the point whose id is `id`, in page coordinates, from plotly's own axes:
 # the point carrying the id (in customdata, or first in its hover text where a figure carries no
 # customdata), or else the stack of identical representations whose hover text names it (its
@@ -83,17 +80,6 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -
     return target
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path: Path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium_path), args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
-
-
 def _guard(page, allowed) -> list[str]:
     """Abort and record every request `allowed(url)` refuses; returns the record."""
     blocked: list[str] = []
@@ -107,6 +93,18 @@ def _guard(page, allowed) -> list[str]:
 
     page.route("**/*", route)
     return blocked
+
+
+def _settle(page, blocked: list[str]) -> None:
+    """Wait until a request started now has reached the guard (`_guard`), and remove it from
+    `blocked`: requests the page started before it have reached the guard by then too. An
+    event to wait for, not a sleep that a loaded machine can outlast."""
+    page.evaluate("(url) => { new Image().src = url; }", SETTLE)
+    deadline = time.monotonic() + 30
+    while SETTLE not in blocked:
+        assert time.monotonic() < deadline, "the settling request never reached the guard"
+        page.wait_for_timeout(50)
+    blocked.remove(SETTLE)
 
 
 def _hover_each(page, selector: str, ids: list[str]) -> list[dict]:
@@ -169,7 +167,7 @@ def test_report_hover_on_hostile_points_requests_nothing(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "hostile-report-hover.png"))
     body = page.evaluate("() => document.body.innerText")
-    page.wait_for_timeout(500)
+    _settle(page, blocked)
     page.close()
 
     assert blocked == [], blocked
@@ -179,48 +177,10 @@ def test_report_hover_on_hostile_points_requests_nothing(
 
 
 @pytest.fixture(scope="module")
-def server(hostile_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "SIMGAP_RUNS_DIR": str(hostile_run.parent), "HF_HUB_OFFLINE": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError):
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.25)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def server(hostile_run: Path, dashboard: Dashboard) -> str:
+    """The shared dashboard with the hostile run in its runs folder; its base URL."""
+    shutil.copytree(hostile_run, dashboard.runs / RUN_NAME)
+    return dashboard.url
 
 
 def test_dashboard_map_hover_on_hostile_points_requests_nothing(browser, server: str) -> None:
@@ -252,7 +212,7 @@ def test_dashboard_map_hover_on_hostile_points_requests_nothing(browser, server:
         "() => Array.from(document.querySelectorAll('.js-plotly-plot .legendtext'))"
         ".map(t => t.textContent)"
     )
-    page.wait_for_timeout(500)
+    _settle(page, blocked)
     page.close()
 
     assert blocked == [], blocked

@@ -137,25 +137,19 @@ def test_default_min_cluster_size_follows_the_average_source_beyond_four() -> No
 
 
 @pytest.fixture(scope="module")
-def demo_embeddings() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def demo_embeddings(demo_vectors: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Demo behaviour embeddings and planted archetypes: the committed demo (6,000
-    conversations, the texts test_pipeline.py's run embeds, so the embedding cache serves both)
-    and its nested stratified sample of 2,000 (the first 500 of each source)."""
-    from simgap_core.demo import DEMO_SOURCES, generate_demo
-    from simgap_core.embed import CachedEmbedder, SentenceTransformerEmbedder
-    from simgap_core.model import Conversation, Corpus
-    from simgap_core.represent import represent
+    conversations, the texts test_pipeline.py's run embeds, from the vector cache seeded with
+    the shipped vectors) and its nested stratified sample of 2,000 (the first 500 of each
+    source)."""
+    from demo_vectors import PER_SOURCE, demo_embedder, demo_texts
 
-    embedder = CachedEmbedder(SentenceTransformerEmbedder(precision="fp32"))
-    data = generate_demo(seed=0, per_source=1500)
-    corpus = Corpus.from_conversations(
-        Conversation(r["id"], source, [(m["role"], m["content"]) for m in r["messages"]])
-        for source in DEMO_SOURCES
-        for r in data.records[source]
-    )
-    embeddings = embedder.encode(represent(corpus, "combined")["text"].tolist())
-    truth = np.array([a for source in DEMO_SOURCES for a in data.archetypes[source]])
-    first = np.tile(np.arange(1500), len(DEMO_SOURCES)) < 500
+    from simgap_core.demo import DEMO_SOURCES
+    from simgap_core.embed import CachedEmbedder
+
+    texts, truth = demo_texts()
+    embeddings = CachedEmbedder(demo_embedder()).encode(texts)
+    first = np.tile(np.arange(PER_SOURCE), len(DEMO_SOURCES)) < 500
     return {6000: (embeddings, truth), 2000: (embeddings[first], truth[first])}
 
 

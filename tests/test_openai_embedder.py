@@ -68,7 +68,9 @@ def test_429_is_retried_after_the_retry_after_delay(server) -> None:
     vectors = embedder.encode(TEXTS[:2])
     first, second = server.embedding_requests()
     assert (first.status, second.status) == (429, 200)
-    assert 0.95 <= second.time - first.time < 1.5  # the header, not the 1 ms backoff
+    # Honoured (at least the 1 s asked), not the 1 ms backoff. No upper bound: a loaded machine
+    # may start the retry late, and waiting longer than asked is allowed.
+    assert second.time - first.time >= 0.95
     assert embedder.requests_made == 2
     np.testing.assert_allclose(vectors, expected(TEXTS[:2]), atol=1e-6)
 

@@ -37,7 +37,9 @@ def demo_inputs(demo_dir: Path) -> list[InputSpec]:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> Run:
+def demo_run(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path, demo_vectors: int) -> Run:
+    # demo_vectors: the embeddings come from the vector cache, seeded with the shipped vectors
+    # (tests/demo_vectors.py; test_demo_vectors.py checks they are what the model gives).
     # fp32 named, not "auto": the auto check times both precisions and picks per machine (bf16
     # where the CPU has bf16 units), and slightly different vectors move UMAP; the committed
     # demo run is fp32, the precision every CPU runs natively.

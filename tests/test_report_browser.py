@@ -7,7 +7,6 @@ from pathlib import Path
 
 import metrics_fixtures
 import pytest
-from conftest import CHROMIUM_ARGS
 
 from simgap_core.present.report import write_report
 from simgap_core.schema import SCHEMA_VERSION, read_metrics
@@ -27,16 +26,7 @@ def read_metrics_version(run_dir: Path) -> object:
     return json.loads((run_dir / "metrics.json").read_text()).get("schema_version")
 
 
-@pytest.fixture(scope="module")
-def chromium(chromium_path: Path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def test_report_renders_offline_without_errors(chromium, tmp_path) -> None:
+def test_report_renders_offline_without_errors(browser, tmp_path) -> None:
     run_dir = DEMO_RUN
     if read_metrics_version(DEMO_RUN) != SCHEMA_VERSION:
         # The committed demo run still holds a v1 metrics.json: a copy with a v2 one.
@@ -45,7 +35,7 @@ def test_report_renders_offline_without_errors(chromium, tmp_path) -> None:
     url = report.resolve().as_uri()
     requested, blocked, errors = [], [], []
 
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
 
     def only_the_report(route) -> None:
         if route.request.url == url:
