@@ -330,6 +330,55 @@ def _probe_cell(runs: int, distinct: int, copies: int, shift: float, dims: int, 
     )
 
 
+def power_table(runs: int, perms: int) -> None:
+    """The minimum detectable gap each run states, checked with the permutation test itself."""
+    from simgap_core.measure.power import MISSING_SHARES, _behaviour, detectable_gap
+
+    print("\n## Minimum detectable gap (stated) vs the permutation test's detection rate there")
+    print(
+        "| n per side | k | Holm threshold | stated missing share | stated power "
+        "| permutation test detects | runs |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for n, m in ((100, 1), (300, 1), (300, 4), (1000, 1), (1000, 25), (3000, 1)):
+        k = n // 10
+        weights = 1 / np.arange(1, k + 1) ** 1.1
+        weights /= weights.sum()
+        rng = np.random.default_rng(n + m)
+        real_counts = rng.multinomial(n, weights)
+        alpha = 0.05 / m
+        stated = detectable_gap(real_counts, n, alpha=alpha, seed=7)
+        if stated.missing_share is None:
+            print(f"| {n} | {k} | {alpha:.4f} | none within half | - | - | - |")
+            continue
+        shares = real_counts / n
+        order = np.random.default_rng(np.random.SeedSequence(7).spawn(3)[1]).permutation(
+            np.flatnonzero(shares > 0)
+        )
+        # The same bins the statement was made with: the grid share that gave its share.
+        taken = next(
+            found
+            for target in MISSING_SHARES
+            if (found := _behaviour(shares, order, target)) is not None
+            and round(float(shares[found].sum()), 4) == stated.missing_share
+        )
+        lacking = shares.copy()
+        lacking[taken] = 0
+        lacking /= lacking.sum()
+        hits = sum(
+            permutation_test(
+                rng.multinomial(n, shares), rng.multinomial(n, lacking), permutations=perms, seed=r
+            ).p_value
+            <= alpha
+            for r in range(runs)
+        )
+        print(
+            f"| {n} | {k} | {alpha:.4f} | {stated.missing_share:.3f} | {stated.power:.2f} "
+            f"| {rate(hits, runs)} | {runs} |",
+            flush=True,
+        )
+
+
 def embeddings_run(rng: np.random.Generator, weights: dict[str, np.ndarray], sizes: dict[str, int]):
     """Rows from Gaussian clusters (24-d, unit noise, centres 3 apart) with these mixing weights."""
     centers = np.random.default_rng(99).standard_normal((len(next(iter(weights.values()))), 24)) * 3
@@ -407,7 +456,16 @@ def pipeline(runs: int) -> None:
     )
 
 
-SECTIONS = ("coverage", "bins", "identical", "ranking", "probe", "repeats", "pipeline")
+SECTIONS = (
+    "coverage",
+    "bins",
+    "identical",
+    "ranking",
+    "probe",
+    "repeats",
+    "power",
+    "pipeline",
+)
 
 
 def main() -> None:
@@ -462,6 +520,8 @@ def main() -> None:
         probe_false_positives(args.runs or (300 if full else 60), n=60, dims=5, perms=19)
     if "repeats" in wanted:
         probe_repeats(args.runs or (300 if full else 60), distinct=100, dims=8, perms=50)
+    if "power" in wanted:
+        power_table(args.runs or (400 if full else 100), perms=2000)
     if "pipeline" in wanted:
         pipeline(args.runs or (20 if full else 2))
     print(f"\n{time.perf_counter() - started:.0f} s")

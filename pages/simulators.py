@@ -74,7 +74,7 @@ st.plotly_chart(leaderboard_figure(board), key="simulators_leaderboard_chart")
 first, *rest = METRICS
 order = ["rank", "simulator", first.key, first.key + "_low", first.key + "_high", "reliability"]
 config = {
-    "rank": st.column_config.NumberColumn("#", format="%d"),
+    "rank": st.column_config.TextColumn("#", help="=1: statistically tied for that place"),
     "reliability": st.column_config.TextColumn("reliability", help=RELIABILITY_HELP),
     "tied_with": st.column_config.TextColumn(
         "tied with", help="Simulators whose difference in JS has an interval containing 0."

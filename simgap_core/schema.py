@@ -263,7 +263,10 @@ class RobustnessVariant(_Model):
 class Robustness(_Model):
     variants: list[RobustnessVariant]
     min_kendall_tau: float | None = None
+    # Whether every variant keeps the order of each pair of simulators that are not tied;
+    # `untied_pairs` of them (0: all tied, no order to check; None: a run from before).
     ranking_holds: bool
+    untied_pairs: int | None = None
     map_ranking: list[str] | None = None
     map_agrees: bool | None = None
 

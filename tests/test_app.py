@@ -21,6 +21,7 @@ import pytest
 from many_sources import build_many_sources_run
 from streamlit.testing.v1 import AppTest
 
+from simgap_core.present.leaderboard import shared_ranks
 from simgap_core.present.selection import map_points, stack_points
 from simgap_core.present.verdicts import verdicts
 from simgap_core.run import Run
@@ -564,7 +565,8 @@ def test_with_24_simulators_the_pages_show_the_8_closest_until_asked(many_run: P
     app = open_page("simulators", run=many_run)
     board = app.dataframe[0].value
     assert board["simulator"].tolist() == ranked[:8]
-    assert board["rank"].tolist() == list(range(1, 9))
+    ranks = shared_ranks(metrics)
+    assert board["rank"].tolist() == [ranks[name] for name in ranked[:8]]
     assert "8 of 24 simulators shown" in app.caption[1].value
     # Eight unreliable comparisons shown: one warning listing them.
     assert [w.value.split(":")[0] for w in app.warning] == ["8 comparisons are unreliable"]

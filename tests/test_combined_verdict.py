@@ -134,3 +134,21 @@ def test_measure_states_the_detectable_gap_and_adjusts_the_probe_and_map() -> No
         assert entry.paper.detectable.alpha == pytest.approx(metrics.settings.alpha / 2)
         assert entry.classifier.p_value_adjusted >= entry.classifier.p_value
         assert entry.map.p_value_adjusted >= entry.map.p_value
+
+
+def test_tied_simulators_share_a_place_ordered_by_the_stated_rule() -> None:
+    from simgap_core.present.leaderboard import leaderboard, leaderboard_cells, shared_ranks
+
+    metrics = parse_metrics(realistic())  # sim_a and sim_b tied, sim_c farther
+    assert shared_ranks(metrics) == {"sim_a": "=1", "sim_b": "=1", "sim_c": "3"}
+    assert leaderboard(metrics)["rank"].tolist() == ["=1", "=1", "3"]
+    assert leaderboard_cells(metrics)["#"].tolist() == ["=1", "=1", "3"]
+    # Equal JS (e.g. clipped at 0) is ordered by the interval's upper end, not by name.
+    from simgap_core.measure.verdicts import ranking_of
+
+    entries = {
+        "s1": {"paper": {"js": 0.0, "js_ci": [0.0, 0.02]}},
+        "s2": {"paper": {"js": 0.0, "js_ci": [0.0, 0.01]}},
+        "s0": {"paper": {"js": 0.0, "js_ci": [0.0, 0.03]}},
+    }
+    assert ranking_of(entries, "paper") == ["s2", "s1", "s0"]

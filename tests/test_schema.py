@@ -299,7 +299,17 @@ def test_mixing_helps_only_when_the_held_out_interval_is_above_zero() -> None:
 def test_robustness_line_names_the_variant_that_changes_the_ranking() -> None:
     steady = verdicts(parse_metrics(fixtures.realistic()))
     assert steady.robustness == (
-        "The ranking holds over 5 k-means seeds and k/2, 2k (min Kendall tau 1.00)."
+        "The ranking holds when the same conversations are quantized again with 5 k-means seeds "
+        "and k/2, 2k (min Kendall tau 1.00): it does not hang on the k-means seed or k (a check "
+        "of the quantization, not of sampling)."
+    )
+    # With every simulator tied there is no order to check, and nothing is said.
+    document = fixtures.realistic()
+    document["robustness"]["untied_pairs"] = 0
+    assert verdicts(parse_metrics(document)).robustness is None
+    document["robustness"]["untied_pairs"] = 2
+    assert verdicts(parse_metrics(document)).robustness.startswith(
+        "The order of the 2 pairs of simulators that are not tied holds"
     )
     assert steady.map_agreement == "The map clusters rank the simulators the same way."
     shaky = verdicts(parse_metrics(fixtures.unstable(fixtures.realistic())))

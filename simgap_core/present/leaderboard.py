@@ -35,18 +35,35 @@ def reliability_text(metrics: Metrics, simulator: str) -> str:
     return f"unreliable: {notes}"
 
 
+def shared_ranks(metrics: Metrics) -> dict[str, str]:
+    """Each simulator's place, closest first: '1', '2', ... and '=1' for statistically tied
+    simulators, which share the place of the first of them (a rank counts only the simulators
+    ahead that are not tied with it). Within a tie the order is the leaderboard's stated rule:
+    corrected JS, then the upper end of its interval, then the name."""
+    names = metrics.simulator_names
+    ranks = {}
+    for position, name in enumerate(names):
+        tied = metrics.simulators[name].tied_with
+        ahead = [other for other in names[:position] if other not in tied]
+        shared = any(other in tied for other in names)
+        ranks[name] = f"={len(ahead) + 1}" if shared else str(len(ahead) + 1)
+    return ranks
+
+
 def leaderboard(metrics: Metrics) -> pd.DataFrame:
     """One row per simulator, closest first (by the bias-corrected JS, as `metrics.leaderboard`).
 
-    Columns: rank, simulator, n, reliable, reliability (the notes, '' when reliable), tied_with
+    Columns: rank ('1', or '=1' for simulators tied for a place: `shared_ranks`), simulator, n,
+    reliable, reliability (the notes, '' when reliable), tied_with
     (names joined by ', '), then one column per registered metric (its key), followed for an
     estimate by `<key>_low` and `<key>_high` (its interval). A statistic that was not computed
     is NaN.
     """
     rows = []
-    for rank, (name, entry) in enumerate(metrics.ranked(), start=1):
+    ranks = shared_ranks(metrics)
+    for name, entry in metrics.ranked():
         row: dict[str, object] = {
-            "rank": rank,
+            "rank": ranks[name],
             "simulator": name,
             "n": entry.n,
             "reliable": entry.reliable,
@@ -108,8 +125,9 @@ def leaderboard_cells(metrics: Metrics) -> pd.DataFrame:
     """
     first, *rest = METRICS
     rows = []
-    for rank, name in enumerate(metrics.simulator_names, start=1):
-        row = {"#": str(rank), "simulator": name, header(first): cell_text(first, metrics, name)}
+    ranks = shared_ranks(metrics)
+    for name in metrics.simulator_names:
+        row = {"#": ranks[name], "simulator": name, header(first): cell_text(first, metrics, name)}
         row["reliability"] = reliability_text(metrics, name) or "reliable"
         row.update({header(metric): cell_text(metric, metrics, name) for metric in rest})
         rows.append(row)

@@ -281,11 +281,15 @@ def _order(js: dict[str, float]) -> list[str]:
 
 
 def robustness_sentence(metrics: Metrics) -> str | None:
-    """'Ranking holds over 5 k-means seeds and k/2, 2k (min Kendall tau 0.87)' or what breaks it."""
+    """Whether the order of the simulators that are not tied survives re-quantizing the same
+    conversations (other k-means seeds, k/2, 2k), or which variant changes it. Said as what it
+    is: a check of the quantization, not a resampling (the intervals and ties are that)."""
     robustness: Robustness | None = metrics.robustness
     if robustness is None:
         reason = metrics.skip_reason(None, "robustness")
         return f"Robustness skipped: {reason}." if reason else None
+    if robustness.untied_pairs == 0:
+        return None  # every simulator is tied: there is no order to check
     seeds = {v.seed for v in robustness.variants if v.name.startswith("seed")}
     if seeds and metrics.settings.seed is not None:
         seeds.add(metrics.settings.seed)
@@ -299,7 +303,19 @@ def robustness_sentence(metrics: Metrics) -> str | None:
         else ""
     )
     if robustness.ranking_holds:
-        return f"The ranking holds over {over}{tau}."
+        pairs = robustness.untied_pairs
+        which = (
+            f"The order of the {pairs} pairs of simulators that are not tied"
+            if pairs and pairs > 1
+            else "The order of the simulators that are not tied"
+            if pairs
+            else "The ranking"
+        )
+        return (
+            f"{which} holds when the same conversations are quantized again with {over}{tau}: "
+            "it does not hang on the k-means seed or k (a check of the quantization, not of "
+            "sampling)."
+        )
     ranked = metrics.simulator_names
     changed = [
         f"{v.name} ({', '.join(_order(v.js))})"
