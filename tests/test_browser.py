@@ -241,13 +241,18 @@ def test_transcript_html_is_shown_as_text_and_executes_nothing(server: str, page
 
 
 def _choose_option(page, name: str, attempts: int = 4) -> None:
-    """Open the first selectbox and pick `name`. A rerun of the page that lands between the
+    """Open the run picker and pick `name`. A rerun of the page that lands between the
     click and the choice closes the list (the sidebar's controls can trigger one as the page
     settles), so the list is opened again until the option can be picked."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    # The run picker by its label: while the page still renders, the first selectbox in the
+    # document can be another one (in the collapsed new-analysis form), never visible.
+    picker = page.get_by_test_id("stSelectbox").filter(
+        has=page.get_by_text("Run", exact=True)
+    ).first
     for attempt in range(attempts):
-        page.get_by_test_id("stSelectbox").first.click()
+        picker.click()
         try:
             page.get_by_role("option", name=name).click(timeout=15_000)
             return

@@ -188,7 +188,7 @@ def test_empty_input_and_bad_arguments(tmp_path: Path) -> None:
     assert embedder.encode([]).shape == (0, 384)
     with pytest.raises(TypeError, match=r"texts\[1\]"):
         embedder.encode(["fine", None])  # type: ignore[list-item]
-    with pytest.raises(PartError, match="precision must be one of fp32, bf16, auto"):
+    with pytest.raises(PartError, match="precision must be one of auto, fp32, bf16"):
         local(cache_dir=tmp_path, precision="fp16")
     with pytest.raises(PartError, match="batch_size must be an integer of at least 1"):
         local(cache_dir=tmp_path, batch_size=0)

@@ -21,6 +21,7 @@ def test_stream_numbers_are_fixed_so_a_new_stream_shifts_none() -> None:
         "MIXTURE": 8,
         "VARIANT_CI": 9,
         "MISALIGNMENT": 10,
+        "POWER": 11,
     }
 
 
