@@ -266,9 +266,12 @@ def ranking(
 
 def probe_false_positives(runs: int, n: int, dims: int, perms: int) -> None:
     print("\n## Grouped probe: permutation p-value on null data (both sides one Gaussian)")
-    print("| n per class | dims | folds | permutations | runs | mean AUC | P(p <= 0.05) |")
-    print("|---|---|---|---|---|---|---|")
-    rejected, aucs = 0, []
+    print(
+        "| n per class | dims | folds | permutations | runs | mean AUC | P(p <= 0.05) "
+        "| P(p <= 0.05/3) | P(p <= 0.05/25) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    p_values, aucs = [], []
     for run in range(runs):
         rng = np.random.default_rng(run)
         result = classifier_test(
@@ -278,12 +281,11 @@ def probe_false_positives(runs: int, n: int, dims: int, perms: int) -> None:
             bootstrap=0,
             permutations=perms,
         )
-        rejected += result.p_value <= 0.05
+        p_values.append(result.p_value)
         aucs.append(result.auc)
-    print(
-        f"| {n} | {dims} | 5 | {perms} | {runs} | {np.mean(aucs):.3f} | {rate(rejected, runs)} |",
-        flush=True,
-    )
+    p_values = np.asarray(p_values)
+    levels = " | ".join(rate(int(np.sum(p_values <= a)), runs) for a in (0.05, 0.05 / 3, 0.002))
+    print(f"| {n} | {dims} | 5 | {perms} | {runs} | {np.mean(aucs):.3f} | {levels} |", flush=True)
 
 
 def probe_repeats(runs: int, distinct: int, dims: int, perms: int) -> None:
@@ -517,7 +519,7 @@ def main() -> None:
     if "ranking" in wanted:
         ranking(args.runs or (400 if full else 60), boot=200)
     if "probe" in wanted:
-        probe_false_positives(args.runs or (300 if full else 60), n=60, dims=5, perms=19)
+        probe_false_positives(args.runs or (1000 if full else 200), n=60, dims=5, perms=50)
     if "repeats" in wanted:
         probe_repeats(args.runs or (300 if full else 60), distinct=100, dims=8, perms=50)
     if "power" in wanted:

@@ -38,7 +38,8 @@ def test_scores_equal_an_independent_grouped_cross_validation() -> None:
     assert result.auc == pytest.approx(np.mean(fold_aucs), abs=1e-12)
     assert result.accuracy == pytest.approx(accuracy_score(labels, scores > 0), abs=1e-12)
     assert result.auc_ci[0] <= result.auc <= result.auc_ci[1]
-    assert result.p_value == pytest.approx(1 / 11)  # no shuffled AUC comes near 0.8
+    # No shuffled AUC comes near 0.8: with 10 refits the p-value is the empirical 1/11.
+    assert result.p_value == pytest.approx(1 / 11)
     assert result.n_per_class == 200
     assert result.folds == 5
 
@@ -90,7 +91,9 @@ def test_same_population_is_at_chance_and_separated_populations_are_not() -> Non
     apart = classifier_test(
         rng.standard_normal((400, 8)), rng.standard_normal((400, 8)) + 2.0, permutations=20
     )
-    assert apart.p_value == pytest.approx(1 / 21)
+    # 20 refits, none near: the null's mean and spread resolve a p-value far below the 1/21 an
+    # empirical count could give (which Holm across simulators would push above alpha).
+    assert apart.p_value < 1e-6
     assert apart.accuracy > 0.95
     assert apart.auc > 0.99
 
