@@ -195,8 +195,8 @@ def test_ties_unreliable_skipped_and_helping_mixture_are_said(v2_run, tmp_path) 
         document["mixture"].update(held_out_gain=0.004, held_out_gain_ci=[0.001, 0.007], helps=True)
         document["simulators"][first]["paper"]["p_value_adjusted"] = 0.3
         # "As close" needs the probe and the map to agree with the permutation test.
-        document["simulators"][first]["classifier"]["p_value"] = 0.5
-        document["simulators"][first]["map"]["p_value"] = 0.4
+        document["simulators"][first]["classifier"].update(p_value=0.5, p_value_adjusted=0.5)
+        document["simulators"][first]["map"].update(p_value=0.4, p_value_adjusted=0.4)
         document["simulators"][first]["paper"]["detectable"] = {
             "missing_share": 0.05,
             "power": 0.9,
