@@ -188,20 +188,9 @@ class LLMNamer(ChatModelBase[_Named], Namer):
     user = "the LLM namer"
     cache_folder = "llm-names"
     content = "prompt"
-    # Where the model runs and how it is reached, not what it writes (see `identity`).
-    output_neutral = frozenset(
-        {"base_url", "api_key_env", "cache_dir", "concurrency", "max_retries", "timeout"}
-        | {"backoff", "max_backoff"}
-    )
-
     @classmethod
     def options_from(cls, params: Any) -> dict[str, Any]:
-        return {
-            "base_url": params.llm_base_url,
-            "model": params.llm_model,
-            "concurrency": params.llm_concurrency,
-            "seed": params.seed,
-        }
+        return {**super().options_from(params), "seed": params.seed}
 
     def __init__(
         self,

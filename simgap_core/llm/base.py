@@ -98,6 +98,22 @@ class ChatModelBase(ABC, Generic[Answer]):
     included); `cache_hits` is the subclass's count of what its last call found cached.
     """
 
+    # Where the model runs and how it is reached, not what it writes (`answer_identity`).
+    output_neutral = frozenset(
+        {"base_url", "api_key_env", "cache_dir", "concurrency", "max_retries", "timeout"}
+        | {"backoff", "max_backoff"}
+    )
+
+    @classmethod
+    def options_from(cls, params: Any) -> dict[str, Any]:
+        """The analysis's LLM endpoint, model and concurrency (`--llm-base-url` ...)."""
+        return {
+            "base_url": params.llm_base_url,
+            "model": params.llm_model,
+            "concurrency": params.llm_concurrency,
+        }
+
+
     user: ClassVar[str]
     cache_folder: ClassVar[str]
     content: ClassVar[str]

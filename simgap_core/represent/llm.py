@@ -168,20 +168,6 @@ class LLMAnnotator(ChatModelBase[dict[str, str]], Part):
     user = "the LLM annotator"
     cache_folder = "llm"
     content = "conversation"
-    # Where the model runs and how it is reached, not what it writes (see `params`).
-    output_neutral = frozenset(
-        {"base_url", "api_key_env", "cache_dir", "concurrency", "max_retries", "timeout"}
-        | {"backoff", "max_backoff"}
-    )
-
-    @classmethod
-    def options_from(cls, params: Any) -> dict[str, Any]:
-        return {
-            "base_url": params.llm_base_url,
-            "model": params.llm_model,
-            "concurrency": params.llm_concurrency,
-        }
-
     def __init__(
         self,
         base_url: str | Sequence[str] | None = None,
