@@ -1,4 +1,8 @@
-"""simgap dashboard: `streamlit run app.py` (or `make run`). Opens on the committed demo run."""
+"""simgap dashboard: `streamlit run app.py` (or `make run`, or `simgap dashboard RUN_DIR`).
+
+Opens on the run the URL names (`?run=PATH`), else on $SIMGAP_RUN, else on the committed demo
+run; the run, page, simulator, cluster and map selection stay in the URL (see `ui.sync_run`).
+"""
 
 from simgap_core.environment import apply_defaults
 
@@ -11,7 +15,8 @@ import ui  # noqa: E402
 st.set_page_config(page_title="simgap", page_icon="🧭", layout="wide")
 
 pages = [
-    st.Page("pages/data.py", title="Data", icon="📂", default=True),
+    st.Page("pages/overview.py", title="Overview", icon="🧭", default=True),
+    st.Page("pages/data.py", title="Data", icon="📂"),
     st.Page("pages/map.py", title="Map", icon="🗺️"),
     st.Page("pages/clusters.py", title="Clusters", icon="🧩"),
     st.Page("pages/simulators.py", title="Simulators", icon="🏁"),
@@ -20,6 +25,7 @@ pages = [
 ]
 page = st.navigation(pages)
 st.session_state[ui.APP_KEY] = True
+ui.sync_run()
 st.sidebar.caption(f"Run: {ui.code_span(ui.run_label(ui.current_run_path()))} (chosen on Data)")
 try:
     page.run()
@@ -31,3 +37,6 @@ except ui.READ_ERRORS as error:
         f"{type(error).__name__}: {ui.md(error)}. Re-create the run with "
         f"{ui.code_span(f'simgap analyze --out {ui.current_run_path()}')}."
     )
+finally:
+    # Also under st.stop(): a page that stops on a bad run still shows its link.
+    ui.show_link(page.url_path, [p.url_path for p in pages if p.url_path])

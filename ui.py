@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
@@ -32,6 +32,7 @@ import streamlit as st
 
 from simgap_core.errors import SimgapError
 from simgap_core.model import Corpus
+from simgap_core.present import links
 from simgap_core.present.figures.common import source_colors
 from simgap_core.present.figures.map import map_scatter
 from simgap_core.present.findings import most_gapped
@@ -53,6 +54,12 @@ from simgap_core.schema import Metrics, read_metrics
 ROOT = Path(__file__).resolve().parent
 DEMO_RUN = ROOT / "data" / "demo_run"
 RUN_KEY = "run_path"
+# The run the dashboard opens on when neither the session nor the URL names one: set by
+# `simgap dashboard RUN_DIR`; the demo run otherwise.
+RUN_ENV = "SIMGAP_RUN"
+# {query key: the values this session last wrote to the URL}: a URL value that differs came
+# from outside (a link just opened, a reload, an edit by hand) and is applied once.
+LINKED_KEY = "linked_query"
 APP_KEY = "entered_through_app"
 SELECTION_KEY = "map_selection"
 # Set by the Map and Clusters pages before switching to Examples: what to show there.
@@ -97,13 +104,23 @@ def runs_dir() -> Path:
     return Path(configured) if configured else ROOT / "runs"
 
 
+def default_run() -> Path:
+    """The run a new session opens on: $SIMGAP_RUN (`simgap dashboard RUN_DIR`), else the demo."""
+    configured = os.environ.get(RUN_ENV)
+    return Path(configured) if configured else DEMO_RUN
+
+
 def available_runs() -> list[Path]:
-    """The demo run, then every run directory (one with a simgap manifest) under `runs_dir()`."""
-    found = []
+    """The demo run, the default run (`default_run`), then every run directory (one with a
+    simgap manifest) under `runs_dir()`."""
+    found = [DEMO_RUN, default_run()]
     directory = runs_dir()
     if directory.is_dir():
-        found = sorted(p for p in directory.iterdir() if is_run_directory(p))
-    return [DEMO_RUN, *(p for p in found if p.resolve() != DEMO_RUN.resolve())]
+        found += sorted(p for p in directory.iterdir() if is_run_directory(p))
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
 
 
 def part_choices(kind: str, default: str) -> list[str]:
@@ -119,7 +136,7 @@ def run_label(path: Path) -> str:
 
 
 def current_run_path() -> Path:
-    return Path(st.session_state.get(RUN_KEY, str(DEMO_RUN)))
+    return Path(st.session_state.get(RUN_KEY, str(default_run())))
 
 
 def set_current_run(path: Path) -> None:
@@ -489,3 +506,126 @@ def store_selection(run: RunView, ids: Sequence[str]) -> None:
 
 def clear_selection() -> None:
     st.session_state.pop(SELECTION_KEY, None)
+
+
+def default_reference(sources: Sequence[str]) -> str | None:
+    """The reference an upload form preselects: a source named "real", else the first whose
+    name contains "real" (any case), else the first; None without sources."""
+    for source in sources:
+        if source == "real":
+            return source
+    return next((s for s in sources if "real" in s.lower()), sources[0] if sources else None)
+
+
+# Deep links: the run, the page (its URL path), the simulator, the cluster and the map selection
+# live in the URL (`simgap_core.present.links` reads and writes them). A value in the URL that
+# this session did not write is applied once; afterwards the widgets rule and are written back.
+
+
+def _from_outside(key: str, values: list[str]) -> bool:
+    written = st.session_state.setdefault(LINKED_KEY, {})
+    return bool(values) and values != written.get(key)
+
+
+def incoming(key: str) -> bool:
+    """Whether the URL's `key` was set from outside (a link just opened) and not yet applied."""
+    return _from_outside(key, st.query_params.get_all(key))
+
+
+def publish(key: str, value: str | Sequence[str] | None) -> None:
+    """Write `value` (None: remove) into the URL's query `key`."""
+    written = st.session_state.setdefault(LINKED_KEY, {})
+    values = [] if value is None else [value] if isinstance(value, str) else list(value)
+    if st.query_params.get_all(key) != values:
+        if values:
+            st.query_params[key] = values if len(values) > 1 else values[0]
+        else:
+            del st.query_params[key]
+    written[key] = values
+
+
+def sync_run() -> None:
+    """app.py, on every script run: a run named by the URL becomes the current run (a bad one
+    gets a message, the current run stays); the current run is written back into the URL, so a
+    reload or a copied link opens it. The demo run, when it is the default, is left out."""
+    values = st.query_params.get_all(links.RUN)
+    if _from_outside(links.RUN, values):
+        parsed = links.parse_link({links.RUN: values}, base=ROOT)
+        if parsed.link.run is not None:
+            set_current_run(parsed.link.run)
+        for problem in parsed.problems:
+            st.error(
+                f"The link's run cannot be opened: {md(problem)}. Showing "
+                f"{md(run_label(current_run_path()))} instead."
+            )
+    current = current_run_path()
+    publish(links.RUN, None if current == DEMO_RUN == default_run() else str(current))
+
+
+_LINK_FIELDS = {links.SIMULATOR: "simulator", links.CLUSTER: "cluster"}
+
+
+def _linked(key: str, options: Sequence[T]) -> T | None:
+    """The URL's `key` (simulator or cluster) when a link just set it to one of `options`; a
+    value not among them gets a warning naming it."""
+    values = st.query_params.get_all(key)
+    if not _from_outside(key, values):
+        return None
+    parsed = links.parse_link({key: values}, base=ROOT)
+    wanted = getattr(parsed.link, _LINK_FIELDS[key])
+    if wanted is not None and wanted in options:
+        return wanted
+    reason = parsed.problems[0] if parsed.problems else f"{key} {values[0]} is not in this view"
+    st.warning(f"The link's {key} is not shown: {md(links.shown_value(reason, 160))}.")
+    return None
+
+
+def choose(key: str, widget_key: str, options: Sequence[T], default: T) -> None:
+    """Before the selectbox `widget_key` over `options`: its value from the URL's `key`
+    (simulator or cluster) when a link just set it, else the value kept, else `default`."""
+    wanted = _linked(key, options)
+    if wanted is not None:
+        st.session_state[widget_key] = wanted
+    if st.session_state.get(widget_key) not in options:
+        st.session_state[widget_key] = default
+
+
+def choose_many(key: str, widget_key: str, options: Sequence[T]) -> None:
+    """Before the multiselect `widget_key`: [the URL's `key`] when a link just set it to one of
+    `options` (the Map's cluster filter)."""
+    wanted = _linked(key, options)
+    if wanted is not None:
+        st.session_state[widget_key] = [wanted]
+
+
+def sync_selection(run: RunView, known: Collection[str]) -> bool:
+    """A map selection in the URL (conversation ids) becomes the run's stored selection (ids not
+    in `known` are left out, with a message); the stored one is written back when it fits in a
+    link (`links.linkable`). True when a link's selection was just applied."""
+    values = st.query_params.get_all(links.SELECTION)
+    applied = False
+    if _from_outside(links.SELECTION, values):
+        parsed = links.parse_link({links.SELECTION: values}, base=ROOT)
+        ids = [cid for cid in parsed.link.selection if cid in known]
+        for problem in parsed.problems:
+            st.warning(md(problem))
+        if len(ids) < len(parsed.link.selection):
+            st.warning(
+                f"{len(parsed.link.selection) - len(ids):,} conversation ids of the link are not "
+                "in this run; they were left out of the selection."
+            )
+        if ids:
+            store_selection(run, ids)
+            applied = True
+    stored = stored_selection(run)
+    publish(links.SELECTION, stored if stored and links.linkable(stored) else None)
+    return applied
+
+
+def show_link(page_path: str, page_paths: Collection[str]) -> None:
+    """The sidebar's "link to this view": this page with the URL's run, simulator, cluster and
+    selection, as copyable text."""
+    query = {key: st.query_params.get_all(key) for key in links.KEYS}
+    base = links.app_base(st.context.url or "", page_paths)
+    st.sidebar.caption("🔗 Link to this view")
+    st.sidebar.code(links.view_url(base, page_path, query), language=None, wrap_lines=True)

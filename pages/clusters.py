@@ -7,6 +7,7 @@ import math
 import streamlit as st
 
 import ui
+from simgap_core.present import links
 from simgap_core.present.figures.clusters import cluster_gap_figure
 from simgap_core.present.selection import SHOWN_CATEGORIES, cluster_gaps, cluster_members
 
@@ -20,14 +21,15 @@ summary = run.clusters_summary()
 reference = run.reference
 
 simulators = list(run.shown)
+ui.choose(links.SIMULATOR, "clusters_simulator", simulators, run.most_gapped_simulator())
 simulator = st.selectbox(
     "Simulator",
     simulators,
-    index=simulators.index(run.most_gapped_simulator()),
     key="clusters_simulator",
     help="The simulators shown (sidebar), closest to real first; preselected: the one with the "
     "most missed and hallucinated clusters.",
 )
+ui.publish(links.SIMULATOR, simulator)
 try:
     gaps = cluster_gaps(summary, simulator=simulator, reference=reference)
 except KeyError as error:
@@ -107,6 +109,7 @@ else:
 st.subheader("Conversations of a cluster")
 options = shown["cluster"].tolist() if not shown.empty else gaps["cluster"].tolist()
 by_cluster = gaps.set_index("cluster")
+ui.choose(links.CLUSTER, "clusters_chosen", options, options[0])
 cluster = st.selectbox(
     "Cluster (largest gap first)",
     options,
@@ -116,6 +119,7 @@ cluster = st.selectbox(
     ),
     key="clusters_chosen",
 )
+ui.publish(links.CLUSTER, str(cluster))
 row = by_cluster.loc[cluster]
 if row.get("description"):
     st.markdown(f"**{ui.md(row['name'])}**: {ui.md(row['description'])}")

@@ -106,6 +106,33 @@ def _start_analysis(
     st.rerun()
 
 
+def _disk_sources(text: str) -> list[str]:
+    """The source names of the SOURCE=PATH lines typed so far (checked only on Start)."""
+    names = (line.partition("=")[0].strip() for line in text.splitlines() if "=" in line)
+    return [name for name in names if SOURCE_NAME.fullmatch(name)]
+
+
+def _reference_picker(column: Any, sources: list[str]) -> str | None:
+    """The reference source, picked among the sources given (uploads are named after their
+    files): preselected "real" or a name like it (`ui.default_reference`), else the first."""
+    if not sources:
+        column.selectbox(
+            "Reference source (real users)",
+            ["(give files first)"],
+            disabled=True,
+            key="new_run_ref_empty",
+        )
+        return None
+    # Keyed by the sources offered: a new file (or a renamed source) offers the default anew.
+    return column.selectbox(
+        "Reference source (real users)",
+        sources,
+        index=sources.index(ui.default_reference(sources)),
+        key=f"new_run_ref:{'|'.join(sources)}",
+        help="The population the simulators are compared with; every other source is a simulator.",
+    )
+
+
 st.title("📂 Data")
 
 if message := st.session_state.pop(FLASH_KEY, None):
@@ -153,11 +180,13 @@ with st.expander("➕ Start a new analysis", expanded=False):
         placeholder="real=/data/real.jsonl\nmy_sim=/data/my_sim/*.parquet",
         key="new_run_disk",
     )
+    given = [*(source.strip() for source in upload_sources), *_disk_sources(disk_text)]
+    sources_given = list(dict.fromkeys(source for source in given if source))
     left, middle, right = st.columns(3)
     format_choice = left.selectbox(
         "Format", ["sniff from the file", *FORMATS], key="new_run_format"
     )
-    reference = middle.text_input("Reference source (real users)", value="real", key="new_run_ref")
+    reference = _reference_picker(middle, sources_given)
     facet = right.selectbox(
         "Representation (facet)", FACETS, index=FACETS.index("combined"), key="new_run_facet"
     )
@@ -179,6 +208,28 @@ with st.expander("➕ Start a new analysis", expanded=False):
         left, right = st.columns(2)
         llm_base_url = left.text_input("LLM endpoint (OpenAI-compatible)", key="new_run_llm_url")
         llm_model = right.text_input("LLM model", key="new_run_llm_model")
+    left, right, _ = st.columns(3)
+    # Empty: HDBSCAN's sizes are derived from the number of conversations (the CLI's default).
+    min_cluster_size = left.number_input(
+        "Min cluster size",
+        min_value=2,
+        value=None,
+        step=1,
+        placeholder="automatic",
+        key="new_run_min_cluster_size",
+        help="The fewest conversations a behaviour cluster may hold (HDBSCAN "
+        "min_cluster_size). Empty: chosen from the number of conversations. Smaller finds more, "
+        "smaller clusters.",
+    )
+    min_samples = right.number_input(
+        "Min samples",
+        min_value=1,
+        value=None,
+        step=1,
+        placeholder="automatic",
+        key="new_run_min_samples",
+        help="HDBSCAN min_samples: larger leaves more conversations as noise. Empty: automatic.",
+    )
     if st.button("Start analysis", type="primary", key="new_run_start"):
         _start_analysis(
             name.strip(),
@@ -187,7 +238,7 @@ with st.expander("➕ Start a new analysis", expanded=False):
             disk_text,
             None if format_choice == "sniff from the file" else format_choice,
             AnalysisParams(
-                reference=reference.strip(),
+                reference=reference or "",
                 facet=facet,
                 annotator=annotator,
                 embedder=embedder,
@@ -195,6 +246,8 @@ with st.expander("➕ Start a new analysis", expanded=False):
                 llm_model=llm_model or None,
                 embedding_model=embedding_model.strip(),
                 seed=int(seed),
+                min_cluster_size=None if min_cluster_size is None else int(min_cluster_size),
+                min_samples=None if min_samples is None else int(min_samples),
             ),
         )
 
@@ -207,9 +260,9 @@ if has_metrics:
     st.subheader("At a glance")
     shown = [(name, entry) for name, entry in metrics.ranked() if name in run.shown]
     # At most GLANCE_COLUMNS numbers side by side (narrower ones would cut "JS 0.011"); more
-    # wrap onto further rows.
-    per_row = min(len(shown) + 1, GLANCE_COLUMNS)
-    columns = [column for _ in range(0, len(shown) + 1, per_row) for column in st.columns(per_row)]
+    # wrap onto further rows. One number per simulator: the corrected JS that ranks.
+    per_row = max(min(len(shown), GLANCE_COLUMNS), 1)
+    columns = [column for _ in range(0, len(shown), per_row) for column in st.columns(per_row)]
     for column, (name, entry) in zip(columns, shown, strict=False):
         interval = verdicts.interval_text(entry.paper.js_ci, metrics.settings.ci_level)
         column.metric(
@@ -223,16 +276,11 @@ if has_metrics:
                 else " Unreliable: " + ui.md("; ".join(entry.reliability_notes))
             ),
         )
-    columns[len(shown)].metric(
-        "noise floor (real vs real)",
-        f"JS {floor:.3f}",
-        help="The plug-in JS between random halves of the real conversations: descriptive, no "
-        "verdict uses it.",
-    )
     hidden = len(metrics.simulator_names) - len(shown)
     st.caption(
-        "Lower is closer to real users. The Simulators page has intervals and the mixture; "
-        "the Map and Clusters pages show where the gaps are."
+        "Lower is closer to real users. The Overview says what each number means in words, the "
+        "Simulators page has intervals and the mixture; the Map and Clusters pages show where "
+        "the gaps are."
         + (
             f" {len(shown)} of {len(metrics.simulator_names)} simulators shown (closest first; "
             "choose others in the sidebar)."
@@ -240,6 +288,14 @@ if has_metrics:
             else ""
         )
     )
+    with st.expander("details: descriptive numbers"):
+        st.metric(
+            f"noise floor, {ui.md(run.reference)} vs {ui.md(run.reference)} (descriptive)",
+            f"JS {floor:.3f}",
+            help="The plug-in JS between random halves of the reference conversations: "
+            "descriptive, no verdict uses it, and it is not on the scale of the corrected JS "
+            "above (a plug-in JS is biased upwards).",
+        )
 else:
     st.info(
         "This run has no metrics.json (analyzed without the measure stage): the Map works, the "

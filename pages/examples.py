@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from simgap_core.present import links
 from simgap_core.present.selection import cluster_gaps, cluster_name, rank_examples
 
 TOP = 50
@@ -25,11 +26,16 @@ if "misalignment" not in points:
     )
     st.stop()
 
+# A link's cluster, else its selection, chooses the scope (as the Map and Clusters buttons do).
+linked_cluster = ui.incoming(links.CLUSTER)
+linked_selection = ui.sync_selection(run, set(points["conversation_id"]))
 selection = ui.stored_selection(run)
 wanted_cluster = st.session_state.pop(ui.EXAMPLES_CLUSTER_KEY, None)
-if st.session_state.pop(ui.EXAMPLES_SELECTION_KEY, False):
+if st.session_state.pop(ui.EXAMPLES_SELECTION_KEY, False) or (
+    linked_selection and not linked_cluster
+):
     st.session_state["examples_scope"] = SCOPES[1]
-elif wanted_cluster is not None:
+elif wanted_cluster is not None or linked_cluster:
     st.session_state["examples_scope"] = SCOPES[0]
 left, middle, right = st.columns(3)
 scope = left.radio(
@@ -39,14 +45,15 @@ scope = left.radio(
     captions=("", f"{len(selection):,} conversations selected on the Map page"),
 )
 choices = [*run.shown, ALL_SIMULATORS]
+ui.choose(links.SIMULATOR, "examples_simulator", choices, run.most_gapped_simulator())
 simulator_choice = middle.selectbox(
     "Against",
     choices,
-    index=choices.index(run.most_gapped_simulator()),
     key="examples_simulator",
     help="Preselected: the simulator with the most missed and hallucinated clusters.",
 )
 simulator = None if simulator_choice == ALL_SIMULATORS else simulator_choice
+ui.publish(links.SIMULATOR, simulator)
 
 cluster = None
 ids = None
@@ -57,6 +64,7 @@ if scope == SCOPES[0]:
     options = gaps.index.tolist()
     if wanted_cluster in options:
         st.session_state["examples_cluster_choice"] = wanted_cluster
+    ui.choose(links.CLUSTER, "examples_cluster_choice", options, options[0])
     cluster = right.selectbox(
         f"Cluster (largest gap vs {ui.md(gap_simulator)} first)",
         options,
@@ -65,14 +73,17 @@ if scope == SCOPES[0]:
         ),
         key="examples_cluster_choice",
     )
+    ui.publish(links.CLUSTER, str(cluster))
     if gaps.at[cluster, "description"] if "description" in gaps else "":
         st.caption(ui.md(gaps.at[cluster, "description"]))
     if "terms_representation" in gaps:
         st.caption(f"Behaviour terms: {ui.code_span(gaps.at[cluster, 'terms_representation'])}")
 elif not selection:
+    ui.publish(links.CLUSTER, None)
     st.info("No selection yet: draw a box or lasso on the Map page, then come back.")
     st.stop()
 else:
+    ui.publish(links.CLUSTER, None)
     ids = selection
 
 examples = rank_examples(points, reference=reference, simulator=simulator, cluster=cluster, ids=ids)

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from simgap_core.present import links
 from simgap_core.present.figures.density import density_figure, difference_figure
 from simgap_core.present.selection import (
     cluster_name,
@@ -28,6 +29,8 @@ st.title("🗺️ Map")
 run = ui.open_run()
 points = run.points()
 reference = run.reference
+# Deep links: a selection in the URL is the stored selection; a cluster filters the map to it.
+ui.sync_selection(run, set(points["conversation_id"]))
 
 view_column, option_column = st.columns([2, 3])
 view = view_column.radio("View", VIEWS, horizontal=True, key="map_view")
@@ -44,12 +47,14 @@ with st.expander("Filters", expanded=False):
     )
     all_clusters = sorted(points["cluster"].unique().tolist())
     names = run.cluster_names()
+    ui.choose_many(links.CLUSTER, "map_clusters", all_clusters)
     chosen_clusters = st.multiselect(
         "Clusters (empty: all)",
         all_clusters,
         format_func=lambda c: cluster_name(c, names),
         key="map_clusters",
     )
+    ui.publish(links.CLUSTER, str(chosen_clusters[0]) if len(chosen_clusters) == 1 else None)
 shown = filter_points(points, sources=chosen_sources, clusters=chosen_clusters or None)
 n_clusters = int((points["cluster"].unique() >= 0).sum())
 noise_share = float((points["cluster"] < 0).mean())

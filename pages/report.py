@@ -68,7 +68,8 @@ downloads = [
     ),
     (
         "pairwise_js.csv",
-        "JS between every pair of sources.",
+        "Plug-in JS (descriptive) between every pair of sources: the Simulators page's "
+        "families heatmap.",
         csv_text(pairwise_matrix(metrics), index=True).encode("utf-8"),
         "text/csv",
     ),

@@ -10,6 +10,7 @@ import math
 import streamlit as st
 
 import ui
+from simgap_core.present import links
 from simgap_core.present.figures.clusters import cluster_gap_figure
 from simgap_core.present.figures.simulators import (
     feature_gap_figure,
@@ -68,39 +69,24 @@ if hidden:
 
 board = leaderboard_table(metrics)
 board = board[board["simulator"].isin(shown)]
-st.plotly_chart(leaderboard_figure(board), key="simulators_leaderboard_chart")
-# Columns from the metric registry: an estimate shows its interval next to it, the reliability
-# note sits right after the JS.
+level = f"{settings.ci_level:.0%}"
 first, *rest = METRICS
-order = ["rank", "simulator", first.key, first.key + "_low", first.key + "_high", "reliability"]
-config = {
-    "rank": st.column_config.TextColumn("#", help="=1: statistically tied for that place"),
-    "reliability": st.column_config.TextColumn("reliability", help=RELIABILITY_HELP),
-    "tied_with": st.column_config.TextColumn(
-        "tied with", help="Simulators whose difference in JS has an interval containing 0."
-    ),
-}
-for metric in METRICS:
-    printf = "%d" if metric.format == "d" else f"%{metric.format}"
-    config[metric.key] = st.column_config.NumberColumn(
-        header(metric), format=printf, help=metric.help
-    )
-    if metric.kind == "estimate":
-        level = f"{settings.ci_level:.0%}"
-        for side in ("low", "high"):
-            config[f"{metric.key}_{side}"] = st.column_config.NumberColumn(
-                f"{metric.label} {level} {side}", format=printf
-            )
-    if metric is not first:
-        order += [metric.key] + (
-            [metric.key + "_low", metric.key + "_high"] if metric.kind == "estimate" else []
-        )
-order.append("tied_with")
+# THE number of each pair: the corrected JS with its interval. Every other number of the
+# leaderboard is in the details below, each labelled.
 st.dataframe(
     board,
     hide_index=True,
-    column_order=order,
-    column_config=config,
+    column_order=["rank", "simulator", "js", "js_low", "js_high", "reliability", "tied_with"],
+    column_config={
+        "rank": st.column_config.TextColumn("#", help="=1: statistically tied for that place"),
+        "js": st.column_config.NumberColumn(header(first), format="%.4f", help=first.help),
+        "js_low": st.column_config.NumberColumn(f"{first.label} {level} low", format="%.4f"),
+        "js_high": st.column_config.NumberColumn(f"{first.label} {level} high", format="%.4f"),
+        "reliability": st.column_config.TextColumn("reliability", help=RELIABILITY_HELP),
+        "tied_with": st.column_config.TextColumn(
+            "tied with", help="Simulators whose difference in JS has an interval containing 0."
+        ),
+    },
     key="simulators_table",
 )
 for sentence in said.no_gap.values():
@@ -113,24 +99,56 @@ st.caption(
     f"JS ranks the simulators: the Jensen-Shannon divergence to {ui.md(reference)} (natural log, "
     "at most ln 2 ≈ 0.693) on the paper quantization of each (real, simulator) pair, at one "
     "common k for every simulator, corrected for its small-sample bias and clipped to "
-    f"[0, ln 2], with its {settings.ci_level:.0%} bootstrap interval. The plug-in JS (open "
-    "circle) is the paper's number: descriptive, biased upwards, more so for small simulators; "
-    "the grey band is what it reaches with no gap at all (the permutation null at the same "
-    "sizes). A simulator is as close to real users as they are to each other only when the "
-    f"Holm-adjusted permutation test does not reject at alpha {settings.alpha:g}. "
-    + ui.md(said.floor)
+    f"[0, ln 2], with its {level} bootstrap interval. A simulator is as close to real users as "
+    "they are to each other only when no test tells them apart (Holm-adjusted, alpha "
+    f"{settings.alpha:g}) and the run is large enough to notice a gap."
 )
+with st.expander("details: every leaderboard number, plug-in JS and no-gap band (descriptive)"):
+    st.plotly_chart(leaderboard_figure(board), key="simulators_leaderboard_chart")
+    # Columns from the metric registry: an estimate shows its interval next to it.
+    order = ["rank", "simulator", first.key, first.key + "_low", first.key + "_high"]
+    config = {"rank": st.column_config.TextColumn("#")}
+    for metric in METRICS:
+        printf = "%d" if metric.format == "d" else f"%{metric.format}"
+        config[metric.key] = st.column_config.NumberColumn(
+            header(metric), format=printf, help=metric.help
+        )
+        if metric.kind == "estimate":
+            for side in ("low", "high"):
+                config[f"{metric.key}_{side}"] = st.column_config.NumberColumn(
+                    f"{metric.label} {level} {side}", format=printf
+                )
+        if metric is not first:
+            order += [metric.key] + (
+                [metric.key + "_low", metric.key + "_high"] if metric.kind == "estimate" else []
+            )
+    st.dataframe(
+        board,
+        hide_index=True,
+        column_order=order,
+        column_config=config,
+        key="simulators_table_details",
+    )
+    st.caption(
+        "The plug-in JS (open circle) is the paper's number: descriptive, biased upwards, more "
+        "so for small simulators; the grey band is what it reaches with no gap at all (the "
+        "permutation null at the same sizes). Neither is on the scale of the corrected JS. "
+        + ui.md(said.floor)
+    )
 
 st.subheader("One simulator in detail")
 default = run.most_gapped_simulator()
+ui.choose(
+    links.SIMULATOR, "simulators_feature_sim", shown, default if default in shown else shown[0]
+)
 simulator = st.selectbox(
     "Simulator",
     shown,
-    index=shown.index(default) if default in shown else 0,
     key="simulators_feature_sim",
     help="The simulators shown (sidebar), closest first; preselected: the one with the most "
     "missed and hallucinated clusters.",
 )
+ui.publish(links.SIMULATOR, simulator)
 
 st.markdown(f"#### What {ui.md(simulator)} users do differently")
 gaps = run.feature_gaps()
@@ -215,32 +233,35 @@ else:
         "cluster with its conversations."
     )
 
-st.subheader("Pairwise divergence between all sources")
-matrix = pairwise_matrix(metrics)
-every_source = True
-if hidden:
-    every_source = st.toggle(
-        f"All {len(matrix)} sources (not only those shown)",
-        value=False,
-        key="simulators_pairwise_all",
+with st.expander(
+    "details: pairwise plug-in JS between all sources, families of simulators (descriptive)"
+):
+    matrix = pairwise_matrix(metrics)
+    every_source = True
+    if hidden:
+        every_source = st.toggle(
+            f"All {len(matrix)} sources (not only those shown)",
+            value=False,
+            key="simulators_pairwise_all",
+        )
+    if not every_source:
+        keep = [source for source in matrix.index if source in run.shown_sources]
+        matrix = matrix.loc[keep, keep]
+    pairwise_caption = (
+        "Plug-in JS (descriptive) on one "
+        f"{metrics.pairwise.quantization or 'shared quantization'} (k = {metrics.pairwise.k}), "
+        "ordered by hierarchical clustering (average linkage): sources close to each other sit "
+        "together and join low in the tree above, so families of "
+        "simulators show. Two simulators far from each other but both close to real cover "
+        "different parts of real behaviour: a mixture may beat each. " + ui.md(said.floor)
     )
-if not every_source:
-    keep = [source for source in matrix.index if source in run.shown_sources]
-    matrix = matrix.loc[keep, keep]
-pairwise_caption = (
-    f"Plug-in JS (descriptive) on one {metrics.pairwise.quantization or 'shared quantization'} "
-    f"(k = {metrics.pairwise.k}), ordered by hierarchical clustering (average linkage): sources "
-    "close to each other sit together and join low in the tree above, so families of "
-    "simulators show. Two simulators far from each other but both close to real cover "
-    "different parts of real behaviour: a mixture may beat each. " + ui.md(said.floor)
-)
-if len(matrix) > 8:
-    st.plotly_chart(pairwise_figure(matrix), key="simulators_pairwise")
-    st.caption(pairwise_caption)
-else:
-    left, right = st.columns([3, 2])
-    left.plotly_chart(pairwise_figure(matrix), key="simulators_pairwise")
-    right.caption(pairwise_caption)
+    if len(matrix) > 8:
+        st.plotly_chart(pairwise_figure(matrix), key="simulators_pairwise")
+        st.caption(pairwise_caption)
+    else:
+        left, right = st.columns([3, 2])
+        left.plotly_chart(pairwise_figure(matrix), key="simulators_pairwise")
+        right.caption(pairwise_caption)
 
 st.subheader("Mixture of simulators")
 mixture = metrics.mixture
@@ -269,9 +290,10 @@ if mixture is not None:
                 f"weights were not fitted on, over {mixture.splits} splits.",
             )
             st.caption(interval_text(mixture.held_out_gain_ci, settings.ci_level))
-        st.metric("in-sample gain (descriptive)", format_js(mixture.in_sample_gain))
-        st.metric("mixture JS (descriptive)", format_js(mixture.js))
-        st.metric(
-            f"best single simulator ({ui.md(mixture.best_single)}, descriptive)",
-            format_js(mixture.best_single_js),
-        )
+        with st.expander("details (descriptive)"):
+            st.metric("in-sample gain (descriptive)", format_js(mixture.in_sample_gain))
+            st.metric("mixture JS (descriptive)", format_js(mixture.js))
+            st.metric(
+                f"best single simulator ({ui.md(mixture.best_single)}, descriptive)",
+                format_js(mixture.best_single_js),
+            )
