@@ -1,4 +1,5 @@
-# make run: the dashboard on the embedded demo run. make test: the whole suite.
+# make run: the dashboard on the embedded demo run (make run RUN=path: on that run directory,
+# wherever it is). make test: the whole suite.
 # Both create .venv when it is missing and (re)install when a requirements file changes.
 PYTHON ?= python3
 VENV := .venv
@@ -25,7 +26,11 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+ifdef RUN
+	$(BIN)/simgap dashboard "$(RUN)"
+else
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --browser.gatherUsageStats false
+endif
 
 # pytest exits 5 when it collected no tests: that is a failure, not a pass.
 test: $(STAMP)

@@ -562,9 +562,6 @@ def sync_run() -> None:
     publish(links.RUN, None if current == DEMO_RUN == default_run() else str(current))
 
 
-_LINK_FIELDS = {links.SIMULATOR: "simulator", links.CLUSTER: "cluster"}
-
-
 def _linked(key: str, options: Sequence[T]) -> T | None:
     """The URL's `key` (simulator or cluster) when a link just set it to one of `options`; a
     value not among them gets a warning naming it."""
@@ -572,7 +569,7 @@ def _linked(key: str, options: Sequence[T]) -> T | None:
     if not _from_outside(key, values):
         return None
     parsed = links.parse_link({key: values}, base=ROOT)
-    wanted = getattr(parsed.link, _LINK_FIELDS[key])
+    wanted = getattr(parsed.link, links.FIELDS[key])
     if wanted is not None and wanted in options:
         return wanted
     reason = parsed.problems[0] if parsed.problems else f"{key} {values[0]} is not in this view"

@@ -17,6 +17,7 @@ out, so control and bidi characters in it are shown as escapes (`\u001b`), never
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -627,6 +628,66 @@ def export(
 
     for path in export_tables(_run_directory(run_dir), to, force=force):
         _say(path)
+
+
+# The Streamlit app beside the package (a clone or an editable install has it).
+DASHBOARD_APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def dashboard_command(
+    app_file: Path, run_dir: Path, *, port: int, headless: bool
+) -> tuple[list[str], dict[str, str]]:
+    """The `streamlit run` command line and environment that open the dashboard on `run_dir`
+    (an absolute path): the run goes in $SIMGAP_RUN, the run every new session opens on, and
+    the app's folder first on PYTHONPATH, so it imports the simgap_core beside it."""
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_file),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true" if headless else "false",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    paths = [str(app_file.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "SIMGAP_RUN": str(run_dir), "PYTHONPATH": os.pathsep.join(paths)}
+    return command, env
+
+
+@app.command()
+def dashboard(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory, anywhere on this machine.")],
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8501,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="Do not open a browser (print the URL only).")
+    ] = False,
+) -> None:
+    """Open the dashboard on RUN_DIR (`streamlit run app.py`), from any folder.
+
+    Every new session opens on RUN_DIR; the URL keeps it (`?run=...`), so a reload or a copied
+    link does too.
+    """
+    import subprocess
+    from urllib.parse import quote
+
+    run = _run_directory(run_dir).resolve()
+    if not DASHBOARD_APP.is_file():
+        raise _fail(
+            f"the dashboard app ({DASHBOARD_APP}) is not here: it ships with a clone of simgap "
+            "(install it with `pip install -e .` from the clone)"
+        )
+    command, env = dashboard_command(DASHBOARD_APP, run, port=port, headless=headless)
+    _say(f"dashboard on {run}: http://127.0.0.1:{port}/?run={quote(str(run))}")
+    # From the app's folder, so its pages/ and ui.py are found whatever the caller's cwd.
+    finished = subprocess.run(command, cwd=DASHBOARD_APP.parent, env=env, check=False)
+    if finished.returncode:
+        raise typer.Exit(finished.returncode)
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ from simgap_core.run.directory import MANIFEST, Manifest
 
 RUN, SIMULATOR, CLUSTER, SELECTION = "run", "simulator", "cluster", "sel"
 KEYS = (RUN, SIMULATOR, CLUSTER, SELECTION)
+# The `ViewLink` field each query key fills.
+FIELDS = {RUN: "run", SIMULATOR: "simulator", CLUSTER: "cluster", SELECTION: "selection"}
 MAX_PATH_CHARS = 4096
 MAX_NAME_CHARS = 200
 # A selection larger than this is left out of a link (a URL of thousands of ids is unusable).
@@ -64,7 +66,7 @@ def check_run(text: str, *, base: Path) -> Path:
     if len(text) > MAX_PATH_CHARS:
         raise ValueError(f"the run path is longer than {MAX_PATH_CHARS} characters")
     if _CONTROL.search(text):
-        raise ValueError(f"the run path {shown_value(text)!r} holds control characters")
+        raise ValueError(f"the run path '{shown_value(text)}' holds control characters")
     path = Path(text)
     path = path if path.is_absolute() else base / path
     try:
@@ -83,7 +85,7 @@ def check_run(text: str, *, base: Path) -> Path:
 def _text(key: str, value: str) -> str:
     if not value or len(value) > MAX_NAME_CHARS or _CONTROL.search(value):
         raise ValueError(
-            f"{key}={shown_value(value)!r} is not a name (1 to {MAX_NAME_CHARS} characters, "
+            f"{key}='{shown_value(value)}' is not a name (1 to {MAX_NAME_CHARS} characters, "
             "no control characters)"
         )
     return value
@@ -91,7 +93,7 @@ def _text(key: str, value: str) -> str:
 
 def _cluster(value: str) -> int:
     if not _CLUSTER.fullmatch(value) or not -1 <= int(value) <= MAX_CLUSTER:
-        raise ValueError(f"cluster={shown_value(value)!r} is not a cluster number (-1 or more)")
+        raise ValueError(f"cluster='{shown_value(value)}' is not a cluster number (-1 or more)")
     return int(value)
 
 
@@ -125,7 +127,8 @@ def parse_link(query: Mapping[str, Sequence[str]], *, base: Path) -> ParsedLink:
             found[SELECTION] = tuple(dict.fromkeys(_text(SELECTION, value) for value in ids))
         except ValueError as error:
             problems.append(f"{error}; the selection was ignored")
-    return ParsedLink(ViewLink(**found), problems)  # type: ignore[arg-type]
+    fields = {FIELDS[key]: value for key, value in found.items()}
+    return ParsedLink(ViewLink(**fields), problems)  # type: ignore[arg-type]
 
 
 def linkable(selection: Sequence[str]) -> bool:
