@@ -59,8 +59,8 @@ def _start_analysis(
     sources = {spec.source for spec in disk} | set(upload_sources)
     if params.reference not in sources or len(sources) < 2:
         st.error(
-            f"Give files for the reference source {ui.md(repr(params.reference))} and at least "
-            f"one simulator (sources given: {ui.md(', '.join(sorted(sources)) or 'none')})."
+            "Give files of at least two sources, the reference (real users, picked in the form) "
+            f"and a simulator (sources given: {ui.md(', '.join(sorted(sources)) or 'none')})."
         )
         return
     out = ui.runs_dir() / name

@@ -30,7 +30,7 @@ from simgap_core.schema import METRICS, SCHEMA_VERSION, read_metrics
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 DEMO_RUN = ROOT / "data" / "demo_run"
-PAGES = ("data", "map", "clusters", "simulators", "examples", "report")
+PAGES = ("overview", "data", "map", "clusters", "simulators", "examples", "report")
 
 
 # The run the pages open by default: the demo run, or its v2 copy (see the module docstring).
@@ -60,7 +60,7 @@ def open_page(page: str, *, run: Path | None = None, **state: Any) -> AppTest:
     for key, value in state.items():
         app.session_state[key] = value
     app.run()
-    if page != "data":
+    if page != "overview":
         app.switch_page(f"pages/{page}.py").run()
     return app
 
@@ -111,7 +111,12 @@ def test_data_page_shows_each_source_and_the_js_of_each_simulator(demo: Run) -> 
     shown_metrics = {shown(m.label): m.value for m in app.metric}
     for name, entry in metrics.simulators.items():
         assert shown_metrics[name] == f"JS {entry.paper.js:.3f}"
-    assert shown_metrics["noise floor (real vs real)"] == f"JS {metrics.noise_floor.paper.js:.3f}"
+    # One number per simulator beside each other; the noise floor only in the labelled details.
+    (details,) = [e for e in app.expander if e.label == "details: descriptive numbers"]
+    (floor,) = details.metric
+    assert shown(floor.label) == "noise floor, real vs real (descriptive)"
+    assert floor.value == f"JS {metrics.noise_floor.paper.js:.3f}"
+    assert len(shown_metrics) == len(metrics.simulators) + 1
     per_source = app.dataframe[0].value.set_index("source")["conversations"].to_dict()
     assert per_source == demo.params.sources
     # The default conversation is read as plain text, turn by turn.
@@ -458,9 +463,8 @@ def test_new_analysis_rejects_bad_input_with_messages(tmp_path: Path, monkeypatc
 
     demo_sim = ROOT / "data" / "demo" / "close_sim.jsonl"
     app = _submit(open_page("data"), disk=f"close_sim={demo_sim}")
-    assert "Give files for the reference source 'real' and at least one simulator" in shown(
-        app.error[0].value
-    )
+    assert "Give files of at least two sources" in shown(app.error[0].value)
+    assert "(sources given: close_sim)" in shown(app.error[0].value)
     app = _submit(open_page("data"), disk=f"close_sim={demo_sim}", name="../escape")
     assert "The run name may hold" in app.error[0].value
     assert list(tmp_path.iterdir()) == []
@@ -541,7 +545,7 @@ def test_the_sidebar_choice_of_simulators_holds_on_every_page(demo: Run) -> None
     app.switch_page("pages/data.py").run()
     no_failures(app)
     glance = [shown(m.label) for m in app.metric]
-    assert glance == ["narrow_sim", "noise floor (real vs real)"]
+    assert glance == ["narrow_sim", "noise floor, real vs real (descriptive)"]
     assert app.selectbox(key="data_source").options == ["real", "narrow_sim"]
 
     # Emptied, the choice falls back to the default.
@@ -593,3 +597,109 @@ def test_with_24_simulators_the_pages_show_the_8_closest_until_asked(many_run: P
     assert app.selectbox(key="clusters_simulator").options == ranked
     app.button(key="shown_simulators_closest").click().run()
     assert app.selectbox(key="clusters_simulator").options == ranked[:8]
+
+
+def test_the_overview_says_each_simulators_finding_first_in_words(demo: Run) -> None:
+    from simgap_core.present.overview import simulator_cards
+
+    app = open_page("overview")
+    no_failures(app)
+    metrics = read_metrics(demo.path)
+    cards = simulator_cards(metrics, demo.clusters_summary())
+    text = [unescaped(m.value) for m in app.markdown]
+    # The finding first: the ranking in words, then per simulator its one number and verdict.
+    assert text[0] == f"**{verdicts(metrics).ranking}**"
+    for card in cards:
+        headline = text.index(f"#### {card.headline}")
+        assert text[headline + 1] == card.verdict
+        assert text[headline + 2] == f"- {card.missed}\n- {card.invented}\n- {card.detectable}"
+    # Every other number one click away, labelled; the plug-in JS nowhere outside them.
+    for card in cards:
+        label = f"details: every number for {card.simulator}"
+        (details,) = [e for e in app.expander if shown(e.label) == label]
+        table = details.dataframe[0].value
+        assert list(zip(table["number"], table["value"], strict=True)) == card.details
+        plugin = f"{metrics.simulators[card.simulator].paper.js_plugin:.4f}"
+        assert not any(plugin in line for line in text)
+
+
+def test_the_upload_form_picks_the_reference_among_the_uploaded_sources(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import simgap_core.run
+    from simgap_core.errors import SimgapError
+
+    monkeypatch.setenv("SIMGAP_RUNS_DIR", str(tmp_path / "runs"))
+    started: list[Any] = []
+
+    def recorded(inputs, out, params, progress=None):
+        started.append((sorted(spec.source for spec in inputs), params))
+        raise SimgapError("stopped by the test")
+
+    monkeypatch.setattr(simgap_core.run, "analyze", recorded)
+    line = (ROOT / "data" / "demo" / "real.jsonl").read_text().splitlines()[0] + "\n"
+    app = open_page("data")
+    app.file_uploader(key="new_run_uploads").set_value(
+        [
+            ("sim_a.jsonl", line.encode(), "application/json"),
+            ("Users-Real.jsonl", line.encode(), "application/json"),
+        ]
+    )
+    app.run()
+    (picker,) = [s for s in app.selectbox if s.key and s.key.startswith("new_run_ref:")]
+    # Sources are named after the files; the one named like "real" is preselected.
+    assert picker.options == ["sim_a", "Users-Real"]
+    assert picker.value == "Users-Real"
+    picker.set_value("sim_a")
+    app.number_input(key="new_run_min_cluster_size").set_value(7)
+    # One click starts the analysis with the reference and clustering picked.
+    app.button(key="new_run_start").click().run()
+    assert not app.exception
+    ((sources, params),) = started
+    assert sources == ["Users-Real", "sim_a"]
+    assert (params.reference, params.min_cluster_size, params.min_samples) == ("sim_a", 7, None)
+    assert "stopped by the test" in app.error[0].value
+
+
+def test_a_deep_link_opens_its_run_simulator_and_cluster(tmp_path: Path, demo: Run) -> None:
+    run = tmp_path / "anywhere" / "my run"
+    shutil.copytree(demo.path, run)
+    metrics = read_metrics(run)
+    simulator = metrics.simulator_names[-1]
+    summary = demo.clusters_summary()
+    cluster = int(summary.loc[summary["cluster"] >= 0, "cluster"].iloc[-1])
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.query_params.update(run=str(run), simulator=simulator, cluster=str(cluster))
+    app.switch_page("pages/clusters.py").run()
+    no_failures(app)
+    assert app.session_state["run_path"] == str(run)
+    assert app.selectbox(key="clusters_simulator").value == simulator
+    assert app.selectbox(key="clusters_chosen").value == cluster
+    # The view is written back: the link to it names the run, simulator and cluster.
+    (link,) = app.code
+    assert "/clusters?" in link.value and f"cluster={cluster}" in link.value
+    # A later choice rules over the link (the link applies once).
+    other = app.selectbox(key="clusters_simulator").options[0]
+    app.selectbox(key="clusters_simulator").set_value(other).run()
+    assert app.selectbox(key="clusters_simulator").value == other
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"run": "/etc"}, "/etc is not a simgap run directory"),
+        ({"run": "x\x00y"}, "holds control characters"),
+        ({"cluster": "<script>"}, "is not a cluster number"),
+        ({"simulator": "nobody"}, "simulator nobody is not in this view"),
+    ],
+)
+def test_a_hostile_link_gets_a_message_and_the_demo_run(
+    query: dict[str, str], message: str
+) -> None:
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.query_params.update(query)
+    app.switch_page("pages/clusters.py").run()
+    assert not app.exception
+    said = [shown(e.value) for e in [*app.error, *app.warning]]
+    assert any(message in line for line in said), said
+    assert app.selectbox(key="clusters_simulator").value  # the page still shows the demo run
