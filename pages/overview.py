@@ -43,8 +43,10 @@ for card in simulator_cards(metrics, run.clusters_summary(), among=list(run.show
 st.markdown(ui.md(mixture_sentence(metrics)))
 hidden = len(metrics.simulator_names) - len(run.shown)
 st.caption(
-    "JS: Jensen-Shannon divergence of the behaviour distributions (natural log), corrected for "
-    "its small-sample bias, with its bootstrap interval. The Simulators page has the full "
+    f"JS: how far each simulator's users behave from {ui.md(run.reference)} users (Jensen-Shannon "
+    "divergence of the behaviour distributions, natural log: 0 = the same behaviour, 0.693 = "
+    "nothing in common), corrected for its small-sample bias, with its bootstrap interval. "
+    "The Simulators page has the full "
     "leaderboard, the Clusters and Map pages show where the gaps are."
     + (f" {len(run.shown)} of {len(metrics.simulator_names)} simulators shown." if hidden else "")
 )

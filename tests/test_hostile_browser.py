@@ -190,7 +190,7 @@ def test_dashboard_map_hover_on_hostile_points_requests_nothing(browser, server:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     # Choose the hostile run on the Data page, then open the Map through the navigation.
-    page.goto(f"{server}/")
+    page.goto(f"{server}/data")
     page.wait_for_selector("[data-testid='stChatMessage']", state="attached")
     _choose_option(page, RUN_NAME)
     page.get_by_text(f"Run {RUN_NAME} ·", exact=False).first.wait_for()

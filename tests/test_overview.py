@@ -42,9 +42,9 @@ def test_each_card_leads_with_the_corrected_js_and_the_combined_verdict(demo: Ru
     for place, card in enumerate(cards, start=1):
         paper = metrics.simulators[card.simulator].paper
         low, high = paper.js_ci
-        assert card.headline.startswith(
-            f"{card.simulator} (place {place} of {len(cards)}): JS {paper.js:.4f} "
-            f"(95% interval {low:.4f} – {high:.4f}) to real users"
+        assert card.headline == (
+            f"{card.simulator}: place {place} of {len(cards)}, JS {paper.js:.4f} "
+            f"(95% interval {low:.4f} – {high:.4f})"
         )
         # The one number: the plug-in JS is not in the headline, only in the labelled details.
         assert f"{paper.js_plugin:.4f}" not in card.headline

@@ -36,12 +36,12 @@ class SimulatorCard:
 
 
 def headline_sentence(metrics: Metrics, simulator: str, rank: str) -> str:
-    """'close_sim (1st of 3): JS 0.0120 (95% interval ...) to real users, bias-corrected.'"""
+    """'close_sim: place 1 of 3, JS 0.0120 (95% interval 0.0040 – 0.0210)': the one number,
+    the bias-corrected JS that ranks, with its interval."""
     place = f"tied for place {rank[1:]}" if rank.startswith("=") else f"place {rank}"
     return (
-        f"{simulator} ({place} of {len(metrics.simulator_names)}): "
-        f"{js_with_interval(metrics, simulator)} to {metrics.reference} users, bias-corrected "
-        "(0 = the same behaviour, 0.693 = nothing in common)."
+        f"{simulator}: {place} of {len(metrics.simulator_names)}, "
+        f"{js_with_interval(metrics, simulator)}"
     )
 
 
