@@ -132,3 +132,12 @@ def test_dashboard_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     result = runner.invoke(cli.app, ["dashboard", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_a_tied_simulator_is_said_tied_for_its_place(demo: Run) -> None:
+    from simgap_core.present.overview import headline_sentence
+
+    metrics = demo.metrics()
+    name = metrics.simulator_names[1]
+    said = headline_sentence(metrics, name, "=1")
+    assert said.startswith(f"{name}: tied for place 1 of {len(metrics.simulator_names)}, JS ")
