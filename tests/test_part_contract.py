@@ -204,7 +204,7 @@ def test_a_new_embedder_is_a_full_option_of_the_cli_dashboard_and_report(
     }
     assert read_metrics(out).representation["embedding_model"] == name  # what the report names
     app = AppTest.from_file(str(APP), default_timeout=60)
-    app.run()
+    app.switch_page("pages/data.py").run()
     assert name in app.selectbox(key="new_run_embedder").options
 
 

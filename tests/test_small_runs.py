@@ -18,7 +18,7 @@ from simgap_core.run import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
-PAGES = ("data", "map", "clusters", "simulators", "examples", "report")
+PAGES = ("overview", "data", "map", "clusters", "simulators", "examples", "report")
 # A Markdown image, link or HTML tag built from data: what rendering untrusted text would make.
 # Code spans show their content literally, so they are left out of the check.
 RENDERED_FROM_DATA = re.compile(r"(?<!\\)(!\[|\]\(|<img|<span)")
@@ -74,7 +74,7 @@ def _page(page: str, run: Path) -> AppTest:
     app = AppTest.from_file(str(APP), default_timeout=60)
     app.session_state["run_path"] = str(run)
     app.run()
-    if page != "data":
+    if page != "overview":
         app.switch_page(f"pages/{page}.py").run()
     return app
 

@@ -68,12 +68,12 @@ def test_cli_compare_report_export_work(tiny_run: Run, tmp_path: Path) -> None:
         assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("page", ["data", "simulators", "report"])
+@pytest.mark.parametrize("page", ["overview", "data", "simulators", "report"])
 def test_pages_show_the_run_without_failing(tiny_run: Run, page: str) -> None:
     app = AppTest.from_file(str(APP), default_timeout=60)
     app.session_state["run_path"] = str(tiny_run.path)
     app.run()
-    if page != "data":
+    if page != "overview":
         app.switch_page(f"pages/{page}.py").run()
     assert not app.exception, [e.value for e in app.exception]
     if page == "simulators":
