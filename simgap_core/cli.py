@@ -673,7 +673,6 @@ def dashboard(
     Every new session opens on RUN_DIR; the URL keeps it (`?run=...`), so a reload or a copied
     link does too.
     """
-    import subprocess
     from urllib.parse import quote
 
     run = _run_directory(run_dir).resolve()
@@ -684,10 +683,11 @@ def dashboard(
         )
     command, env = dashboard_command(DASHBOARD_APP, run, port=port, headless=headless)
     _say(f"dashboard on {run}: http://127.0.0.1:{port}/?run={quote(str(run))}")
-    # From the app's folder, so its pages/ and ui.py are found whatever the caller's cwd.
-    finished = subprocess.run(command, cwd=DASHBOARD_APP.parent, env=env, check=False)
-    if finished.returncode:
-        raise typer.Exit(finished.returncode)
+    sys.stdout.flush()
+    # Streamlit replaces this process (so a signal to it stops the server, no orphan is left),
+    # from the app's folder, so its pages/ and ui.py are found whatever the caller's cwd.
+    os.chdir(DASHBOARD_APP.parent)
+    os.execve(sys.executable, command, env)
 
 
 def main() -> None:

@@ -142,3 +142,6 @@ def test_simgap_dashboard_opens_on_its_run_from_any_folder(
                 process.kill()
                 process.wait()
     assert f"dashboard on {outside_run}" in log.read_text()
+    # Stopping the command stopped the server: it was the command's process, not an orphan.
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(f"{base}/_stcore/health", timeout=5)
