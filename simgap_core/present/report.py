@@ -308,6 +308,9 @@ def _feature_gap_context(
     their forest plot; [] for a run without feature_gaps.csv."""
     if gaps is None or gaps.empty:
         return []
+    # Imported here: `behaviour` loads scipy.stats, which a run without features never needs.
+    from simgap_core.behaviour.gaps import effect_text
+
     result = []
     for index, simulator in enumerate(simulators):
         table = feature_gap_table(gaps, simulator=simulator)
@@ -316,7 +319,9 @@ def _feature_gap_context(
         result.append(
             {
                 "simulator": simulator,
-                "rows": table.to_dict("records"),
+                "rows": [
+                    {**row, "effect_text": effect_text(row)} for row in table.to_dict("records")
+                ],
                 "significant": int(table["significant"].sum()),
                 "figure": figure_html(
                     feature_gap_figure(table, simulator=simulator), f"fig-features-{index}"
