@@ -17,10 +17,10 @@ from simgap_core.behaviour.gaps import (
     effect_text,
     feature_gaps,
     gap_sentence,
-    share_text,
 )
 from simgap_core.measure.uncertainty import benjamini_hochberg
 from simgap_core.model import Conversation, Corpus
+from simgap_core.present.formatting import format_whole_share
 from simgap_core.run import Run
 
 
@@ -211,8 +211,8 @@ def test_rate_sentence_ratio_only_between_shown_numbers():
 
 
 @pytest.mark.parametrize("value", [0.0, 1e-9, 0.004, 0.005, 0.0149, 0.5, 0.994, 0.995, 1.0])
-def test_share_text_is_never_0_or_100_unless_exact(value):
-    text = share_text(value)
+def test_whole_share_is_never_0_or_100_unless_exact(value):
+    text = format_whole_share(value)
     assert (text == "0%") == (value == 0)
     assert (text == "100%") == (value == 1)
     if text not in ("0%", "100%", "<1%", ">99%"):

@@ -33,6 +33,7 @@ from scipy import stats
 
 from simgap_core.behaviour.features import BINARY, BY_NAME, FEATURES, Feature
 from simgap_core.measure.uncertainty import benjamini_hochberg
+from simgap_core.present.formatting import format_whole_share
 
 SMD, RATE_RATIO = "smd", "rate_ratio"
 SIGNIFICANCE = 0.05
@@ -277,20 +278,6 @@ def _number(value: float, unit: str) -> str:
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
 
-def share_text(value: float) -> str:
-    """A rate as a sentence shows it, in whole percent: "0%" and "100%" only when exactly so
-    (never / every conversation), "<1%" and ">99%" for what would round to them, else "12%".
-
-    Why: a sentence chooses its words ("never", a ratio, "less often") from the numbers it
-    shows, so a share that rounds to 0% but is not 0 must not show as 0%."""
-    if value <= 0:
-        return "0%"
-    if value >= 1:
-        return "100%"
-    shown = f"{value:.0%}"
-    return "<1%" if shown == "0%" else ">99%" if shown == "100%" else shown
-
-
 def _ratio_digits(ratio: float) -> int:
     """Two decimals when the ratio (>= 1) is below 2, so close ratios read apart."""
     return 2 if ratio < 2 else 1
@@ -307,7 +294,8 @@ def _ratio_text(sim: float, real: float, low: float, high: float, level: str) ->
     less = ratio < 1
     shown = 1 / ratio if less else ratio
     digits = _ratio_digits(shown)
-    if share_text(sim) == share_text(real) or f"{shown:.{digits}f}" == f"{1:.{digits}f}":
+    alike = format_whole_share(sim) == format_whole_share(real)
+    if alike or f"{shown:.{digits}f}" == f"{1:.{digits}f}":
         return f"about as often: ratio {ratio:.2f}, {level} {_times(low, 2)}-{_times(high, 2)}"
     if less:
         with np.errstate(divide="ignore"):
@@ -329,7 +317,7 @@ def gap_sentence(row: pd.Series | dict, *, confidence: float = 0.95) -> str:
     95% CI 3.7-5.2)"; a rate below the real one reads "(1.25x less often, 95% CI
     1.11-1.41)", the interval of the inverted ratio.
 
-    The shares are rounded first (`share_text`) and the words follow from what is shown:
+    The shares are rounded first (`format_whole_share`) and the words follow from what is shown:
     "never" only for a share of exactly 0, a ratio only when both shares show as a number
     (not 0%, not "<1%"), "about as often" when they show alike.
     """
@@ -348,7 +336,7 @@ def gap_sentence(row: pd.Series | dict, *, confidence: float = 0.95) -> str:
 def _rate_sentence(row: pd.Series | dict, feature: Feature, level: str) -> str:
     who, phrase = row["simulator"], feature.phrase
     sim, real = float(row["sim"]), float(row["real"])
-    sim_text, real_text = share_text(sim), share_text(real)
+    sim_text, real_text = format_whole_share(sim), format_whole_share(real)
     if sim <= 0 and real <= 0:
         return f"neither {who} users nor real users ever {phrase}"
     if sim <= 0:
