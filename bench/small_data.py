@@ -8,7 +8,7 @@ conversations, and on the demo-sized check that large runs keep the current defa
 
 Data (../shared/corpora, read in place, never copied): real users from WildChat, OpenAssistant
 and SimulatorArena (document creation, math tutoring), simulated users from tau-bench
-(gpt-4o airline) and tau-trait, in seeded random subsets; each run pools a real and a simulated
+(gpt-4o airline), in seeded random subsets; each run pools a real and a simulated
 source as `simgap analyze` does. Every conversation is represented with the default facet
 (`combined`, heuristic annotator), embedded with the default model through its cache, and
 mapped with the default map (UMAP 5-d, seeds 42, 43, 44: small maps move with the seed);
@@ -42,16 +42,17 @@ SOURCES = {
     "sa_docs": "real/simulatorarena/document_creation_annotations_for_benchmarking.json",
     "sa_math": "real/simulatorarena/math_tutoring_annotations_redacted_for_benchmarking.json",
     "taubench": "simulated/taubench/gpt-4o-airline.json",
-    "tau_trait": "simulated/tau_trait",
 }
 # (name, {corpus: conversations}); the first corpus is the real side, the rest pooled as sim.
 RUNS = (
     ("wildchat 25 + taubench 25", {"wildchat": 25, "taubench": 25}),
     ("sa_docs 51 + sa_math 20 (the issue's shape)", {"sa_docs": 51, "sa_math": 20}),
     ("wildchat 50 + taubench 50", {"wildchat": 50, "taubench": 50}),
+    ("oasst 50 + taubench 50", {"oasst": 50, "taubench": 50}),
     ("oasst 50 + sa_docs 25 + taubench 50", {"oasst": 50, "sa_docs": 25, "taubench": 50}),
+    ("wildchat 100 + taubench 100", {"wildchat": 100, "taubench": 100}),
     ("wildchat 150 + taubench 150", {"wildchat": 150, "taubench": 150}),
-    ("wildchat 300 + tau_trait 300", {"wildchat": 300, "tau_trait": 300}),
+    ("wildchat 300 + taubench 200", {"wildchat": 300, "taubench": 200}),
 )
 MAP_SEEDS = (42, 43, 44)
 Rule = Callable[[int], tuple[int, int]]
@@ -70,14 +71,15 @@ def rules() -> dict[str, Rule]:
         return rule
 
     return {
-        "old: max(10, 2% n)": lambda n: (
+        "old: 2% n, floor 10": lambda n: (
             _old_min_cluster_size(n),
             min(25, _old_min_cluster_size(n), n - 1),
         ),
-        "max(3, n/40), cap old": capped(1 / 40, 3),
-        "max(5, n/40), cap old": capped(1 / 40, 5),
-        "max(3, n/25), cap old": capped(1 / 25, 3),
-        "max(3, n/60), cap old": capped(1 / 60, 3),
+        "n/40, floor 3, cap old": capped(1 / 40, 3),
+        "n/40, floor 5, cap old": capped(1 / 40, 5),
+        "n/30, floor 3, cap old": capped(1 / 30, 3),
+        "n/25, floor 3, cap old": capped(1 / 25, 3),
+        "n/60, floor 3, cap old": capped(1 / 60, 3),
         "default (this tree)": lambda n: (
             default_min_cluster_size(n, n_sources=2),
             default_min_samples(n, default_min_cluster_size(n, n_sources=2)),
@@ -100,9 +102,7 @@ def prepared(spec: dict[str, int], *, seed: int = 0) -> np.ndarray:
     parts = []
     rng = np.random.default_rng(seed)
     for name, count in spec.items():
-        path = CORPORA / SOURCES[name]
-        files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-        corpus = load_paths(files, source=name)
+        corpus = load_paths([CORPORA / SOURCES[name]], source=name)
         ids = corpus.conversations["conversation_id"].to_numpy()
         chosen = rng.choice(ids, size=min(count, len(ids)), replace=False)
         parts.append(corpus.subset(chosen))
@@ -111,10 +111,10 @@ def prepared(spec: dict[str, int], *, seed: int = 0) -> np.ndarray:
     return np.asarray(embeddings)
 
 
-def measure(name: str, spec: dict[str, int], chosen: dict[str, Rule]) -> None:
+def measure(name: str, spec: dict[str, int], chosen: dict[str, Rule], *, seed: int) -> None:
     from simgap_core.map.layout import build_map, cluster
 
-    embeddings = prepared(spec)
+    embeddings = prepared(spec, seed=seed)
     n = len(embeddings)
     coords = []
     for seed in MAP_SEEDS:
@@ -152,24 +152,28 @@ def _stability(labelings: list[np.ndarray]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rules", default="", help="comma-separated rule names (default: all)")
+    parser.add_argument("--rules", default="", help="rule names separated by ';' (default: all)")
     parser.add_argument("--runs", default="", help="comma-separated run numbers (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the conversation subsets")
     args = parser.parse_args()
     if not CORPORA.is_dir():
         sys.exit(f"error: {CORPORA} is absent: this bench reads the shared public corpora")
     chosen = rules()
     if args.rules:
-        chosen = {k: v for k, v in chosen.items() if k in args.rules.split(",")}
+        chosen = {k: v for k, v in chosen.items() if k in args.rules.split(";")}
     runs = [run for i, run in enumerate(RUNS) if not args.runs or str(i) in args.runs.split(",")]
     print("## Clustering defaults on small runs (real public corpora, default map)")
     print(f"machine: {machine()}; {load()}")
-    print(f"map seeds {', '.join(map(str, MAP_SEEDS))}; clusters min-max, other columns means")
+    print(
+        f"subset seed {args.seed}; map seeds {', '.join(map(str, MAP_SEEDS))}; "
+        "clusters min-max, other columns means"
+    )
     print(
         f"{'convs':>6} {'rule':<24} {'mcs':>4} {'ms':>3} {'clusters':>8} {'largest':>8} "
         f"{'noise':>6} {'stable':>6}"
     )
     for name, spec in runs:
-        measure(name, spec, chosen)
+        measure(name, spec, chosen, seed=args.seed)
 
 
 if __name__ == "__main__":
