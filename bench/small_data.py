@@ -3,13 +3,16 @@
 Why: at 74 conversations (54 real email-writing dialogues and 20 tutoring ones) the default
 min_cluster_size (2% of the points, at least 10) gave two clusters plus noise, one of them
 holding 49 conversations: nothing to compare per cluster. This bench measures candidate rules
-for HDBSCAN's min_cluster_size and min_samples on real public conversations at 50-600
-conversations, and on the demo-sized check that large runs keep the current default.
+for HDBSCAN's min_cluster_size and min_samples on real public conversations at 50-500
+conversations. Every candidate is capped at the old default, so runs of 500 and more (the
+demo's 6,000) keep it; `default (this tree)` is what `simgap analyze` uses now. Options:
+`--runs 0,1` (row numbers of RUNS), `--rules "NAME;NAME"`, `--seed S` (the subsets' seed).
 
 Data (../shared/corpora, read in place, never copied): real users from WildChat, OpenAssistant
 and SimulatorArena (document creation, math tutoring), simulated users from tau-bench
-(gpt-4o airline), in seeded random subsets; each run pools a real and a simulated
-source as `simgap analyze` does. Every conversation is represented with the default facet
+(gpt-4o airline), in seeded random subsets; each run pools its sources as `simgap analyze`
+does (the issue's shape pools two real sets). About 10 minutes on 2 loaded cores, the
+embeddings cached after the first run. Every conversation is represented with the default facet
 (`combined`, heuristic annotator), embedded with the default model through its cache, and
 mapped with the default map (UMAP 5-d, seeds 42, 43, 44: small maps move with the seed);
 the rules then cluster the same 5-d coordinates. Columns: conversations, rule, the
