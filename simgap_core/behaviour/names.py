@@ -33,6 +33,7 @@ import pandas as pd
 from simgap_core.behaviour.features import BINARY, FEATURES, Feature
 from simgap_core.measure.interpret import class_tfidf
 from simgap_core.parts import Part, register
+from simgap_core.present.formatting import format_whole_share
 
 NOISE = -1
 NOISE_NAME = "unclustered"
@@ -153,7 +154,7 @@ def _greedy(phrases: list[str]) -> list[str]:
 
 def _value(feature: Feature, value: float) -> str:
     if feature.kind == BINARY:
-        return f"{value:.0%}"
+        return format_whole_share(value)  # "0%" only when none does it
     return f"{value:.2f}" if feature.unit == "share" else f"{value:.1f}"
 
 
