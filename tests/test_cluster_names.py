@@ -14,14 +14,19 @@ from _behaviour_demo import (
     demo_artifacts,
     demo_clusters_with_archetypes,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from simgap_core.behaviour.features import FEATURE_NAMES
+from simgap_core.behaviour.features import BY_NAME, FEATURE_NAMES, FEATURES
 from simgap_core.behaviour.names import (
     MAX_NAME_WORDS,
     NOISE_NAME,
     ClusterNamingError,
+    _contrastive,
+    _unique,
     feature_profiles,
     name_clusters,
+    too_close,
 )
 
 
@@ -119,3 +124,80 @@ def test_demo_every_planted_missed_and_invented_archetype_is_named():
         top = counts.index[0]
         name = names[top].lower()
         assert any(k in name for k in ARCHETYPE_KEYWORDS[archetype]), (archetype, top, name)
+
+
+def _phrase_set(name: str) -> frozenset[str]:
+    return frozenset(name.removeprefix("conversations with ").split(", "))
+
+
+def test_too_close_means_sharing_all_but_one_phrase():
+    a = frozenset({"casual lowercase writing", "single-turn requests", "terse one-line requests"})
+    assert too_close(a, a | {"short messages"})  # the issue's pair: one phrase more
+    assert too_close(frozenset({"x", "y"}), frozenset({"x", "z"}))  # one phrase swapped
+    assert too_close(frozenset({"x", "y"}), frozenset({"y", "x"}))  # another order
+    assert not too_close(frozenset({"x", "y"}), frozenset({"x", "z", "w"}))
+    assert not too_close(frozenset({"x"}), frozenset({"y"}))  # nothing shared
+    assert not too_close(frozenset({"x", "y", "z"}), frozenset({"x"}))
+
+
+def test_the_issues_pair_of_names_is_told_apart():
+    """Issue 20: "casual lowercase writing, single-turn requests, terse one-line requests" and
+    the same plus "short messages" named two clusters."""
+    first = ["casual lowercase writing", "single-turn requests", "terse one-line requests"]
+    taken = [frozenset(first)]
+    second = [*first, "short messages", "typos and misspellings"]
+    name, key = _unique(second, ["lol"], {", ".join(first)}, taken)
+    assert not too_close(key, taken[0]) and name != ", ".join(first)
+    assert len(name.split()) <= MAX_NAME_WORDS
+    assert name.startswith("casual lowercase writing")  # the top phrase is kept when it can be
+    assert len(key - taken[0]) >= 2
+
+
+PHRASES = sorted({p for f in FEATURES for p in (f.high, f.low) if p})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(PHRASES), min_size=1, max_size=6, unique=True),
+            st.lists(st.sampled_from(PHRASES), max_size=3, unique=True),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_names_never_share_all_but_one_phrase(clusters):
+    """Whatever phrases the clusters rank (random sets from the real phrase list, some the
+    same for many clusters), the names are unique and no two share all but one phrase."""
+    used, taken = {NOISE_NAME}, []
+    for phrases, weaker in clusters:
+        weaker = [p for p in weaker if p not in phrases]
+        name, key = _unique(phrases, ["term"], used, taken, weaker=weaker)
+        assert name not in used
+        assert not any(too_close(key, other) for other in taken), (name, taken)
+        if "#" not in name and "(" not in name:  # a name of phrases: 8 words, its own phrases
+            assert len(name.split()) <= MAX_NAME_WORDS
+            assert key == _phrase_set(name) and key <= set(phrases) | set(weaker)
+        used.add(name)
+        taken.append(key)
+
+
+def test_contrastive_ranking_puts_the_phrase_that_tells_neighbours_apart_first():
+    """Two clusters both paste logs (the larger difference from the rest); one also thanks.
+    Against its neighbour, which pastes logs as much, thanking is what sets it apart."""
+    names = [f.name for f in FEATURES]
+    own = pd.Series(0.0, index=names)
+    own[["pastes_log", "gratitude"]] = [1.0, 0.6]
+    neighbour = own.copy()
+    neighbour["gratitude"] = 0.0
+    sd = pd.Series(0.5, index=names)
+    distinctive = [
+        (BY_NAME["pastes_log"], "pasted error logs", 1.6),
+        (BY_NAME["gratitude"], "thankful users", 1.0),
+    ]
+    ranked = _contrastive(distinctive, own, pd.DataFrame([neighbour]), sd)
+    assert [phrase for _, phrase, _ in ranked] == ["thankful users", "pasted error logs"]
+    # Without neighbours (one cluster), the difference from the rest decides.
+    alone = _contrastive(distinctive, own, pd.DataFrame(columns=names), sd)
+    assert [phrase for _, phrase, _ in alone] == ["pasted error logs", "thankful users"]

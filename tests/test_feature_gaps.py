@@ -14,11 +14,13 @@ from simgap_core.behaviour.gaps import (
     GAP_COLUMNS,
     FeatureGapError,
     effect_size,
+    effect_text,
     feature_gaps,
     gap_sentence,
 )
 from simgap_core.measure.uncertainty import benjamini_hochberg
 from simgap_core.model import Conversation, Corpus
+from simgap_core.present.formatting import format_whole_share
 from simgap_core.run import Run
 
 
@@ -56,7 +58,7 @@ def test_effects_equal_an_independent_computation(planted):
     sim = planted[planted.source == "sim"]
     # Ratio of smoothed rates.
     x_s, x_r = sim.gratitude.sum(), real.gratitude.sum()
-    ratio = ((x_s + 0.5) / (300 + 1)) / ((x_r + 0.5) / (400 + 1))
+    ratio = (x_s / 300) / (x_r / 400)  # both counts positive: the observed ratio
     assert gaps.loc["gratitude", "effect"] == pytest.approx(ratio, rel=1e-12)
     assert gaps.loc["gratitude", "effect_kind"] == "rate_ratio"
     assert gaps.loc["gratitude", "real"] == pytest.approx(real.gratitude.mean())
@@ -123,6 +125,7 @@ def test_sentence():
         "ci_low": 4.2,
         "ci_high": 6.3,
     }
+    # The ratio is the one the shown shares give (61 / 12), not the stored effect.
     assert gap_sentence(row) == (
         "chatty_sim users thank the assistant in 61% of conversations, real users in 12% "
         "(5.1x, 95% CI 4.2-6.3)"
@@ -135,8 +138,10 @@ def test_sentence():
         "ci_low": 0.32,
         "ci_high": 0.5,
     }
-    assert "(2.5x less often, 95% CI 2.0-3.1)" in gap_sentence(fewer)
-    # Near 1, two decimals tell close ratios apart; a side at 0 has no finite ratio.
+    assert "in 5% of conversations, real users in 12% (2.4x less often, 95% CI 2.0-3.1)" in (
+        gap_sentence(fewer)
+    )
+    # Near 1, two decimals tell close ratios apart.
     slightly = {**row, "sim": 0.1, "real": 0.113, "effect": 0.885, "ci_low": 0.8, "ci_high": 0.95}
     assert "(1.13x less often, 95% CI 1.05-1.25)" in gap_sentence(slightly)
     assert gap_sentence({**row, "real": 0.0, "effect": float("inf")}) == (
@@ -159,6 +164,84 @@ def test_sentence():
         "chatty_sim users: politeness markers 0.93 per conversation on average, real users 0.33 "
         "(+0.55 sd, 95% CI +0.49 to +0.62)"
     )
+
+
+RATE_ROW = {
+    "feature": "pastes_code",
+    "simulator": "close_sim",
+    "effect_kind": "rate_ratio",
+    "effect": 1.0,
+    "ci_low": 0.5,
+    "ci_high": 2.0,
+}
+
+
+@pytest.mark.parametrize(
+    ("sim", "real", "expected"),
+    [
+        # The issue's sentences: a real share that shows as 0% is not 0.
+        (0.0, 0.003, "close_sim users never paste code, real users do in <1% of conversations"),
+        (0.002, 0.07, "close_sim users paste code in <1% of conversations, real users in 7%"),
+        (0.0, 0.0, "neither close_sim users nor real users ever paste code"),
+        (0.3, 0.0, "close_sim users paste code in 30% of conversations, real users never do"),
+        (1.0, 0.5, "close_sim users paste code in 100% of conversations, real users in 50%"),
+        (0.998, 0.5, "close_sim users paste code in >99% of conversations, real users in 50%"),
+        (0.101, 0.104, "close_sim users paste code in 10% of conversations, real users in 10%"),
+    ],
+)
+def test_rate_sentence_words_follow_the_shown_shares(sim, real, expected):
+    assert gap_sentence({**RATE_ROW, "sim": sim, "real": real}).startswith(expected)
+
+
+def test_rate_sentence_ratio_only_between_shown_numbers():
+    def said(sim: float, real: float) -> str:
+        return gap_sentence({**RATE_ROW, "sim": sim, "real": real})
+
+    assert "x" not in said(0.002, 0.07).split("real users")[-1]  # no ratio to "<1%"
+    assert "(" not in said(0.0, 0.07) and "(" not in said(0.07, 0.0)  # infinite ratio: none
+    assert "(2.0x," in said(1.0, 0.5) and "less often" not in said(1.0, 0.5)
+    below = said(0.05, 0.2)
+    assert "(4.0x less often, 95% CI 0.5-2.0)" in below  # CI of the inverted ratio
+    # Equal after rounding: no direction, the ratio itself.
+    assert "(about as often: ratio 0.97, 95% CI 0.50-2.00)" in said(0.101, 0.104)
+    # Ratio showing as 1.00 with different shares (99.4% vs 99.0%): about as often too.
+    assert "about as often" in said(0.994, 0.99)
+    assert "about as often" in said(0.009, 0.0051)  # both show as 1%
+    assert "in 2% of conversations, real users in 1% (2.0x, 95% CI" in said(0.024, 0.012)
+
+
+@pytest.mark.parametrize("value", [0.0, 1e-9, 0.004, 0.005, 0.0149, 0.5, 0.994, 0.995, 1.0])
+def test_whole_share_is_never_0_or_100_unless_exact(value):
+    text = format_whole_share(value)
+    assert (text == "0%") == (value == 0)
+    assert (text == "100%") == (value == 1)
+    if text not in ("0%", "100%", "<1%", ">99%"):
+        assert abs(float(text.rstrip("%")) / 100 - value) <= 0.005
+
+
+def test_effect_text_agrees_with_the_sentence():
+    # The issue: "never greet" next to "0.15x" in the report's table.
+    row = {**RATE_ROW, "feature": "greeting", "sim": 0.0, "real": 0.07}
+    assert effect_text({**row, "ci_low": 0.01, "ci_high": 0.3}) == "0× [0.01, 0.3]"
+    assert effect_text({**row, "sim": 0.07, "real": 0.0}).startswith("∞×")
+    assert effect_text({**row, "sim": 0.0, "real": 0.0}) == "–"
+    assert effect_text({**row, "sim": 0.0015, "real": 0.07}).startswith("0.0214×")
+    smd = {**row, "effect_kind": "smd", "effect": 0.554, "ci_low": 0.49, "ci_high": 0.62}
+    assert effect_text(smd) == "+0.55 sd [+0.49, +0.62]"
+
+
+def test_rate_ratio_of_a_zero_count_is_finite_and_below_one_hit():
+    """A count of 0 counts as half a conversation: finite for the log-axis plot, and below the
+    ratio of a single hit, so the ordering of ratios is kept."""
+    rng = np.random.default_rng(3)
+    real = {"greeting": (rng.random(60) < 0.2).astype(float)}
+    none = feature_gaps(_frame(real, {"greeting": np.zeros(40)}), bootstrap=50, permutations=50)
+    one = feature_gaps(
+        _frame(real, {"greeting": np.r_[1.0, np.zeros(39)]}), bootstrap=50, permutations=50
+    )
+    hits = real["greeting"].sum()
+    assert none.iloc[0].effect == pytest.approx((0.5 / 40) / (hits / 60))
+    assert 0 < none.iloc[0].effect < one.iloc[0].effect == pytest.approx((1 / 40) / (hits / 60))
 
 
 def test_calibration_on_random_halves_of_real():

@@ -157,7 +157,7 @@ def test_default_min_cluster_size_follows_data_size() -> None:
     assert default_min_cluster_size(600) == 12
     assert default_min_cluster_size(5_000) == 100
     assert default_min_cluster_size(20_000) == 400
-    assert default_min_cluster_size(12) == 6
+    assert default_min_cluster_size(12) == 3  # 4% of a small run, at least 3
     assert default_min_cluster_size(3) == 2
 
 

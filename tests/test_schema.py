@@ -321,6 +321,20 @@ def test_robustness_line_names_the_variant_that_changes_the_ranking() -> None:
     )
 
 
+def test_one_simulator_has_no_ranking_to_hold() -> None:
+    """Issue 20: "ranking holds" was printed for a run with one simulator (a run whose
+    robustness record predates `untied_pairs`, as `single()` is)."""
+    document = fixtures.single()
+    said = verdicts(parse_metrics(document))
+    assert said.robustness is None and said.map_agreement is None
+    document["robustness"] = None
+    document["skipped"] = [{"simulator": None, "statistic": "robustness", "reason": "too small"}]
+    assert verdicts(parse_metrics(document)).robustness is None
+    # Two simulators with the same record: the sentence is said.
+    two = fixtures.realistic()
+    assert verdicts(parse_metrics(two)).robustness.startswith("The ranking holds")
+
+
 def test_unreliable_and_skipped_are_listed_with_their_reasons() -> None:
     said = verdicts(parse_metrics(fixtures.realistic()))
     assert said.reliability == ["sim_c: unreliable: sizes differ by more than 2x (150 vs 1500)"]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
 from simgap_core.cli import app as cli
-from simgap_core.present.report import build_report
+from simgap_core.present.report import build_report, clusters_lede
 from simgap_core.run import Run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,19 @@ def test_report_of_a_run_without_clusters_says_so(noise_run: Run) -> None:
     assert "no behaviour\ncan be missed or invented" in html
     assert 'id="fig-gaps-0"' not in html  # no per-cluster figure of the noise bin alone
     assert 'id="fig-map-cluster"' in html  # the map is still drawn
+
+
+def test_report_counts_the_clusters_it_shows(clustered_run: Run) -> None:
+    """Issue 20: "the 12 clusters (of 2, plus noise)" in a run with two clusters."""
+    from html import escape
+
+    summary = clustered_run.clusters_summary()
+    clusters = int((summary["cluster"] >= 0).sum())
+    said = clusters_lede(
+        clusters=clusters, noise=bool((summary["cluster"] == -1).any()), top=12, reference="real"
+    )
+    assert clusters < 12 and "the 12 of" not in said
+    assert escape(said) in build_report(clustered_run.path)
 
 
 def test_cli_report_compare_export_of_a_run_without_clusters(noise_run: Run, tmp_path) -> None:

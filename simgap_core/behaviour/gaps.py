@@ -6,7 +6,9 @@ assistant 4x as often"). Each (feature, simulator) pair gets
 - the real and simulated value: the mean, or the rate of a binary (0/1) feature;
 - an effect size: for continuous features the standardized mean difference (simulator minus
   real, over the pooled sd: Cohen's d), for binary ones the ratio of rates (simulator / real),
-  each rate smoothed as (x + 0.5) / (n + 1) so a rate of zero gives a finite ratio;
+  a count of zero counted as half a conversation so the ratio stays finite (the forest plot
+  draws it on a log axis); with both counts positive it is the ratio of the observed rates,
+  the one the shares a sentence states give;
 - a percentile bootstrap interval of the effect, conversations resampled with replacement
   within each source (seeded). Percentile rather than BCa: the effects are smooth functions of
   means over hundreds of conversations, whose bootstrap distribution is near symmetric, and
@@ -31,6 +33,7 @@ from scipy import stats
 
 from simgap_core.behaviour.features import BINARY, BY_NAME, FEATURES, Feature
 from simgap_core.measure.uncertainty import benjamini_hochberg
+from simgap_core.present.formatting import format_whole_share
 
 SMD, RATE_RATIO = "smd", "rate_ratio"
 SIGNIFICANCE = 0.05
@@ -58,7 +61,10 @@ class FeatureGapError(ValueError):
 
 
 def _rate_ratio(sim_hits, n_sim, real_hits, n_real):
-    return ((sim_hits + 0.5) / (n_sim + 1.0)) / ((real_hits + 0.5) / (n_real + 1.0))
+    """sim rate / real rate; a count of 0 counts as 0.5, so the ratio is finite and still
+    ordered (0.5 hits below 1 hit), and equal to the observed ratio whenever both counts are
+    positive."""
+    return (np.maximum(sim_hits, 0.5) / n_sim) / (np.maximum(real_hits, 0.5) / n_real)
 
 
 def _smd(mean_sim, var_sim, n_sim, mean_real, var_real, n_real):
@@ -272,49 +278,87 @@ def _number(value: float, unit: str) -> str:
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
 
-def _ratio_text(effect: float, low: float, high: float, level: str) -> str:
-    """ "4.4x, 95% CI 3.7-5.2" (or "1.13x less often, 95% CI 1.05-1.25" below 1, with the
-    inverted interval): two decimals when the ratio is below 2, so close ratios read apart."""
-    less = effect < 1
+def _ratio_digits(ratio: float) -> int:
+    """Two decimals when the ratio (>= 1) is below 2, so close ratios read apart."""
+    return 2 if ratio < 2 else 1
+
+
+def _ratio_text(sim: float, real: float, low: float, high: float, level: str) -> str:
+    """The ratio of two shown, positive rates with its interval: "4.4x, 95% CI 3.7-5.2";
+    below 1 inverted, "1.13x less often, 95% CI 1.05-1.25"; "about as often (ratio 0.98,
+    95% CI 0.80-1.20)" when the shares show alike or the ratio shows as 1.
+
+    The ratio is sim / real of the rates themselves (not of the smoothed effect), so it is the
+    one the shown shares give, and "less often" goes with the smaller simulated share."""
+    ratio = sim / real
+    less = ratio < 1
+    shown = 1 / ratio if less else ratio
+    digits = _ratio_digits(shown)
+    alike = format_whole_share(sim) == format_whole_share(real)
+    if alike or f"{shown:.{digits}f}" == f"{1:.{digits}f}":
+        return f"about as often: ratio {ratio:.2f}, {level} {_times(low, 2)}-{_times(high, 2)}"
     if less:
         with np.errstate(divide="ignore"):
-            effect, low, high = 1 / effect, 1 / high, 1 / low
-    digits = 2 if effect < 2 else 1
+            low, high = 1 / high, 1 / low
+    return (
+        f"{shown:.{digits}f}x{' less often' if less else ''}, {level} "
+        f"{_times(low, digits)}-{_times(high, digits)}"
+    )
 
-    def times(value: float) -> str:
-        return f"{value:.{digits}f}" if np.isfinite(value) else "∞"
 
-    return f"{times(effect)}x{' less often' if less else ''}, {level} {times(low)}-{times(high)}"
+def _times(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}" if np.isfinite(value) else "∞"
 
 
 def gap_sentence(row: pd.Series | dict, *, confidence: float = 0.95) -> str:
     """One row of `feature_gaps` in words, e.g.
 
-    "chatty_sim users thank the assistant in 42% of conversations, real users in 10% (4.4x,
+    "chatty_sim users thank the assistant in 42% of conversations, real users in 10% (4.2x,
     95% CI 3.7-5.2)"; a rate below the real one reads "(1.25x less often, 95% CI
     1.11-1.41)", the interval of the inverted ratio.
+
+    The shares are rounded first (`format_whole_share`) and the words follow from what is shown:
+    "never" only for a share of exactly 0, a ratio only when both shares show as a number
+    (not 0%, not "<1%"), "about as often" when they show alike.
     """
     feature = BY_NAME[row["feature"]]
     level = f"{confidence:.0%} CI"
     if feature.kind == BINARY:
-        if row["sim"] == 0:
-            return (
-                f"{row['simulator']} users never {feature.phrase}, real users do in "
-                f"{row['real']:.0%} of conversations"
-            )
-        if row["real"] == 0:
-            return (
-                f"{row['simulator']} users {feature.phrase} in {row['sim']:.0%} of "
-                "conversations, real users never do"
-            )
-        ratio = _ratio_text(row["effect"], row["ci_low"], row["ci_high"], level)
-        return (
-            f"{row['simulator']} users {feature.phrase} in {row['sim']:.0%} of conversations, "
-            f"real users in {row['real']:.0%} ({ratio})"
-        )
+        return _rate_sentence(row, feature, level)
     unit = "" if feature.unit in ("share", "words") else " per conversation"
     return (
         f"{row['simulator']} users: {feature.label} {_number(row['sim'], feature.unit)}{unit} "
         f"on average, real users {_number(row['real'], feature.unit)} "
         f"({row['effect']:+.2f} sd, {level} {row['ci_low']:+.2f} to {row['ci_high']:+.2f})"
     )
+
+
+def _rate_sentence(row: pd.Series | dict, feature: Feature, level: str) -> str:
+    who, phrase = row["simulator"], feature.phrase
+    sim, real = float(row["sim"]), float(row["real"])
+    sim_text, real_text = format_whole_share(sim), format_whole_share(real)
+    if sim <= 0 and real <= 0:
+        return f"neither {who} users nor real users ever {phrase}"
+    if sim <= 0:
+        return f"{who} users never {phrase}, real users do in {real_text} of conversations"
+    if real <= 0:
+        return f"{who} users {phrase} in {sim_text} of conversations, real users never do"
+    stated = f"{who} users {phrase} in {sim_text} of conversations, real users in {real_text}"
+    if "<" in sim_text or "<" in real_text:
+        return stated  # a ratio to "<1%" could be anything: none is stated
+    return f"{stated} ({_ratio_text(sim, real, row['ci_low'], row['ci_high'], level)})"
+
+
+def effect_text(row: pd.Series | dict) -> str:
+    """A feature gap's effect and interval for a table cell, consistent with `gap_sentence`:
+    a ratio of rates as the observed ratio, three significant digits ("0.15× [0.08, 0.27]";
+    "0×" when the simulator never does it, "∞×" when real users never do, "–" when neither
+    does), a standardized difference as "+0.55 sd [+0.49, +0.62]"."""
+    low, high = float(row["ci_low"]), float(row["ci_high"])
+    if row["effect_kind"] != RATE_RATIO:
+        return f"{row['effect']:+.2f} sd [{low:+.2f}, {high:+.2f}]"
+    sim, real = float(row["sim"]), float(row["real"])
+    if sim <= 0 and real <= 0:
+        return "–"
+    ratio = "∞" if real <= 0 else f"{sim / real:.3g}"
+    return f"{ratio}× [{low:.3g}, {high:.3g}]"

@@ -5,12 +5,18 @@ complaints is missed" does. A cluster is named by its *distinctive feature profi
 behaviour feature, the cluster's mean minus the mean of every other clustered conversation, in
 units of the feature's sd over all of them (a standardized difference). Features whose
 difference reaches `min_z` and that have a phrase for that direction (`Feature.high` /
-`Feature.low` in features.json) name the cluster, largest first, as many as fit in 8 words.
+`Feature.low` in features.json) name the cluster, as many as fit in 8 words, ranked
+contrastively: by the difference from the rest plus the difference from the cluster's nearest
+other clusters (`NEAREST`, by their standardized feature means), so a phrase that also fits the
+clusters most like it, and would not tell them apart, comes after one that does.
 The description adds the numbers and the cluster's c-TF-IDF terms
 (`simgap_core.measure.interpret.class_tfidf`). A cluster without a distinctive feature is named
-by its terms. Names are unique within a run: a clash is resolved by adding the next
-distinctive phrase, then the top term, then a number, in order of cluster size, so the same
-run always gets the same names. Noise (-1) is "unclustered".
+by its terms. Names are distinct in content, not only in text: no two names share all but one
+phrase ("casual lowercase writing, single-turn requests, terse one-line requests" and the same
+plus "short messages" read as one behaviour). Clusters are named in order of size, so the same
+run always gets the same names; a name too close to an earlier one drops or swaps phrases for
+the next distinguishing ones (`_unique`), else takes the top term, else a number.
+Noise (-1) is "unclustered".
 
 The LLM namer (`simgap_core.behaviour.llm_names`, `analyze --namer llm`) starts from these
 names: it shows a model each cluster beside its nearest clusters, keeps these names where the
@@ -27,11 +33,15 @@ import pandas as pd
 from simgap_core.behaviour.features import BINARY, FEATURES, Feature
 from simgap_core.measure.interpret import class_tfidf
 from simgap_core.parts import Part, register
+from simgap_core.present.formatting import format_whole_share
 
 NOISE = -1
 NOISE_NAME = "unclustered"
 MAX_NAME_WORDS = 8
 MIN_NAME_WORDS = 3
+NEAREST = 3  # the clusters a name is contrasted with
+CANDIDATE_PHRASES = 8  # a name is chosen from the cluster's top phrases, at most this many
+SHORT_NAME_PREFIX = "conversations with "
 NAME_COLUMNS = ("cluster", "name", "description")
 
 
@@ -97,20 +107,54 @@ def _phrases(profile: pd.Series, min_z: float) -> list[tuple[Feature, str, float
     return found
 
 
-def _compose(phrases: list[str]) -> str:
-    """Join phrases while the name stays within MAX_NAME_WORDS words."""
-    name = ""
+def _nearest_clusters(means: pd.DataFrame, sd: pd.Series) -> dict[int, list[int]]:
+    """Each cluster's `NEAREST` other clusters by the distance between their feature means in
+    units of each feature's sd (ties by cluster number)."""
+    points = (means / sd).to_numpy(np.float64)
+    points = np.where(np.isfinite(points), points, 0.0)
+    distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
+    numbers = means.index.to_numpy()
+    nearest = {}
+    for row, cluster in enumerate(numbers):
+        others = [i for i in np.lexsort((numbers, distances[row])) if i != row]
+        nearest[int(cluster)] = [int(numbers[i]) for i in others[:NEAREST]]
+    return nearest
+
+
+def _contrastive(
+    distinctive: list[tuple[Feature, str, float]],
+    own: pd.Series,
+    neighbours: pd.DataFrame,
+    sd: pd.Series,
+) -> list[tuple[Feature, str, float]]:
+    """`distinctive` ranked by |z| plus how far the cluster lies, in the phrase's direction,
+    beyond the nearest of its `neighbours` (their means; in sds, negative when a neighbour is
+    further out): the phrases that tell it apart from the clusters most like it come first."""
+
+    def score(item: tuple[Feature, str, float]) -> float:
+        feature, _, z = item
+        if not len(neighbours):
+            return abs(z)
+        gaps = np.sign(z) * (own[feature.name] - neighbours[feature.name]) / sd[feature.name]
+        gaps = gaps[np.isfinite(gaps)]
+        return abs(z) + (float(gaps.min()) if len(gaps) else 0.0)
+
+    return sorted(distinctive, key=lambda item: (-score(item), item[0].name))
+
+
+def _greedy(phrases: list[str]) -> list[str]:
+    """The leading phrases, as many as keep the name within MAX_NAME_WORDS words."""
+    chosen: list[str] = []
     for phrase in phrases:
-        candidate = f"{name}, {phrase}" if name else phrase
-        if len(candidate.split()) > MAX_NAME_WORDS:
+        if len(", ".join([*chosen, phrase]).split()) > MAX_NAME_WORDS:
             break
-        name = candidate
-    return name
+        chosen.append(phrase)
+    return chosen
 
 
 def _value(feature: Feature, value: float) -> str:
     if feature.kind == BINARY:
-        return f"{value:.0%}"
+        return format_whole_share(value)  # "0%" only when none does it
     return f"{value:.2f}" if feature.unit == "share" else f"{value:.1f}"
 
 
@@ -163,8 +207,11 @@ def name_clusters(
             ).items()
         }
     order = sorted(sizes.index, key=lambda c: (c == NOISE, -sizes[c], c))
+    means = clustered.groupby("cluster")[names].mean()
+    sd = clustered[names].std(ddof=0).replace(0.0, np.nan)
+    nearest = _nearest_clusters(means, sd) if len(means) else {}
     used: set[str] = {NOISE_NAME}
-    used_sets: set[frozenset] = set()
+    taken: list[frozenset[str]] = []
     rows = []
     for cluster in order:
         if cluster == NOISE:
@@ -180,19 +227,28 @@ def name_clusters(
         members = clustered["cluster"] == cluster
         inside = clustered.loc[members, names].mean()
         outside = clustered.loc[~members, names].mean()
-        distinctive = _phrases(profiles.loc[cluster], min_z)
+        neighbours = means.loc[nearest[int(cluster)]]
+        distinctive = _contrastive(
+            _phrases(profiles.loc[cluster], min_z), means.loc[cluster], neighbours, sd
+        )
+        # Weaker phrases (half the threshold) only serve to tell a name apart from another.
+        weaker = _contrastive(
+            [item for item in _phrases(profiles.loc[cluster], min_z / 2) if abs(item[2]) < min_z],
+            means.loc[cluster],
+            neighbours,
+            sd,
+        )
         cluster_terms = terms.get(cluster, [])
         phrases = [phrase for _, phrase, _ in distinctive]
         if not phrases:
             phrases = [
                 "mixed requests" + (": " + ", ".join(cluster_terms[:3]) if cluster_terms else "")
             ]
-        # Too short to read as a behaviour ("greetings"): say what kind of conversations.
-        if len(_compose(phrases).split()) < MIN_NAME_WORDS:
-            phrases[0] = f"conversations with {phrases[0]}"
-        name, key = _unique(phrases, cluster_terms, used, used_sets)
+        name, key = _unique(
+            phrases, cluster_terms, used, taken, weaker=[phrase for _, phrase, _ in weaker]
+        )
         used.add(name)
-        used_sets.add(key)
+        taken.append(key)
         rows.append(
             {
                 "cluster": int(cluster),
@@ -205,21 +261,62 @@ def name_clusters(
     return pd.DataFrame(rows, columns=list(NAME_COLUMNS)).sort_values("cluster", ignore_index=True)
 
 
+def too_close(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two names made of the phrase sets `a` and `b` read as one: they share a phrase
+    and each has at most one phrase the other lacks (the same phrases in another order, one
+    phrase more, or one phrase swapped)."""
+    return bool(a & b) and len(a - b) <= 1 and len(b - a) <= 1
+
+
+def _written(phrases: list[str]) -> str:
+    """The phrases as a name; too short to read as a behaviour ("greetings"), it says what
+    kind of conversations ("conversations with greetings")."""
+    name = ", ".join(phrases)
+    return SHORT_NAME_PREFIX + name if len(name.split()) < MIN_NAME_WORDS else name
+
+
+def _selections(pool: list[str]) -> list[list[str]]:
+    """Every selection of the first `CANDIDATE_PHRASES` of `pool` that fits in a name, higher-
+    ranked phrases preferred (one with the first phrase before any without it, and so on down
+    the ranking)."""
+    top = pool[:CANDIDATE_PHRASES]
+    selections = []
+    for mask in range(2 ** len(top) - 1, 0, -1):
+        chosen = [p for i, p in enumerate(top) if mask >> (len(top) - 1 - i) & 1]
+        if len(_written(chosen).split()) <= MAX_NAME_WORDS:
+            selections.append(chosen)
+    return selections
+
+
+def _choices(phrases: list[str], weaker: list[str]) -> list[list[str]]:
+    """The phrase lists a name may be made of, preferred first: the top phrases as far as 8
+    words go; then the selections that keep the top phrase (the cluster's most distinctive
+    trait), from `phrases`, then with the `weaker` phrases after them; then the others."""
+    pools = [phrases, phrases + weaker] if weaker else [phrases]
+    every = [selection for pool in pools for selection in _selections(pool)]
+    ordered = [_greedy(phrases)]
+    ordered += [chosen for chosen in every if chosen[0] == phrases[0]]
+    ordered += [chosen for chosen in every if chosen[0] != phrases[0]]
+    unique = {tuple(chosen): chosen for chosen in ordered if chosen}
+    return list(unique.values())
+
+
 def _unique(
-    phrases: list[str], terms: list[str], used_names: set[str], used_sets: set[frozenset]
-) -> tuple[str, frozenset]:
-    """The first free name: the top phrases as far as 8 words go, else the same without one of
-    them (the top one stays), else the top phrase with a c-TF-IDF term, else numbered. Names
-    made of the same phrases in another order count as taken ("wordy messages, detailed specs"
-    after "detailed specs, wordy messages")."""
-    candidates: list[list[str]] = [phrases]
-    candidates += [phrases[:skip] + phrases[skip + 1 :] for skip in range(1, len(phrases))]
-    for chosen in candidates:
-        name = _compose(chosen)
-        key = frozenset(name.split(", "))
-        if name and name not in used_names and key not in used_sets:
+    phrases: list[str],
+    terms: list[str],
+    used_names: set[str],
+    taken: list[frozenset[str]],
+    *,
+    weaker: list[str] = (),
+) -> tuple[str, frozenset[str]]:
+    """The first name of `_choices` that is free and not `too_close` to any name in `taken`
+    (their phrase sets); else the top phrase with a c-TF-IDF term, else numbered. Returns the
+    name and its phrase set."""
+    for chosen in _choices(phrases, list(weaker)):
+        name, key = _written(chosen), frozenset(chosen)
+        if name not in used_names and not any(too_close(key, other) for other in taken):
             return name, key
-    base = _compose(phrases[:1])
+    base = _written(phrases[:1])
     for term in terms:
         name = f"{base} ({term})"
         if name not in used_names and len(name.split()) <= MAX_NAME_WORDS:

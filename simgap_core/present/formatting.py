@@ -31,6 +31,20 @@ def format_share(value: float | None) -> str:
     return SKIPPED if is_skipped(value) else f"{value:.1%}"
 
 
+def format_whole_share(value: float) -> str:
+    """A share in whole percent, as a sentence states it: "0%" and "100%" only when exactly so
+    (never / every conversation), "<1%" and ">99%" for what would round to them, else "12%".
+
+    Why: a sentence chooses its words ("never", a ratio, "less often") from the numbers it
+    shows, so a share that rounds to 0% but is not 0 must not show as 0%."""
+    if value <= 0:
+        return "0%"
+    if value >= 1:
+        return "100%"
+    shown = f"{value:.0%}"
+    return "<1%" if shown == "0%" else ">99%" if shown == "100%" else shown
+
+
 def format_points(value: float | None) -> str:
     """A difference of two shares, in percentage points, signed: "+3.2 pts"."""
     return SKIPPED if is_skipped(value) else f"{100 * value:+.1f} pts"

@@ -301,6 +301,23 @@ def _difference_figures(
     return result
 
 
+def clusters_lede(*, clusters: int, noise: bool, top: int, reference: str) -> str:
+    """What the per-cluster figures show, counted right: "the 12 of the 40 clusters and the
+    noise where ..." only when there are more than `top` to choose from; otherwise all of them
+    ("both clusters and the noise", "the only cluster"), in that order."""
+    also = " and the noise" if noise else ""
+    if clusters + noise > top:
+        return (
+            f"For each simulator, the {top} of the {clusters} clusters{also} where its share "
+            f"differs most from the {reference} share."
+        )
+    every = {1: "the only cluster", 2: "both clusters"}.get(clusters, f"all {clusters} clusters")
+    return (
+        f"For each simulator, {every}{also}, ordered by how much its share differs from the "
+        f"{reference} share."
+    )
+
+
 def _feature_gap_context(
     gaps: pd.DataFrame | None, *, simulators: Sequence[str]
 ) -> list[dict[str, Any]]:
@@ -308,6 +325,9 @@ def _feature_gap_context(
     their forest plot; [] for a run without feature_gaps.csv."""
     if gaps is None or gaps.empty:
         return []
+    # Imported here: `behaviour` loads scipy.stats, which a run without features never needs.
+    from simgap_core.behaviour.gaps import effect_text
+
     result = []
     for index, simulator in enumerate(simulators):
         table = feature_gap_table(gaps, simulator=simulator)
@@ -316,7 +336,9 @@ def _feature_gap_context(
         result.append(
             {
                 "simulator": simulator,
-                "rows": table.to_dict("records"),
+                "rows": [
+                    {**row, "effect_text": effect_text(row)} for row in table.to_dict("records")
+                ],
                 "significant": int(table["significant"].sum()),
                 "figure": figure_html(
                     feature_gap_figure(table, simulator=simulator), f"fig-features-{index}"
@@ -547,6 +569,12 @@ def build_report(
             int(row["cluster"]): cluster_label(row) for row in summary.to_dict("records")
         },
         "top_clusters": top_clusters,
+        "clusters_lede": clusters_lede(
+            clusters=int((summary["cluster"] != NOISE).sum()),
+            noise=bool((summary["cluster"] == NOISE).any()),
+            top=top_clusters,
+            reference=data.reference,
+        ),
         "map_shown": len(shown),
         "map_total": len(data.points),
         "map_stacks": len(stacked),

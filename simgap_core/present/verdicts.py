@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from simgap_core.present.formatting import format_js
+from simgap_core.present.formatting import format_js, format_whole_share
 from simgap_core.schema import Interval, Metrics, Mixture, Robustness
 
 # A sentence about a tied group names each one's JS and interval up to this many simulators.
@@ -220,7 +220,8 @@ def no_gap_sentence(metrics: Metrics, simulator: str) -> str:
     share = None if detectable is None else detectable.missing_share
     if share is None or share > REQUIRED_DETECTABLE_SHARE:
         reach = (
-            f"a simulator missing a behaviour of {share:.0%} of {reference} conversations"
+            f"a simulator missing a behaviour of {format_whole_share(share)} of {reference} "
+            "conversations"
             if share is not None
             else f"not even a simulator missing half of {reference} behaviour"
         )
@@ -231,8 +232,8 @@ def no_gap_sentence(metrics: Metrics, simulator: str) -> str:
     return (
         f"{simulator} is as close to {reference} users as they are to each other at these sample "
         f"sizes: {names_text([e.name for e in evidence])} find no difference ({said}); this "
-        f"run would detect a simulator missing a behaviour of {share:.0%} of {reference} "
-        f"conversations {detectable.power:.0%} of the time."
+        f"run would detect a simulator missing a behaviour of {format_whole_share(share)} of "
+        f"{reference} conversations {detectable.power:.0%} of the time."
     )
 
 
@@ -283,7 +284,10 @@ def _order(js: dict[str, float]) -> list[str]:
 def robustness_sentence(metrics: Metrics) -> str | None:
     """Whether the order of the simulators that are not tied survives re-quantizing the same
     conversations (other k-means seeds, k/2, 2k), or which variant changes it. Said as what it
-    is: a check of the quantization, not a resampling (the intervals and ties are that)."""
+    is: a check of the quantization, not a resampling (the intervals and ties are that).
+    Nothing with one simulator: there is no ranking to hold."""
+    if len(metrics.simulator_names) < 2:
+        return None
     robustness: Robustness | None = metrics.robustness
     if robustness is None:
         reason = metrics.skip_reason(None, "robustness")
@@ -327,9 +331,10 @@ def robustness_sentence(metrics: Metrics) -> str | None:
 
 
 def map_agreement_sentence(metrics: Metrics) -> str | None:
-    """Whether the map clusters rank the simulators as the paper quantization does."""
+    """Whether the map clusters rank the simulators as the paper quantization does (nothing
+    with one simulator: there is no ranking)."""
     robustness = metrics.robustness
-    if robustness is None or robustness.map_agrees is None:
+    if robustness is None or robustness.map_agrees is None or len(metrics.simulator_names) < 2:
         return None
     if robustness.map_agrees:
         return "The map clusters rank the simulators the same way."
