@@ -174,9 +174,7 @@ else:
             "label",
             "real",
             "sim",
-            "effect",
-            "ci_low",
-            "ci_high",
+            "effect_shown",
             "q_value",
             "significant",
             "finding",
@@ -185,14 +183,13 @@ else:
             "label": "feature",
             "real": st.column_config.NumberColumn(reference, format="%.3g"),
             "sim": st.column_config.NumberColumn(simulator, format="%.3g"),
-            "effect": st.column_config.NumberColumn(
-                "effect",
-                format="%.2f",
-                help="Rates: simulator rate / reference rate. Counts, lengths and shares: "
-                "standardized mean difference (simulator minus reference, in pooled sd).",
+            "effect_shown": st.column_config.TextColumn(
+                "effect [95% interval]",
+                help="Rates: simulator rate / reference rate, as the sentence states it (0× when "
+                "the simulator never does it, ∞× when the reference never does). Counts, lengths "
+                "and shares: standardized mean difference (simulator minus reference, in pooled "
+                "sd).",
             ),
-            "ci_low": st.column_config.NumberColumn("95% low", format="%.2f"),
-            "ci_high": st.column_config.NumberColumn("95% high", format="%.2f"),
             "q_value": st.column_config.NumberColumn("q (BH)", format="%.3g"),
             "finding": "in words",
         },

@@ -244,6 +244,11 @@ def test_feature_gap_table_puts_significant_rows_first_with_sentences() -> None:
     assert set(table["feature"].iloc[:3]) == {"gratitude", "user_turns", "pastes_code"}
     for _, row in table.iterrows():
         assert row["finding"] == gap_sentence(row)
+    # The table's effect cell states the ratio the sentence states (sim / real shown shares).
+    shown = dict(zip(table["feature"], table["effect_shown"], strict=True))
+    assert shown["gratitude"] == "4× [2.5, 5.5]"
+    assert shown["pastes_code"] == "0.333× [0.2, 0.6]"
+    assert shown["user_turns"] == "-0.90 sd [-1.20, -0.60]"
     top = top_feature_gaps(_gaps(), simulator="sim", top=2)
     assert len(top) == 2 and "greeting" not in set(top["feature"])
     assert top_feature_gaps(_gaps(), simulator="other").empty

@@ -426,12 +426,14 @@ def top_feature_gaps(gaps: pd.DataFrame, *, simulator: str, top: int = 3) -> pd.
 
 def feature_gap_table(gaps: pd.DataFrame, *, simulator: str) -> pd.DataFrame:
     """One simulator's feature gaps for display: significant rows first, then by effect size,
-    with the `gap_sentence` of each row in `finding`."""
-    from simgap_core.behaviour.gaps import SIGNIFICANCE, effect_size, gap_sentence
+    with the `gap_sentence` of each row in `finding` and its effect as that sentence states it
+    in `effect_shown` (`effect_text`)."""
+    from simgap_core.behaviour.gaps import SIGNIFICANCE, effect_size, effect_text, gap_sentence
 
     rows = gaps[gaps["simulator"].astype(str) == simulator].copy()
     rows["significant"] = rows["q_value"] <= SIGNIFICANCE
     rows["_size"] = effect_size(rows)
     rows = rows.sort_values(["significant", "_size"], ascending=[False, False], kind="stable")
     rows["finding"] = [gap_sentence(row) for _, row in rows.iterrows()]
+    rows["effect_shown"] = [effect_text(row) for _, row in rows.iterrows()]
     return rows.drop(columns="_size").reset_index(drop=True)
