@@ -12,7 +12,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from simgap_core.present.figures.common import CATEGORY_COLORS, hide_map_axes, plotly_text
+from simgap_core.present.figures.common import (
+    CATEGORY_COLORS,
+    hide_map_axes,
+    plotly_text,
+    themed,
+    title,
+)
 from simgap_core.present.selection import Grid
 
 # Density panels side by side; more sources wrap onto further rows.
@@ -49,7 +55,7 @@ def density_figure(
                 zmax=top,
                 colorscale="Viridis",
                 showscale=index == len(names) - 1,
-                colorbar={"title": "share", "tickformat": ".1%"},
+                colorbar={"title": "share of the source", "tickformat": ".1%"},
                 hovertemplate=f"{plotly_text(name)}: %{{z:.2%}} of its conversations"
                 "<extra></extra>",
             ),
@@ -59,7 +65,7 @@ def density_figure(
     figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     figure.update_layout(height=height * rows, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return figure
+    return themed(figure)
 
 
 def difference_figure(
@@ -94,13 +100,12 @@ def difference_figure(
     figure.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="white",
-        title={
-            "text": f"Blue: {reference} users are here more than {simulator}. "
-            f"Red: {simulator} is here more than {reference} users.",
-            "font": {"size": 13},
-        },
+        title=title(
+            f"Blue: {reference} users are here more than {simulator}. "
+            f"Red: {simulator} is here more than {reference} users."
+        ),
     )
+    themed(figure)
     hide_map_axes(figure)
     if regions is not None and len(regions):
         figure.update_layout(
