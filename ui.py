@@ -165,9 +165,9 @@ def _load_cluster_names(path: str, stamp: int) -> dict[int, str]:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _load_stacks(path: str, stamp: int) -> pd.DataFrame:
-    return stack_points(
-        _load_points(path, stamp), Run(path).representations()[["conversation_id", "text"]]
-    )
+    # Hover texts show the start of each conversation's first user turn (the user's words).
+    words = _load_overview(path, stamp)["first_request"].rename("text").reset_index()
+    return stack_points(_load_points(path, stamp), words)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
