@@ -97,7 +97,12 @@ if view == VIEWS[0]:
         # A copy: the cached map figure is shared by every rerun and must not change.
         figure = go.Figure(figure)
         figure.add_trace(
-            highlight_trace(stack_points(matched, words), found, label=f"matches “{query.strip()}”")
+            highlight_trace(
+                stack_points(matched, words),
+                found,
+                label=f"matches “{query.strip()}”",
+                names=names,
+            )
         )
         st.caption(
             f"{len(matched):,} shown conversations contain “{ui.md(query.strip())}”"

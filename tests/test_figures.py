@@ -234,7 +234,7 @@ def _all_label_strings(figure) -> list[str]:
     """Every string plotly would render as its HTML subset: hover, names, titles, ticks."""
     texts: list[str] = []
     for trace in figure.data:
-        for field in ("text", "hovertext", "name", "hovertemplate", "y"):
+        for field in ("text", "hovertext", "name", "hovertemplate", "meta", "y"):
             value = getattr(trace, field, None)
             if value is None:
                 continue
@@ -261,9 +261,8 @@ def test_hostile_ids_and_names_are_escaped_in_every_map_label() -> None:
     for color_by in ("source", "cluster"):
         figure = map_scatter(points, color_by=color_by, reference="real")
         texts = _all_label_strings(figure)
-        # Only line breaks, the cluster's italics and the hover's <extra> come from us; nothing
-        # from data is markup.
-        assert set().union(*map(_tags, texts)) <= {"br", "i", "extra"}, color_by
+        # Only the line break and the hover's <extra> come from us; nothing from data is markup.
+        assert set().union(*map(_tags, texts)) <= {"br", "extra"}, color_by
         hover = " ".join(t for t in texts)
         assert "&lt;span style=&quot;" not in hover  # quotes stay literal: only &, <, > escaped
         assert '&lt;span style="background:url(http://127.0.0.1:9/y)"&gt;' in hover

@@ -106,10 +106,15 @@ def test_the_stacked_map_sizes_groups_and_hovers_the_count_per_source(piled, tex
     assert sizes["a"] == pytest.approx(5 * np.sqrt(3))
     assert sizes["f"] == pytest.approx(5)
     shown = dict(zip(order, trace.text, strict=True))
-    assert shown["a"].startswith("words of a<br>")
-    assert shown["a"].endswith("3 conversations: real 2, sim 1")
-    assert shown["b"].endswith("2 conversations: real 1, sim 1")
-    assert shown["f"].endswith("sim · f")  # a single conversation: its source and id
+    # The user's words, who the point stands for, its cluster.
+    assert shown["a"] == "words of a<br>3 conversations: real 2, sim 1<br>cluster 1"
+    assert shown["b"] == "words of b<br>2 conversations: real 1, sim 1<br>cluster 0"
+    assert shown["f"] == "f<br>sim · f<br>noise"  # one conversation: its source and id
+    # Coloured by cluster, a trace holds one cluster: its name is written once, not per point.
+    by_cluster = map_scatter(stacked, color_by="cluster", reference="real", names={1: "<b>x</b>"})
+    first = by_cluster.data[0]
+    assert first.meta == "1 · &lt;b&gt;x&lt;/b&gt;" and "%{meta}" in first.hovertemplate
+    assert list(first.text) == ["words of a<br>3 conversations: real 2, sim 1"]
     # A group of several sources is ringed; a group of one source, or one point, is not.
     rings = dict(zip(order, trace.marker.line.width, strict=True))
     assert rings["a"] > 0 and rings["b"] > 0 and rings["f"] == 0
@@ -135,14 +140,14 @@ def test_a_hover_shows_the_start_of_the_users_words_escaped() -> None:
     trace = map_scatter(stacked, color_by="source", reference="real").data[0]
     shown = dict(zip(trace.customdata, trace.text, strict=True))
     first = shown["<i>x</i>"]
-    excerpt = first.split("<br><i>")[0]
+    excerpt = first.split("<br>2 conversations")[0]
     assert excerpt.startswith("&lt;b&gt;hi&lt;/b&gt; &amp; please help me")
     plain = excerpt.replace("<br>", " ").replace("&lt;", "<").replace("&gt;", ">")
     assert plain.replace("&amp;", "&").endswith("…")
     assert len(plain.replace("&amp;", "&")) == 160 + 1  # 160 characters and the ellipsis
     assert all(len(line) <= 60 + 12 for line in excerpt.split("<br>"))  # lines, not one band
     assert "2 conversations: &lt;s&gt;real&lt;/s&gt; 1, real 1" in first
-    assert shown["solo"].startswith("short text<br><i>noise</i><br>real · solo")
+    assert shown["solo"] == "short text<br>real · solo<br>noise"
 
 
 def test_the_map_names_its_clusters_beside_their_centroids(points) -> None:
@@ -152,8 +157,9 @@ def test_the_map_names_its_clusters_beside_their_centroids(points) -> None:
         labels = {a.text: (a.x, a.y) for a in figure.layout.annotations}
         assert labels["0 · &lt;b&gt;terse&lt;/b&gt;<br>requests"] == pytest.approx((0.5, 0.5))
         assert labels["1 · chatty thanks"] == pytest.approx((5.0, 5.0))
-    hover = " ".join(t for trace in figure.data for t in trace.text)
-    assert "1 · chatty thanks" in hover and "<b>terse" not in hover
+        texts = [t for trace in figure.data if trace.text is not None for t in trace.text]
+        hover = " ".join([*texts, *(trace.meta or "" for trace in figure.data)])
+        assert "1 · chatty thanks" in hover and "<b>terse" not in hover
 
 
 def test_contours_are_drawn_per_source_and_never_selected(points) -> None:

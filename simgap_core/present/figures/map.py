@@ -41,10 +41,14 @@ MAX_CLUSTER_LABELS = 60
 LABEL_LINE_CHARS = 24
 LABEL_LINES = 3
 LEGEND_CHARS = 40
-# The plot area the labels are placed for, in pixels, when the figure's width is unknown (the
-# dashboard fills the page's width, less the legend): narrower than most, as a wider plot only
-# spreads the clusters further apart (labels keep their size in pixels).
-ASSUMED_WIDTH_PX = 700
+# The figure's width the labels are placed for, in pixels, when the caller does not know it
+# (the dashboard's map fills the page's width): narrower than most pages, as a wider plot only
+# spreads the clusters further apart (labels keep their size in pixels). The cluster legend, on
+# the right, takes about `LEGEND_PX` of it.
+ASSUMED_WIDTH_PX = 1000
+LEGEND_PX = 330
+# The figure's width outside its plot area besides the legend (margins, the y axis title).
+HORIZONTAL_CHROME_PX = 50
 # The map's axes reach this share of the points' extent beyond them on each side; its height
 # minus `VERTICAL_CHROME_PX` (margins, axis title) is the plot area.
 RANGE_PAD = 0.05
@@ -122,13 +126,17 @@ def _who(rows: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(rows["count"] > 1, groups, single), index=rows.index, dtype=str)
 
 
-def hover_texts(rows: pd.DataFrame, names: Mapping[int, str] | None) -> np.ndarray:
-    """Each point's hover text (escaped): the user's words (`text`) when known, then the
-    cluster's name, then its source and id, or its group's count per source."""
-    cluster = plotly_texts(rows["cluster"].map(lambda c: cluster_name(c, names)))
-    text = "<i>" + cluster + "</i><br>" + _who(rows)
+def hover_texts(
+    rows: pd.DataFrame, names: Mapping[int, str] | None, *, cluster: bool = True
+) -> np.ndarray:
+    """Each point's hover text (escaped): the user's words (`text`) when known, then its source
+    and id, or its group's count per source, then (`cluster`) the cluster's name. A trace of one
+    cluster leaves the name out: its hover template adds it once (`_points_trace`'s `meta`)."""
+    text = _who(rows)
     if "text" in rows:
         text = excerpts(rows["text"]) + "<br>" + text
+    if cluster:
+        text = text + "<br>" + plotly_texts(rows["cluster"].map(lambda c: cluster_name(c, names)))
     return text.to_numpy(dtype=object)
 
 
@@ -148,10 +156,12 @@ def _points_trace(
     marker: Mapping[str, object],
     marker_size: float,
     opacity: float,
+    meta: str | None = None,
     **options: object,
 ) -> go.Scattergl:
     """One WebGL trace of `rows` (groups drawn larger), its ids in customdata, its hover texts
-    from the `HOVER` column."""
+    from the `HOVER` column; `meta` (escaped), when given, is a last hover line shared by every
+    point (written once, not once per point)."""
     return go.Scattergl(
         x=rows["x"].to_numpy(),
         y=rows["y"].to_numpy(),
@@ -165,7 +175,8 @@ def _points_trace(
             **_mixed_outline(rows),
             **marker,
         },
-        hovertemplate="%{text}<extra></extra>",
+        meta=meta,
+        hovertemplate="%{text}" + ("<br>%{meta}" if meta else "") + "<extra></extra>",
         **options,
     )
 
@@ -242,6 +253,7 @@ def _cluster_traces(
             _points_trace(
                 rows,
                 name=_legend_name(cluster, names, int(sizes[cluster])),
+                meta=plotly_text(cluster_name(cluster, names)),
                 marker={"color": color},
                 marker_size=marker_size,
                 opacity=opacity,
@@ -274,6 +286,7 @@ def map_scatter(
     contours: bool = False,
     colors: Mapping[str, str] | None = None,
     contour_sources: Sequence[str] | None = None,
+    width_px: int = ASSUMED_WIDTH_PX,
 ) -> go.Figure:
     """The shared map in WebGL: one point per conversation (or per group at identical
     coordinates), ids in every trace's customdata, clusters named beside their centres.
@@ -288,12 +301,13 @@ def map_scatter(
     several sources, their count per source in the hover text. `contours`: a density contour per
     source (line colour = source colour). `colors`: {source: colour} of the whole run, so a map
     of some sources keeps each one's colour. `contour_sources`: outline these sources only.
+    `width_px`: about how wide the figure will be drawn (labels are placed for it).
     """
     if color_by not in ("source", "cluster"):
         raise ValueError(f"color_by must be 'source' or 'cluster', got {color_by!r}")
     sources = source_order(points["source"], reference)
     # Every hover text built once (the per-trace slices share it).
-    points = points.assign(**{HOVER: hover_texts(points, names)})
+    points = points.assign(**{HOVER: hover_texts(points, names, cluster=color_by == "source")})
     colors = {**source_colors(sources, reference=reference), **(colors or {})}
     traces = (
         _source_traces(
@@ -315,12 +329,20 @@ def map_scatter(
     low, span = map_range(points)
     figure.update_xaxes(range=[low[0], low[0] + span[0]])
     figure.update_yaxes(range=[low[1], low[1] + span[1]])
-    figure.update_layout(annotations=cluster_labels(points, names, height_px=height))
+    plot_width = width_px - HORIZONTAL_CHROME_PX - (LEGEND_PX if color_by == "cluster" else 0)
+    figure.update_layout(
+        annotations=cluster_labels(points, names, height_px=height, width_px=plot_width)
+    )
     return figure
 
 
 def highlight_trace(
-    points: pd.DataFrame, ids: set[str], *, label: str, marker_size: float = 5
+    points: pd.DataFrame,
+    ids: set[str],
+    *,
+    label: str,
+    names: Mapping[int, str] | None = None,
+    marker_size: float = 5,
 ) -> go.Scattergl:
     """The points holding any of `ids` (a group: any of its `members`) as gold rings, a trace to
     draw over the map (the search's matches). It carries their ids, so a selection still names
@@ -339,7 +361,7 @@ def highlight_trace(
         x=rows["x"].to_numpy(),
         y=rows["y"].to_numpy(),
         customdata=rows["conversation_id"].to_numpy(dtype=object),
-        text=hover_texts(rows, None),
+        text=hover_texts(rows, names),
         hovertemplate="%{text}<extra></extra>",
         mode="markers",
         name=f"{plotly_text(label)} ({int(hits.sum()):,})",
@@ -411,7 +433,7 @@ def cluster_labels(
     names: Mapping[int, str] | None,
     *,
     height_px: int = 640,
-    width_px: int = ASSUMED_WIDTH_PX,
+    width_px: int = ASSUMED_WIDTH_PX - LEGEND_PX - HORIZONTAL_CHROME_PX,
     top: int = MAX_CLUSTER_LABELS,
 ) -> list[dict[str, object]]:
     """Plotly annotations naming the `top` largest clusters beside their median position.
