@@ -159,13 +159,18 @@ def wrap_text(text: str, width: int) -> str:
 
 def title(text: str, *, width: int = TITLE_LINE_CHARS) -> dict[str, Any]:
     """A figure title (`text` already escaped) that is never cut off: wrapped onto lines of
-    about `width` characters, left-aligned, pushing the top margin as far as it needs."""
+    about `width` characters, left-aligned at the top of the figure (above any subplot titles),
+    growing the top margin when its lines need more room."""
     return {
         "text": wrap_text(text, width),
         "font": {"size": 13},
         "x": 0,
         "xanchor": "left",
-        "yref": "paper",
+        "xref": "container",
+        "y": 1,
+        "yanchor": "top",
+        "yref": "container",
+        "pad": {"t": 16, "l": 8},
         "automargin": True,
     }
 
