@@ -118,7 +118,7 @@ if view == VIEWS[0]:
         theme="streamlit",
     )
     # A point carries its group's first member's id: expand it to every conversation it holds.
-    ids = expand_ids(selected_ids(event), run.stack_members())
+    ids = expand_ids(selected_ids(event), run.stack_members(chosen_sources, chosen_clusters))
     if ids:
         ui.store_selection(run, ids)
     stored = ui.stored_selection(run)
