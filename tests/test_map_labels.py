@@ -12,16 +12,16 @@ import itertools
 import metrics_fixtures
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
-from simgap_core.present.figures.common import TRANSPARENT, title
-from simgap_core.present.figures.density import density_figure, difference_figure
-from simgap_core.present.figures.labels import place_labels, text_extent
+from simgap_core.present.figures.common import TITLE_LINE_PX, TRANSPARENT, titled
+from simgap_core.present.figures.density import COLORBAR_PX, density_figure, difference_figure
+from simgap_core.present.figures.labels import label_lines, place_labels, text_extent
 from simgap_core.present.figures.map import (
     HIGHLIGHT_COLOR,
     cluster_labels,
     highlight_trace,
-    label_lines,
     map_range,
     map_scatter,
 )
@@ -234,13 +234,55 @@ def test_figures_leave_backgrounds_and_text_colours_to_the_theme() -> None:
             assert axis.automargin is True, name
 
 
-def test_long_titles_are_wrapped_and_push_the_margin() -> None:
-    heading = title(" ".join(["word"] * 40))
-    assert heading["automargin"] is True
-    assert all(len(line) <= 90 for line in heading["text"].split("<br>"))
-    assert heading["text"].replace("<br>", " ") == " ".join(["word"] * 40)
+def test_long_titles_are_wrapped_and_get_the_room_they_need() -> None:
+    words = " ".join(["word"] * 40)  # 199 characters: three lines
+    figure = titled(go.Figure(), words, below=20)
+    heading = figure.layout.title.text
+    assert all(len(line) <= 90 for line in heading.split("<br>"))
+    assert heading.replace("<br>", " ") == words and heading.count("<br>") == 2
+    assert figure.layout.margin.t == 16 + 3 * TITLE_LINE_PX + 20
+    assert titled(go.Figure(), "short").layout.margin.t == 16 + TITLE_LINE_PX
     # An escaped entity is never split across lines.
-    assert "&lt;script&gt;" in title("x" * 85 + " &lt;script&gt; tail")["text"].split("<br>")[1]
+    split = titled(go.Figure(), "x" * 85 + " &lt;script&gt; tail").layout.title.text
+    assert "&lt;script&gt;" in split.split("<br>")[1]
+
+
+def test_gap_region_labels_on_one_spot_are_placed_apart_and_escaped() -> None:
+    edges = np.linspace(0.0, 10.0, 11)
+    grid = Grid(edges, edges, np.full((10, 10), 0.01))
+    regions = pd.DataFrame(
+        {
+            "cluster": [1, 2, 3],
+            "category": ["missed", "hallucinated", "missed"],
+            "label": ["1 · <b>pasted</b> error logs", "2 · thanks and leave", "3 · terse asks"],
+            "x": [5.0, 5.05, 4.95],  # all three on one spot
+            "y": [5.0, 5.0, 5.05],
+            "diff": [0.1, -0.1, 0.05],
+        }
+    )
+    figure = difference_figure(
+        grid, reference="real", simulator="sim", regions=regions, width_px=900
+    )
+    annotations = figure.layout.annotations
+    assert [a.text for a in annotations] == [
+        "<b>missed</b>: 1 · &lt;b&gt;pasted&lt;/b&gt; error<br>logs",  # wrapped at 32
+        "<b>invented</b>: 2 · thanks and leave",
+        "<b>missed</b>: 3 · terse asks",
+    ]
+    # Each arrow points at its region; the label boxes, at their pixel offsets from it in the
+    # plot area the figure planned for (its width less the colour bar, its height less the
+    # margins), never overlap.
+    plot = np.array([900 - COLORBAR_PX, 640 - figure.layout.margin.t - 40])
+    boxes = []
+    for a, (_, row) in zip(annotations, regions.iterrows(), strict=True):
+        assert (a.x, a.y) == (row["x"], row["y"])
+        x, y = plot * np.array([row["x"], row["y"]]) / 10 + np.array([a.ax, -a.ay])
+        raw = a.text.replace("<b>", "").replace("</b>", "").replace("&lt;", "<")
+        w, h = text_extent(raw.replace("&gt;", ">").split("<br>")) + np.array([8.0, 8.0])
+        boxes.append((x - w / 2, x + w / 2, y - h / 2, y + h / 2))
+    for one, other in itertools.combinations(boxes, 2):
+        assert not _overlap(one, other)
+    assert list(figure.layout.xaxis.range) == [0.0, 10.0]
 
 
 def test_the_pairwise_colour_scale_tops_at_the_largest_value() -> None:

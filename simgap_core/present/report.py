@@ -111,8 +111,10 @@ from simgap_core.schema import METRICS, Metrics, read_metrics
 # plotly.js (1.9 MB compressed) and 25 sources' tables and figures, well under 10 MB.
 MAX_MAP_POINTS = 10_000
 TOP_CLUSTERS = 12
-# The report's maps fill the page's width (one above the other): labels are placed for it.
+# The report's maps fill the page's width (one above the other), its difference maps half of it
+# (two side by side): their labels are placed for these widths.
 MAP_WIDTH_PX = 1100
+DIFFERENCE_WIDTH_PX = 540
 REPORT_ARTIFACTS = (
     "params.json",
     "corpus",
@@ -310,7 +312,12 @@ def _difference_figures(
         )
         regions = gap_regions(points, summary, simulator=simulator, reference=reference)
         figure = difference_figure(
-            grid, reference=reference, simulator=simulator, height=520, regions=regions
+            grid,
+            reference=reference,
+            simulator=simulator,
+            height=520,
+            regions=regions,
+            width_px=DIFFERENCE_WIDTH_PX,
         )
         result.append((simulator, figure_html(figure, f"fig-difference-{index}")))
     return result

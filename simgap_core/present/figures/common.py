@@ -79,8 +79,10 @@ NOISE_COLOR = "#c8c8c8"
 # them (zero lines, interval whiskers) in a grey that reads on white and on near-black alike.
 TRANSPARENT = "rgba(0,0,0,0)"
 NEUTRAL_LINE = "rgba(128,128,128,0.9)"
-# A figure title is broken into lines of about this many characters (plotly never wraps).
+# A figure title is broken into lines of about this many characters (plotly never wraps), each
+# line about `TITLE_LINE_PX` tall.
 TITLE_LINE_CHARS = 90
+TITLE_LINE_PX = 19
 CATEGORY_COLORS = {"missed": "#01665e", "hallucinated": "#c51b7d", "captured": "#bdbdbd"}
 
 
@@ -157,22 +159,33 @@ def wrap_text(text: str, width: int) -> str:
     return "<br>".join(lines)
 
 
-def title(text: str, *, width: int = TITLE_LINE_CHARS) -> dict[str, Any]:
-    """A figure title (`text` already escaped) that is never cut off: wrapped onto lines of
-    about `width` characters, left-aligned at the top of the figure (above any subplot titles),
-    growing the top margin when its lines need more room."""
-    return {
-        "text": wrap_text(text, width),
-        "font": {"size": 13},
-        "x": 0,
-        "xanchor": "left",
-        "xref": "container",
-        "y": 1,
-        "yanchor": "top",
-        "yref": "container",
-        "pad": {"t": 16, "l": 8},
-        "automargin": True,
-    }
+def titled(
+    figure: go.Figure, text: str, *, width: int = TITLE_LINE_CHARS, below: int = 0
+) -> go.Figure:
+    """`figure` with a title (`text` already escaped) that is never cut off: wrapped onto lines
+    of about `width` characters, left-aligned at the top, the top margin made tall enough for
+    its lines plus `below` pixels (room for subplot titles under it).
+
+    The margin is set here rather than by plotly's title automargin, which draws a title of
+    several lines anchored at the top partly above the figure.
+    """
+    wrapped = wrap_text(text, width)
+    lines = wrapped.count("<br>") + 1
+    figure.update_layout(
+        title={
+            "text": wrapped,
+            "font": {"size": 13},
+            "x": 0,
+            "xanchor": "left",
+            "xref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "yref": "container",
+            "pad": {"t": 10, "l": 8},
+        },
+        margin={"t": 16 + TITLE_LINE_PX * lines + below},
+    )
+    return figure
 
 
 def themed(figure: go.Figure) -> go.Figure:

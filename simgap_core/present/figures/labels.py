@@ -29,6 +29,24 @@ RINGS = 8
 RING_COST = 1.5
 # At most this many points are weighed as obstacles (a seeded sample beyond).
 MAX_OBSTACLES = 1500
+# A label is wrapped at about this many characters per line, on at most `LABEL_LINES` lines
+# (the rest cut with "…").
+LABEL_LINE_CHARS = 24
+LABEL_LINES = 3
+
+
+def label_lines(text: str, *, width: int = LABEL_LINE_CHARS, lines: int = LABEL_LINES) -> list[str]:
+    """`text` broken at spaces into lines of about `width` characters, at most `lines` of them
+    (the last cut with "…" when the text is longer). Plain text: escape each line to draw it."""
+    wrapped: list[str] = []
+    for word in text.split():
+        if wrapped and len(wrapped[-1]) + 1 + len(word) <= width:
+            wrapped[-1] += " " + word
+        else:
+            wrapped.append(word[: 2 * width])
+    if len(wrapped) > lines:
+        wrapped = [*wrapped[: lines - 1], wrapped[lines - 1][: width - 1] + "…"]
+    return wrapped or [""]
 
 
 def text_extent(lines: Sequence[str]) -> tuple[float, float]:

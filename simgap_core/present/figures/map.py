@@ -31,15 +31,12 @@ from simgap_core.present.figures.common import (
     source_colors,
     themed,
 )
-from simgap_core.present.figures.labels import place_labels, text_extent
+from simgap_core.present.figures.labels import label_lines, place_labels, text_extent
 from simgap_core.present.selection import NOISE, cluster_name, source_order
 
 # At most this many clusters (the largest) get a label on the map; all are in the legend.
 MAX_CLUSTER_LABELS = 60
-# A cluster name on the map is wrapped at about this many characters per line, on at most
-# `LABEL_LINES` lines (the rest cut with "…"); a legend entry is cut at `LEGEND_CHARS`.
-LABEL_LINE_CHARS = 24
-LABEL_LINES = 3
+# A legend entry is cut at this many characters (a label on the map is wrapped, `label_lines`).
 LEGEND_CHARS = 40
 # The figure's width the labels are placed for, in pixels, when the caller does not know it
 # (the dashboard's map fills the page's width): narrower than most pages, as a wider plot only
@@ -412,20 +409,6 @@ def map_range(points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     extent = high - low
     extent[extent == 0] = 1.0
     return low - RANGE_PAD * extent, extent * (1 + 2 * RANGE_PAD)
-
-
-def label_lines(text: str, *, width: int = LABEL_LINE_CHARS, lines: int = LABEL_LINES) -> list[str]:
-    """`text` broken at spaces into lines of about `width` characters, at most `lines` of them
-    (the last cut with "…" when the text is longer). Plain text: escape each line to draw it."""
-    wrapped: list[str] = []
-    for word in text.split():
-        if wrapped and len(wrapped[-1]) + 1 + len(word) <= width:
-            wrapped[-1] += " " + word
-        else:
-            wrapped.append(word[: 2 * width])
-    if len(wrapped) > lines:
-        wrapped = [*wrapped[: lines - 1], wrapped[lines - 1][: width - 1] + "…"]
-    return wrapped or [""]
 
 
 def cluster_labels(

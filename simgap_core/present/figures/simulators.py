@@ -24,7 +24,7 @@ from simgap_core.present.figures.common import (
     plotly_text,
     plotly_texts,
     themed,
-    title,
+    titled,
 )
 from simgap_core.present.formatting import format_js, format_share
 from simgap_core.present.leaderboard import cluster_pairwise, leaderboard
@@ -85,10 +85,12 @@ def feature_gap_figure(table: pd.DataFrame, *, simulator: str) -> go.Figure:
     longest = int(max(table["effect_kind"].value_counts().max(), 1)) if len(table) else 1
     figure.update_layout(
         height=max(320, 80 + 24 * longest),
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        title=title(
-            f"What {plotly_text(simulator)} users do differently (95% intervals; filled: q ≤ 0.05)"
-        ),
+        margin={"l": 10, "r": 10, "b": 10},
+    )
+    titled(
+        figure,
+        f"What {plotly_text(simulator)} users do differently (95% intervals; filled: q ≤ 0.05)",
+        below=28,  # the two panels' titles
     )
     return themed(figure)
 
@@ -355,7 +357,6 @@ def mixture_figure(
     figure.update_yaxes(title="weight", range=[0, 1.1], tickformat=".0%")
     figure.update_layout(
         height=340,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        title=title(heading),
+        margin={"l": 10, "r": 10, "b": 10},
     )
-    return themed(figure)
+    return themed(titled(figure, heading))
