@@ -32,7 +32,7 @@ from simgap_core.present.figures.common import (
     themed,
 )
 from simgap_core.present.figures.labels import label_lines, place_labels, text_extent
-from simgap_core.present.selection import NOISE, cluster_name, source_order
+from simgap_core.present.selection import NOISE, SNIPPET_CHARS, cluster_name, source_order
 
 # At most this many clusters (the largest) get a label on the map; all are in the legend.
 MAX_CLUSTER_LABELS = 60
@@ -53,9 +53,8 @@ VERTICAL_CHROME_PX = 75
 # A group of conversations at one spot is drawn with an area proportional to its size, up to
 # this many times a single point's diameter.
 MAX_STACK_SCALE = 5.0
-# The hover text shows this many characters of the user's words, in lines of about
-# `HOVER_LINE_CHARS`.
-EXCERPT_CHARS = 160
+# The hover text shows the user's words (`SNIPPET_CHARS` characters, as the listings) in lines of
+# about this many characters.
 HOVER_LINE_CHARS = 60
 # The ring around a group holding several sources, and around search matches: mid-grey and
 # gold read on light and dark backgrounds alike.
@@ -101,7 +100,7 @@ def _stack_sizes(rows: pd.DataFrame, marker_size: float) -> float | np.ndarray:
     return marker_size * scale
 
 
-def excerpts(texts: pd.Series, *, chars: int = EXCERPT_CHARS) -> pd.Series:
+def excerpts(texts: pd.Series, *, chars: int = SNIPPET_CHARS) -> pd.Series:
     """The start of each text for a hover: whitespace collapsed, at most `chars` characters
     ("…" when cut), escaped for plotly and broken into lines of about `HOVER_LINE_CHARS`."""
     flat = texts.fillna("").astype(str).str.replace(r"\s+", " ", regex=True).str.strip()
