@@ -277,7 +277,7 @@ def test_report_references_nothing_outside_the_file(demo_html) -> None:
     assert len(payloads) == 1
     assert gzip.decompress(base64.b64decode(payloads[0])).decode("utf-8") == get_plotlyjs()
     assert get_plotlyjs()[:2000] not in demo_html
-    # Compressed, it leaves the demo run's report at 3.4 MB (6.0 MB with plotly.js as text).
+    # Compressed, it leaves the demo run's report at 3.2 MB (6.0 MB with plotly.js as text).
     assert len(demo_html.encode("utf-8")) < 4_000_000
 
 
