@@ -180,11 +180,15 @@ def _load_cluster_names(path: str, stamp: int) -> dict[int, str]:
     return Run(path).cluster_names_by_number()
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _load_stacks(path: str, stamp: int) -> pd.DataFrame:
-    return stack_points(
-        _load_points(path, stamp), Run(path).representations()[["conversation_id", "text"]]
-    )
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _load_stacks(
+    path: str, stamp: int, sources: tuple[str, ...], clusters: tuple[int, ...]
+) -> pd.DataFrame:
+    # Grouped after filtering, so a group counts only the conversations shown; hover texts show
+    # the start of each conversation's first user turn (the user's words).
+    points = filter_points(_load_points(path, stamp), sources=sources, clusters=clusters or None)
+    words = _load_overview(path, stamp)["first_request"].rename("text").reset_index()
+    return stack_points(points, words)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -212,8 +216,11 @@ def _map_figure(
 ) -> go.Figure:
     # Building the figure is most of a map rerun at 20k points (~80 ms); st.plotly_chart copies
     # the figure before serialising it, so the cached one is never changed.
-    loaded = _load_stacks(path, stamp) if stacked else _load_points(path, stamp)
-    points = filter_points(loaded, sources=list(sources), clusters=list(clusters) or None)
+    points = (
+        _load_stacks(path, stamp, sources, clusters)
+        if stacked
+        else filter_points(_load_points(path, stamp), sources=sources, clusters=clusters or None)
+    )
     view = RunView(Path(path), stamp, _load_params(path, stamp))
     return map_scatter(
         points,
@@ -327,11 +334,16 @@ class RunView:
             ),
         )
 
-    def stack_members(self) -> dict[str, tuple[str, ...]]:
-        """{id a stacked map point carries: the conversations it stands for}."""
+    def stack_members(
+        self, sources: Sequence[str], clusters: Sequence[int]
+    ) -> dict[str, tuple[str, ...]]:
+        """{id a point of the map of `sources` and `clusters` (empty: all) carries: the
+        conversations it stands for}."""
         return self._read(
-            "the map (representations.parquet)",
-            lambda path, stamp: stack_members(_load_stacks(path, stamp)),
+            "the map",
+            lambda path, stamp: stack_members(
+                _load_stacks(path, stamp, tuple(sources), tuple(int(c) for c in clusters))
+            ),
         )
 
     def feature_gaps(self) -> pd.DataFrame | None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import zlib
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 import ui
 from simgap_core.present import links
 from simgap_core.present.figures.density import density_figure, difference_figure
+from simgap_core.present.figures.map import highlight_trace
 from simgap_core.present.selection import (
     cluster_name,
     difference_grid,
@@ -18,8 +20,10 @@ from simgap_core.present.selection import (
     filter_points,
     gap_regions,
     grid_edges,
+    matching,
     selected_ids,
     share_grid,
+    stack_points,
 )
 
 VIEWS = ("Points", "Density per source", "Difference (real − simulator)")
@@ -69,39 +73,57 @@ if view == VIEWS[0]:
     color_by = option_column.radio(
         "Colour by", ("source", "cluster"), horizontal=True, key="map_color"
     )
-    stack_column, contour_column = option_column.columns(2)
-    stacked = stack_column.toggle(
-        "Identical representations once",
-        value=True,
-        key="map_stacked",
-        help="Conversations whose representation texts are identical sit on one spot: draw "
-        "them as one larger point (its count in the hover text) instead of a pile.",
+    contours = option_column.toggle("Density contours", value=False, key="map_contours")
+    query = st.text_input(
+        "Search what users wrote",
+        key="map_search",
+        placeholder="a word or phrase, e.g. refund",
+        help="Case-insensitive, as typed (not a pattern), over every user turn. Conversations "
+        "that contain it are ringed in gold, drawn over the map.",
     )
-    contours = contour_column.toggle("Density contours", value=False, key="map_contours")
     st.caption(
         f"Showing {len(shown):,} of {len(points):,} conversations"
         f"{'' if len(shown) == len(points) else ' (filtered)'}; every one is drawn (WebGL, "
-        "nothing subsampled"
-        f"{'; identical representations as one point sized by their count' if stacked else ''}"
-        f"). {n_clusters} clusters, the largest named at their centre; {noise_share:.1%} of all "
-        "conversations are HDBSCAN noise. Drag to box-select, or pick the lasso in the toolbar; "
-        "double-click clears."
+        "nothing subsampled; conversations at one spot as one point sized by their count, "
+        f"ringed when it holds several sources). {n_clusters} clusters, named beside their "
+        f"centre; {noise_share:.1%} of all conversations are HDBSCAN noise. Hover a point for "
+        "the start of its first user turn; click a cluster in the legend to hide it. Drag to "
+        "box-select, or pick the lasso in the toolbar; double-click clears."
     )
+    figure = run.map_figure(
+        color_by=color_by, sources=chosen_sources, clusters=chosen_clusters, contours=contours
+    )
+    if query.strip():
+        turns = run.corpus().turns
+        users = turns[turns["role"] == "user"]
+        found = set(users.loc[matching(users["text"], query), "conversation_id"])
+        matched = shown[shown["conversation_id"].isin(found)]
+        words = run.overview()["first_request"].rename("text").reset_index()
+        # A copy: the cached map figure is shared by every rerun and must not change.
+        figure = go.Figure(figure)
+        figure.add_trace(
+            highlight_trace(
+                stack_points(matched, words),
+                found,
+                label=f"matches “{query.strip()}”",
+                names=names,
+            )
+        )
+        st.caption(
+            f"{len(matched):,} shown conversations contain “{ui.md(query.strip())}”"
+            + ("" if len(matched) == len(found) else f" ({len(found):,} in the whole run)")
+            + "."
+        )
     event = st.plotly_chart(
-        run.map_figure(
-            color_by=color_by,
-            sources=chosen_sources,
-            clusters=chosen_clusters,
-            stacked=stacked,
-            contours=contours,
-        ),
+        figure,
         key="map_chart",
         on_select="rerun",
         selection_mode=("box", "lasso"),
         config={"displaylogo": False, "scrollZoom": True},
+        theme="streamlit",
     )
-    # A stacked point carries its first member's id: expand it to every conversation it holds.
-    ids = expand_ids(selected_ids(event), run.stack_members() if stacked else {})
+    # A point carries its group's first member's id: expand it to every conversation it holds.
+    ids = expand_ids(selected_ids(event), run.stack_members(chosen_sources, chosen_clusters))
     if ids:
         ui.store_selection(run, ids)
     stored = ui.stored_selection(run)
@@ -165,7 +187,7 @@ else:
             "never raw counts, so sources of different sizes compare). Same colour scale "
             "everywhere."
         )
-        st.plotly_chart(density_figure(grids), key="map_density")
+        st.plotly_chart(density_figure(grids), key="map_density", theme="streamlit")
     else:
         present = [s for s in run.shown if s in set(shown["source"])]
         if reference not in set(shown["source"]) or not present:
@@ -206,4 +228,5 @@ else:
         st.plotly_chart(
             difference_figure(grid, reference=reference, simulator=simulator, regions=regions),
             key="map_difference",
+            theme="streamlit",
         )

@@ -22,7 +22,7 @@ from many_sources import build_many_sources_run
 from streamlit.testing.v1 import AppTest
 
 from simgap_core.present.leaderboard import shared_ranks
-from simgap_core.present.selection import map_points, stack_points
+from simgap_core.present.selection import expand_ids, map_points, stack_members, stack_points
 from simgap_core.present.verdicts import verdicts
 from simgap_core.run import Run
 from simgap_core.schema import METRICS, SCHEMA_VERSION, read_metrics
@@ -298,16 +298,22 @@ def test_clusters_page_equals_the_summary_and_lists_a_clusters_conversations(dem
 
 
 def test_map_lists_the_conversations_of_a_selection_event(demo: Run) -> None:
-    # Unstacked: one point per conversation, the selection is exactly the points' ids.
-    app = open_page("map", map_stacked=False)
+    # Every conversation is behind exactly one point (alone, or in its spot's group).
+    app = open_page("map")
     no_failures(app)
     (spec,) = chart_specs(app)
     ids = [cid for trace in spec["data"] for cid in trace["customdata"] if cid is not None]
-    assert sorted(ids) == sorted(demo.projection()["conversation_id"])
-
     projection = demo.projection()
-    first_sim = projection[projection["source"] != "real"]["conversation_id"].iloc[0]
-    reals = projection[projection["source"] == "real"]["conversation_id"].iloc[:2].tolist()
+    stacks = stack_points(
+        map_points(projection, demo.clusters()),
+        demo.representations()[["conversation_id", "text"]],
+    )
+    assert sorted(expand_ids(ids, stack_members(stacks))) == sorted(projection["conversation_id"])
+
+    # Points that stand for one conversation each: the selection is exactly their ids.
+    alone = stacks[stacks["count"] == 1]
+    first_sim = alone[alone["source"] != "real"]["conversation_id"].iloc[0]
+    reals = alone[alone["source"] == "real"]["conversation_id"].iloc[:2].tolist()
     chosen = [reals[1], first_sim, reals[0]]
     app.session_state["map_chart"] = {
         "selection": {
@@ -330,12 +336,31 @@ def test_map_lists_the_conversations_of_a_selection_event(demo: Run) -> None:
     assert app.session_state["map_selection"]["ids"] == chosen
 
 
+def test_the_map_search_rings_the_conversations_whose_users_wrote_it(demo: Run) -> None:
+    turns = demo.corpus().turns
+    users = turns[turns["role"] == "user"]
+    found = users.loc[users["text"].str.contains("rabbit", case=False), "conversation_id"]
+    assert 0 < found.nunique() < len(demo.projection())
+    app = open_page("map")
+    app.text_input(key="map_search").input("RaBBit").run()
+    no_failures(app)
+    (spec,) = chart_specs(app)
+    ringed = spec["data"][-1]  # drawn last: on top of every point
+    assert ringed["name"] == f"matches “RaBBit” ({found.nunique():,})"
+    projection = demo.projection().set_index("conversation_id")
+    xs, ys = decoded(ringed["x"]), decoded(ringed["y"])
+    spots = {(float(x), float(y)) for x, y in zip(xs, ys, strict=True)}
+    expected = {tuple(map(float, projection.loc[c, ["x", "y"]])) for c in set(found)}
+    assert spots == expected
+    assert f"{found.nunique():,} shown conversations contain" in app.caption[2].value
+
+
 def test_a_stacked_map_point_selects_every_conversation_it_stands_for(demo: Run) -> None:
     stacks = stack_points(
         map_points(demo.projection(), demo.clusters()),
         demo.representations()[["conversation_id", "text"]],
     )
-    app = open_page("map")  # stacked by default
+    app = open_page("map")
     no_failures(app)
     (spec,) = chart_specs(app)
     ids = [cid for trace in spec["data"] for cid in trace["customdata"] if cid is not None]

@@ -25,7 +25,7 @@ from simgap_core.present.figures.simulators import (
     pairwise_figure,
 )
 from simgap_core.present.leaderboard import cluster_pairwise, pairwise_matrix
-from simgap_core.present.selection import Grid, cluster_gaps, source_order
+from simgap_core.present.selection import Grid, cluster_gaps, cluster_name, source_order
 from simgap_core.schema import Metrics, parse_metrics
 
 
@@ -74,25 +74,34 @@ def test_map_by_source_carries_every_id_with_its_position_and_colour() -> None:
     assert figure.layout.dragmode == "select"
 
 
-def test_map_by_cluster_separates_noise_and_labels_cluster_medians() -> None:
+def test_map_by_cluster_draws_one_toggling_trace_per_cluster_and_labels_medians() -> None:
     points = _points()
-    figure = map_scatter(points, color_by="cluster", reference="real")
-    noise, clustered = figure.data
+    names = {c: f"behaviour {c}" for c in range(0, 25, 2)}  # odd clusters stay unnamed
+    figure = map_scatter(points, color_by="cluster", reference="real", names=names)
+    sizes = points[points["cluster"] >= 0]["cluster"].value_counts()
+    expected = sorted(sizes.index, key=lambda c: (-sizes[c], c))
+    # One trace per cluster, largest first, named in the legend; noise last, in grey.
+    *clusters, noise = figure.data
+    assert len(clusters) == len(expected)
+    for trace, cluster in zip(clusters, expected, strict=True):
+        rows = points[points["cluster"] == cluster]
+        assert sorted(trace.customdata) == sorted(rows["conversation_id"])
+        assert trace.marker.color == CLUSTER_COLORS[cluster % len(CLUSTER_COLORS)]
+        label = f"{cluster} · behaviour {cluster}" if cluster % 2 == 0 else f"cluster {cluster}"
+        assert trace.name == f"{label} ({len(rows):,})"
     assert sorted(noise.customdata) == sorted(
         points.loc[points["cluster"] == -1, "conversation_id"]
     )
-    assert sorted(clustered.customdata) == sorted(
-        points.loc[points["cluster"] >= 0, "conversation_id"]
-    )
-    cluster_of = points.set_index("conversation_id")["cluster"]
-    for i, cid in enumerate(clustered.customdata):
-        expected = CLUSTER_COLORS[cluster_of[cid] % len(CLUSTER_COLORS)]
-        assert _color_of(clustered, i) == expected
+    assert noise.marker.color == NOISE_COLOR and noise.name.startswith("noise (")
+    # Clicking a legend entry hides or shows its cluster.
+    assert figure.layout.legend.itemclick == "toggle"
+    # Every label points at its cluster's median (the text may sit beside it).
     medians = points[points["cluster"] >= 0].groupby("cluster")[["x", "y"]].median()
-    labels = {int(a.text): (a.x, a.y) for a in figure.layout.annotations}
-    assert set(labels) == set(medians.index)
-    for cluster, (x, y) in labels.items():
-        assert (x, y) == pytest.approx(tuple(medians.loc[cluster]))
+    labelled = {int(a.name.split()[-1]): a for a in figure.layout.annotations}
+    assert labelled and set(labelled) <= set(medians.index)
+    for cluster, annotation in labelled.items():
+        assert (annotation.x, annotation.y) == pytest.approx(tuple(medians.loc[cluster]))
+        assert annotation.text == cluster_name(cluster, names)  # short names: one line
     with pytest.raises(ValueError, match="color_by"):
         map_scatter(points, color_by="topic")
 
@@ -225,7 +234,7 @@ def _all_label_strings(figure) -> list[str]:
     """Every string plotly would render as its HTML subset: hover, names, titles, ticks."""
     texts: list[str] = []
     for trace in figure.data:
-        for field in ("text", "hovertext", "name", "hovertemplate", "y"):
+        for field in ("text", "hovertext", "name", "hovertemplate", "meta", "y"):
             value = getattr(trace, field, None)
             if value is None:
                 continue

@@ -1,4 +1,4 @@
-"""Findings on screen: cluster names, stacked map points, gap regions, feature-gap tables/plots.
+"""Findings on screen: cluster names, grouped map points, gap regions, feature-gap tables/plots.
 
 Pure functions of `present.selection` and `present.figures` on hand-made tables, no browser.
 """
@@ -12,7 +12,7 @@ import pytest
 from simgap_core.behaviour import gap_sentence
 from simgap_core.present.figures.common import REFERENCE_COLOR
 from simgap_core.present.figures.density import difference_figure
-from simgap_core.present.figures.map import label_plan, map_scatter
+from simgap_core.present.figures.map import map_scatter
 from simgap_core.present.figures.simulators import feature_gap_figure
 from simgap_core.present.selection import (
     cluster_gaps,
@@ -51,34 +51,44 @@ def points() -> pd.DataFrame:
 
 @pytest.fixture
 def texts() -> pd.DataFrame:
-    # a, b, d: one text of real; c, e: the same text but of the simulator; f alone.
     return pd.DataFrame(
         {
             "conversation_id": ["a", "b", "c", "d", "e", "f"],
-            "text": ["same", "same", "same", "same", "same", "other"],
+            "text": ["words of a", "words of b", "words of c", "words of d", "e", "f"],
         }
     )
 
 
-def test_identical_representations_are_drawn_once_and_map_back_to_all(points, texts) -> None:
-    stacked = stack_points(points, texts)
-    # One stack per (source, text); the first member carries the id.
-    assert stacked["conversation_id"].tolist() == ["a", "c", "f"]
+@pytest.fixture
+def piled(points) -> pd.DataFrame:
+    """`points` with a, c and d on one spot (two sources), b and e on another (two sources)."""
+    return points.assign(x=[0.0, 5.0, 0.0, 0.0, 5.0, 9.0], y=[0.0, 5.0, 0.0, 0.0, 5.0, 9.0])
+
+
+def test_conversations_at_one_spot_are_drawn_once_and_map_back_to_all(piled, texts) -> None:
+    stacked = stack_points(piled, texts)
+    # One row per distinct position, whatever the sources; the first member carries the id.
+    assert stacked["conversation_id"].tolist() == ["a", "b", "f"]
     assert stacked["count"].tolist() == [3, 2, 1]
-    assert stacked["members"].tolist() == [("a", "b", "d"), ("c", "e"), ("f",)]
-    assert stacked["count"].sum() == len(points)
-    # The stack sits at its members' mean; its cluster is the members' most common one.
-    real = stacked.iloc[0]
-    assert (real["x"], real["y"]) == pytest.approx((1.0, 1.0))
-    assert real["cluster"] == 0
-    assert stacked.iloc[1]["cluster"] == 1
-    assert (stacked.iloc[1]["x"], stacked.iloc[1]["y"]) == pytest.approx((5.1, 5.2))
+    assert stacked["members"].tolist() == [("a", "c", "d"), ("b", "e"), ("f",)]
+    assert stacked["count"].sum() == len(piled)
+    # Its count per source, the largest first (ties: the source seen first); coloured by the
+    # largest; the cluster the members' most common (ties: the smallest number).
+    assert stacked["sources"].tolist() == [
+        (("real", 2), ("sim", 1)),
+        (("real", 1), ("sim", 1)),
+        (("sim", 1),),
+    ]
+    assert stacked["source"].tolist() == ["real", "real", "sim"]
+    assert stacked["cluster"].tolist() == [1, 0, -1]
+    assert stacked["text"].tolist() == ["words of a", "words of b", "f"]
 
     members = stack_members(stacked)
-    event = {"selection": {"points": [{"customdata": "c"}, {"customdata": ["a"]}]}}
-    assert expand_ids(selected_ids(event), members) == ["c", "e", "a", "b", "d"]
+    event = {"selection": {"points": [{"customdata": "b"}, {"customdata": ["a"]}]}}
+    assert expand_ids(selected_ids(event), members) == ["b", "e", "a", "c", "d"]
     # An id that is not a stack (an unstacked map) stands for itself; repeats are dropped.
     assert expand_ids(["zz", "f", "f"], members) == ["zz", "f"]
+    assert stack_points(piled.iloc[:0], texts).empty
 
 
 def test_a_stack_needs_every_text(points, texts) -> None:
@@ -86,85 +96,70 @@ def test_a_stack_needs_every_text(points, texts) -> None:
         stack_points(points, texts[texts["conversation_id"] != "f"])
 
 
-def test_the_stacked_map_carries_ids_sizes_and_counts(points, texts) -> None:
-    stacked = stack_points(points, texts)
+def test_the_stacked_map_sizes_groups_and_hovers_the_count_per_source(piled, texts) -> None:
+    stacked = stack_points(piled, texts)
     figure = map_scatter(stacked, color_by="source", reference="real")
     trace = figure.data[0]
     order = list(trace.customdata)
-    assert sorted(order) == ["a", "c", "f"]
+    assert sorted(order) == ["a", "b", "f"]
     sizes = dict(zip(order, np.atleast_1d(trace.marker.size), strict=True))
     assert sizes["a"] == pytest.approx(5 * np.sqrt(3))
     assert sizes["f"] == pytest.approx(5)
-    texts_shown = dict(zip(order, trace.text, strict=True))
-    assert "(×3 identical: also b, d)" in texts_shown["a"] and "identical" not in texts_shown["f"]
-    # The legend counts conversations, not stacks.
-    legend = [t.name for t in figure.data[1:]]
-    assert legend == ["real (3)", "sim (3)"]
+    shown = dict(zip(order, trace.text, strict=True))
+    # The user's words, who the point stands for, its cluster.
+    assert shown["a"] == "words of a<br>3 conversations: real 2, sim 1<br>cluster 1"
+    assert shown["b"] == "words of b<br>2 conversations: real 1, sim 1<br>cluster 0"
+    assert shown["f"] == "f<br>sim · f<br>noise"  # one conversation: its source and id
+    # Coloured by cluster, a trace holds one cluster: its name is written once, not per point.
+    by_cluster = map_scatter(stacked, color_by="cluster", reference="real", names={1: "<b>x</b>"})
+    first = by_cluster.data[0]
+    assert first.meta == "1 · &lt;b&gt;x&lt;/b&gt;" and "%{meta}" in first.hovertemplate
+    assert list(first.text) == ["words of a<br>3 conversations: real 2, sim 1"]
+    # A group of several sources is ringed; a group of one source, or one point, is not.
+    rings = dict(zip(order, trace.marker.line.width, strict=True))
+    assert rings["a"] > 0 and rings["b"] > 0 and rings["f"] == 0
+    # The legend counts conversations of each source, not groups.
+    assert [t.name for t in figure.data[1:]] == ["real (3)", "sim (3)"]
 
 
-def test_a_stack_hover_names_a_few_members_escaped() -> None:
-    ids = ["<b>x</b>", "m1", "m2", "<i>m3</i>", "m4", "m5"]
+def test_a_hover_shows_the_start_of_the_users_words_escaped() -> None:
+    words = "<b>hi</b> & " + "please help me " * 20
     stacked = pd.DataFrame(
         {
-            "conversation_id": [ids[0], "solo"],
-            "source": ["real", "real"],
+            "conversation_id": ["<i>x</i>", "solo"],
+            "source": ["<s>real</s>", "real"],
             "x": [0.0, 1.0],
             "y": [0.0, 1.0],
-            "cluster": [0, 0],
-            "count": [6, 1],
-            "members": [tuple(ids), ("solo",)],
+            "cluster": [0, -1],
+            "count": [2, 1],
+            "members": [("<i>x</i>", "m1"), ("solo",)],
+            "sources": [(("<s>real</s>", 1), ("real", 1)), (("real", 1),)],
+            "text": [words, "  short\n\ttext  "],
         }
     )
     trace = map_scatter(stacked, color_by="source", reference="real").data[0]
     shown = dict(zip(trace.customdata, trace.text, strict=True))
-    assert shown[ids[0]].startswith(
-        "&lt;b&gt;x&lt;/b&gt; (×6 identical: also m1, m2, &lt;i&gt;m3&lt;/i&gt; and 2 more)"
-    )
-    assert "identical" not in shown["solo"] and "<" not in "".join(trace.text).replace("<br>", "")
+    first = shown["<i>x</i>"]
+    excerpt = first.split("<br>2 conversations")[0]
+    assert excerpt.startswith("&lt;b&gt;hi&lt;/b&gt; &amp; please help me")
+    plain = excerpt.replace("<br>", " ").replace("&lt;", "<").replace("&gt;", ">")
+    assert plain.replace("&amp;", "&").endswith("…")
+    assert len(plain.replace("&amp;", "&")) == 160 + 1  # 160 characters and the ellipsis
+    assert all(len(line) <= 60 + 12 for line in excerpt.split("<br>"))  # lines, not one band
+    assert "2 conversations: &lt;s&gt;real&lt;/s&gt; 1, real 1" in first
+    assert shown["solo"] == "short text<br>real · solo<br>noise"
 
 
-def test_the_map_names_the_largest_clusters_at_their_centroids(points) -> None:
+def test_the_map_names_its_clusters_beside_their_centroids(points) -> None:
     names = {0: "<b>terse</b> requests", 1: "chatty thanks"}
-    figure = map_scatter(points, color_by="cluster", reference="real", names=names)
-    labels = {a.text: (a.x, a.y) for a in figure.layout.annotations}
-    assert labels["0 · &lt;b&gt;terse&lt;/b&gt; requests"] == pytest.approx((0.5, 0.5))
-    assert labels["1 · chatty thanks"] == pytest.approx((5.0, 5.0))
-    hover = " ".join(figure.data[1].text)
-    assert "1 · chatty thanks" in hover and "<b>terse" not in hover
-
-
-def test_names_that_would_overlap_give_way_to_the_larger_cluster() -> None:
-    centres = pd.DataFrame(
-        {"x": [0.0, 0.05, 10.0, 5.0], "y": [0.0, 0.02, 10.0, 5.0]}, index=[0, 1, 2, 3]
-    )
-    sizes = pd.Series([50, 40, 30, 20], index=[0, 1, 2, 3])
-    names = {
-        0: "casual lowercase writing, single-turn requests",
-        1: "thanks and leave",
-        2: "<i>pasted</i> error logs",
-        3: "clarifying questions",
-    }
-    plan = label_plan(centres, sizes, names)
-    # 0 and 1 sit on one spot: the larger keeps its name (wrapped), the smaller its number.
-    assert plan[0] == ["0 · casual lowercase", "writing, single-turn", "requests"]
-    assert plan[1] == ["1"]
-    assert plan[2] == ["2 · <i>pasted</i> error logs"] and plan[3] == ["3 · clarifying questions"]
-    assert label_plan(centres, sizes, names, max_named=1)[2] == ["2"]
-    assert label_plan(centres, sizes, None) == {c: [str(c)] for c in range(4)}
-    # On the figure every line is escaped and lines are joined by <br>.
-    points = pd.DataFrame(
-        {
-            "conversation_id": ["a", "b", "c"],
-            "source": ["real"] * 3,
-            "x": [0.0, 10.0, 5.0],
-            "y": [0.0, 10.0, 5.0],
-            "cluster": [0, 2, 3],
-        }
-    )
-    figure = map_scatter(points, color_by="cluster", reference="real", names=names)
-    texts = [a.text for a in figure.layout.annotations]
-    assert "0 · casual lowercase<br>writing, single-turn<br>requests" in texts
-    assert "2 · &lt;i&gt;pasted&lt;/i&gt; error logs" in texts
+    for color_by in ("source", "cluster"):
+        figure = map_scatter(points, color_by=color_by, reference="real", names=names)
+        labels = {a.text: (a.x, a.y) for a in figure.layout.annotations}
+        assert labels["0 · &lt;b&gt;terse&lt;/b&gt;<br>requests"] == pytest.approx((0.5, 0.5))
+        assert labels["1 · chatty thanks"] == pytest.approx((5.0, 5.0))
+        texts = [t for trace in figure.data if trace.text is not None for t in trace.text]
+        hover = " ".join([*texts, *(trace.meta or "" for trace in figure.data)])
+        assert "1 · chatty thanks" in hover and "<b>terse" not in hover
 
 
 def test_contours_are_drawn_per_source_and_never_selected(points) -> None:

@@ -13,9 +13,10 @@ import shutil
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import Dashboard
-from hostile_run import HOSTILE_IDS, HOSTILE_SOURCE, build_hostile_run
+from hostile_run import HOSTILE_IDS, HOSTILE_IMG, HOSTILE_SOURCE, build_hostile_run
 from test_browser import _choose_option
 
 import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
@@ -29,23 +30,18 @@ ARTIFACTS = ROOT / "test-artifacts"
 RUN_NAME = "hostile"
 # Blocked by every guard below (nothing listens on port 9): the request `_settle` waits for.
 SETTLE = "http://127.0.0.1:9/settle"
-# The pixel position of the point whose id is `id`, in page coordinates, from plotly's own axes:
-# the point carrying the id (in customdata, or first in its hover text where a figure carries no
-# customdata), or else the stack of identical representations whose hover text names it (its
-# text holds the id escaped for plotly).
+# The pixel position of the point drawn at the conversation's map position (`x`, `y` from
+# projection.parquet), in page coordinates, from plotly's own axes: the conversation's own point,
+# or the point of every conversation at that spot (drawn once). By position, since a group's
+# point carries only its first member's id, and the report's map no id at all.
 POINT_POSITION = """(args) => {
   const gd = document.querySelector(args.selector);
   const layout = gd._fullLayout;
-  const escaped = args.id.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const near = (a, b) => Math.abs(a - b) <= 1e-4 * (1 + Math.abs(b));
   for (const trace of gd._fullData) {
-    const ids = Array.from(trace.customdata || []);
-    let i = ids.indexOf(args.id);
-    if (i < 0) {
-      const texts = Array.from(trace.text || []);
-      // The report's map carries no customdata (smaller file): find the id in the hover text.
-      i = texts.findIndex(t => typeof t === 'string' && (t.startsWith(escaped + '<br>') ||
-        t.startsWith(escaped + ' (') || (t.includes('also ') && t.includes(escaped))));
-    }
+    if (trace.type !== 'scattergl' || !trace.x) continue;
+    const xs = Array.from(trace.x), ys = Array.from(trace.y);
+    const i = xs.findIndex((x, k) => x !== null && near(x, args.x) && near(ys[k], args.y));
     if (i < 0) continue;
     const box = gd.querySelector('.main-svg').getBoundingClientRect();
     return {
@@ -107,11 +103,14 @@ def _settle(page, blocked: list[str]) -> None:
     blocked.remove(SETTLE)
 
 
-def _hover_each(page, selector: str, ids: list[str]) -> list[dict]:
-    """Hover every point of `ids` in the figure `selector`; the hover label each one drew."""
+def _hover_each(page, selector: str, ids: list[str], run: Path) -> list[dict]:
+    """Hover the point of every conversation of `ids` (of `run`) in the figure `selector`; the
+    hover label each one drew."""
+    spots = pd.read_parquet(run / "projection.parquet").set_index("conversation_id")
     labels = []
     for conversation_id in ids:
-        position = page.evaluate(POINT_POSITION, {"selector": selector, "id": conversation_id})
+        x, y = (float(v) for v in spots.loc[conversation_id, ["x", "y"]])
+        position = page.evaluate(POINT_POSITION, {"selector": selector, "x": x, "y": y})
         assert position is not None, f"{conversation_id!r} is not in {selector}"
         page.mouse.move(position["x"] + 30, position["y"] + 30)
         page.mouse.move(position["x"], position["y"], steps=3)
@@ -129,14 +128,16 @@ def _hover_each(page, selector: str, ids: list[str]) -> list[dict]:
 def _check_labels(labels: list[dict]) -> None:
     for label in labels:
         assert label["links"] == 0 and label["images"] == 0 and label["styled"] == 0, label
-    # The point under the mouse is a hostile one, its id shown literally, as typed. Identical
-    # representations of real and simulated users sit on the very same spot, so a label may be
-    # the other source's hostile point; and a larger stack drawn next to a hostile point can take
+    # The point under the mouse is a hostile one: its id, or its user's hostile first turn (a
+    # point of several conversations at one spot shows its first member's words and the count per
+    # source), shown literally, as typed. A larger point drawn next to a hostile one can take
     # the hover (plotly picks by distance to the marker's edge): two such strays are allowed.
-    hostile = {label["id"] for label in labels}
+    hostile = {label["id"] for label in labels} | {HOSTILE_IMG}
     strays = [(x["id"], x["text"]) for x in labels if not any(h in x["text"] for h in hostile)]
     assert len(strays) <= 2, strays
-    own = [label for label in labels if label["id"] in label["text"]]
+    own = [
+        label for label in labels if label["id"] in label["text"] or HOSTILE_IMG in label["text"]
+    ]
     assert len(own) >= len(labels) // 2, [(x["id"], x["text"]) for x in labels if x not in own]
 
 
@@ -163,7 +164,7 @@ def test_report_hover_on_hostile_points_requests_nothing(
     labels = []
     for figure in ("#fig-map-source", "#fig-map-cluster"):
         page.locator(figure).scroll_into_view_if_needed()
-        labels += _hover_each(page, figure, ids)
+        labels += _hover_each(page, figure, ids, hostile_run)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "hostile-report-hover.png"))
     body = page.evaluate("() => document.body.innerText")
@@ -183,7 +184,9 @@ def server(hostile_run: Path, dashboard: Dashboard) -> str:
     return dashboard.url
 
 
-def test_dashboard_map_hover_on_hostile_points_requests_nothing(browser, server: str) -> None:
+def test_dashboard_map_hover_on_hostile_points_requests_nothing(
+    browser, server: str, hostile_run: Path
+) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.set_default_timeout(30_000)
     blocked = _guard(page, lambda requested: requested.startswith(f"{server}/"))
@@ -203,7 +206,7 @@ def test_dashboard_map_hover_on_hostile_points_requests_nothing(browser, server:
         for source in ("real", HOSTILE_SOURCE)
         for hostile in HOSTILE_IDS
     ]
-    labels = _hover_each(page, ".js-plotly-plot", ids)
+    labels = _hover_each(page, ".js-plotly-plot", ids, hostile_run)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "hostile-map-hover.png"))
     main = page.locator("[data-testid='stMain']")

@@ -329,36 +329,69 @@ def cluster_gaps(summary: pd.DataFrame, *, simulator: str, reference: str) -> pd
 
 
 def stack_points(points: pd.DataFrame, texts: pd.DataFrame) -> pd.DataFrame:
-    """The map's points with identical representations of one source drawn once.
+    """The map's points with conversations at identical coordinates drawn once.
 
-    Why: identical representation texts have identical embeddings, so the map piles them on
-    (nearly) one spot and a pile of 40 looks like one point. Each (source, text) group becomes
-    one row at its members' mean position with `count` = its size; `conversation_id` is the
-    group's first member (in `points` order), the id the plotly point carries in `customdata`;
-    `members` holds every member id; `cluster` is the most common cluster of the group (ties:
-    the smallest number). Other columns are the first member's. `texts`: conversation_id, text.
+    Why: identical representation texts have identical embeddings, so the map puts them on one
+    spot (of every source alike) and a pile of 40 looks like one point whose colour hides the
+    other sources under it. Each group of rows with equal (x, y) becomes one row with `count` =
+    its size; `conversation_id` is the group's first member (in `points` order), the id the
+    plotly point carries in `customdata`; `members` holds every member id; `sources` its
+    (source, count) pairs, the largest first (ties: first seen); `source` the first of them
+    (what colours the point); `cluster` the members' most common cluster (ties: the smallest
+    number); `text` the first member's text (what its hover shows). Other columns are the first
+    member's. `texts`: conversation_id, text (every point's).
     """
     text = points["conversation_id"].map(texts.set_index("conversation_id")["text"])
     if text.isna().any():
         missing = points.loc[text.isna(), "conversation_id"].iloc[0]
-        raise ValueError(f"representations.parquet has no text for {missing} (and maybe others)")
-    keyed = points.assign(_text=text.to_numpy(), _order=np.arange(len(points)))
-    groups = keyed.groupby(["source", "_text"], sort=False)
-    first = groups.head(1).set_index(["source", "_text"])
-    stacked = first.copy()
-    stacked["x"] = groups["x"].mean()
-    stacked["y"] = groups["y"].mean()
-    stacked["count"] = groups.size()
-    stacked["members"] = groups["conversation_id"].agg(tuple)
-    stacked["cluster"] = groups["cluster"].agg(
-        lambda values: int(values.value_counts().sort_index().idxmax())
+        raise ValueError(f"the map has no text for {missing} (and maybe others)")
+    if points.empty:
+        return points.assign(count=[], members=[], text=[], sources=[])
+    group = points.groupby(["x", "y"], sort=False).ngroup().to_numpy()
+    order = np.argsort(group, kind="stable")  # rows by group, `points` order within one
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    firsts = order[np.r_[0, bounds]]
+    stacked = points.iloc[firsts].copy()
+    stacked["count"] = np.diff(np.r_[0, bounds, len(points)])
+    ids = points["conversation_id"].to_numpy(dtype=object)[order]
+    stacked["members"] = [tuple(chunk) for chunk in np.split(ids, bounds)]
+    stacked["text"] = text.to_numpy(dtype=object)[firsts]
+    stacked["sources"] = _largest_first(group, points["source"], len(stacked))
+    stacked["source"] = [pairs[0][0] for pairs in stacked["sources"]]
+    clusters = _largest_first(group, points["cluster"], len(stacked), ties="value")
+    stacked["cluster"] = [int(pairs[0][0]) for pairs in clusters]
+    return stacked.sort_index(kind="stable").reset_index(drop=True)
+
+
+def _largest_first(
+    group: np.ndarray, values: pd.Series, groups: int, *, ties: str = "first"
+) -> list[tuple[tuple[Any, int], ...]]:
+    """Per group number 0..groups-1: its (value, count) pairs, the most common first; ties go
+    to the value seen first (`ties="first"`) or to the smallest value (`ties="value"`)."""
+    counted = (
+        pd.DataFrame({"group": group, "value": values.to_numpy(), "seen": np.arange(len(group))})
+        .groupby(["group", "value"], sort=False)
+        .agg(n=("seen", "size"), seen=("seen", "min"))
+        .reset_index()
     )
-    return (
-        stacked.reset_index()
-        .sort_values("_order", kind="stable")
-        .drop(columns=["_text", "_order"])
-        .reset_index(drop=True)
+    tiebreak = "seen" if ties == "first" else "value"
+    counted = counted.sort_values(
+        ["group", "n", tiebreak], ascending=[True, False, True], kind="stable"
     )
+    pairs: list[list[tuple[Any, int]]] = [[] for _ in range(groups)]
+    for g, value, n in zip(counted["group"], counted["value"], counted["n"], strict=True):
+        pairs[g].append((value, int(n)))
+    return [tuple(p) for p in pairs]
+
+
+def matching(texts: pd.Series, query: str) -> np.ndarray:
+    """Which `texts` contain `query`, ignoring case (a plain substring, never a pattern): what
+    the map's search box highlights. An empty or blank query matches nothing."""
+    query = query.strip()
+    if not query:
+        return np.zeros(len(texts), dtype=bool)
+    found = texts.astype(str).str.contains(query, case=False, regex=False)
+    return found.to_numpy(dtype=bool)
 
 
 def stack_members(stacked: pd.DataFrame) -> dict[str, tuple[str, ...]]:

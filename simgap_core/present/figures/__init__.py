@@ -4,8 +4,9 @@ One module per view, so a page's figures are found where the page is:
 
 - `common`: the palettes, a colour per source (`source_colors`), escaping for plotly
   (`plotly_text`), interval bars: what every figure shares;
-- `map`: the shared map as a scatter (`map_scatter`: by source or cluster, stacks, contours,
-  cluster labels);
+- `map`: the shared map as a scatter (`map_scatter`: by source or cluster, points at one spot
+  drawn once, contours, cluster names; `highlight_trace`: search matches);
+- `labels`: where the map's cluster names go, none overlapping (`place_labels`, pure numpy);
 - `density`: the map as a grid of shares (`density_figure`, `difference_figure`);
 - `clusters`: per-cluster shares and gaps of one simulator (`cluster_gap_figure`);
 - `simulators`: the leaderboard, feature gaps, pairwise divergence and mixture figures.

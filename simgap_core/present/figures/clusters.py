@@ -11,11 +11,13 @@ from plotly.subplots import make_subplots
 
 from simgap_core.present.figures.common import (
     CATEGORY_COLORS,
+    NEUTRAL_LINE,
     REFERENCE_COLOR,
     SIMULATOR_COLORS,
     interval_bars,
     plotly_text,
     plotly_texts,
+    themed,
 )
 
 
@@ -73,7 +75,7 @@ def cluster_gap_figure(
                 marker_color=color,
                 customdata=rows["cluster"],
                 error_x=interval_bars(
-                    rows["diff"], rows["diff_low"], rows["diff_high"], color="#333"
+                    rows["diff"], rows["diff_low"], rows["diff_high"], color=NEUTRAL_LINE
                 ),
                 hovertemplate="%{y}: %{x:+.1%}<extra>" + category + "</extra>",
                 legendgroup="categories",
@@ -83,7 +85,7 @@ def cluster_gap_figure(
         )
     figure.update_yaxes(categoryorder="array", categoryarray=labels[::-1], type="category", dtick=1)
     figure.update_xaxes(tickformat=".0%", row=1, col=1)
-    figure.update_xaxes(tickformat="+.0%", zeroline=True, zerolinecolor="#444", row=1, col=2)
+    figure.update_xaxes(tickformat="+.0%", zeroline=True, zerolinecolor=NEUTRAL_LINE, row=1, col=2)
     figure.update_layout(
         barmode="group",
         height=height,
@@ -92,4 +94,4 @@ def cluster_gap_figure(
         legend={"orientation": "h", "yref": "container", "yanchor": "top", "y": 1, "x": 0},
         bargap=0.25,
     )
-    return figure
+    return themed(figure)

@@ -75,6 +75,14 @@ CLUSTER_COLORS = (
     "#636363",
 )
 NOISE_COLOR = "#c8c8c8"
+# Figure backgrounds: none, so the page's theme (light or dark) shows through; lines drawn on
+# them (zero lines, interval whiskers) in a grey that reads on white and on near-black alike.
+TRANSPARENT = "rgba(0,0,0,0)"
+NEUTRAL_LINE = "rgba(128,128,128,0.9)"
+# A figure title is broken into lines of about this many characters (plotly never wraps), each
+# line about `TITLE_LINE_PX` tall.
+TITLE_LINE_CHARS = 90
+TITLE_LINE_PX = 19
 CATEGORY_COLORS = {"missed": "#01665e", "hallucinated": "#c51b7d", "captured": "#bdbdbd"}
 
 
@@ -137,6 +145,56 @@ def interval_bars(
         "thickness": 1.2,
         "width": 3,
     }
+
+
+def wrap_text(text: str, width: int) -> str:
+    """`text` (already escaped) broken into lines of about `width` characters, joined by <br>
+    (at spaces only, so an escaped entity such as `&lt;` is never split)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+def titled(
+    figure: go.Figure, text: str, *, width: int = TITLE_LINE_CHARS, below: int = 0
+) -> go.Figure:
+    """`figure` with a title (`text` already escaped) that is never cut off: wrapped onto lines
+    of about `width` characters, left-aligned at the top, the top margin made tall enough for
+    its lines plus `below` pixels (room for subplot titles under it).
+
+    The margin is set here rather than by plotly's title automargin, which draws a title of
+    several lines anchored at the top partly above the figure.
+    """
+    wrapped = wrap_text(text, width)
+    lines = wrapped.count("<br>") + 1
+    figure.update_layout(
+        title={
+            "text": wrapped,
+            "font": {"size": 13},
+            "x": 0,
+            "xanchor": "left",
+            "xref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "yref": "container",
+            "pad": {"t": 10, "l": 8},
+        },
+        margin={"t": 16 + TITLE_LINE_PX * lines + below},
+    )
+    return figure
+
+
+def themed(figure: go.Figure) -> go.Figure:
+    """No background colour of its own (the theme's shows through) and axes that grow their
+    margins to fit long tick labels and titles, so nothing is clipped in either theme."""
+    figure.update_layout(paper_bgcolor=TRANSPARENT, plot_bgcolor=TRANSPARENT)
+    figure.update_xaxes(automargin=True)
+    figure.update_yaxes(automargin=True)
+    return figure
 
 
 def hide_map_axes(figure: go.Figure) -> None:

@@ -1,10 +1,16 @@
-"""The shared map of a run as a scatter: one point per conversation (or per stack of identical
-ones), coloured by source or by cluster, with density contours and cluster labels.
+"""The shared map of a run as a scatter: one point per conversation (or per group of
+conversations at identical coordinates), coloured by source or by cluster, with cluster names
+placed beside their clusters, density contours and search highlights.
 
 Every trace with points carries the conversation ids in `customdata`, so a box or lasso
 selection names conversations, whatever trace a point sits in; contours and labels carry none,
 so a selection holds only conversations. Hover text is built here, escaped (`plotly_texts`),
-rather than from `%{customdata}`, which plotly would insert unescaped.
+rather than from `%{customdata}`, which plotly would insert unescaped: it shows the start of
+the user's words (a `text` column, see `selection.stack_points`), the cluster's name and, for a
+group, how many conversations of each source it holds.
+
+No colour of the page is set here (backgrounds are transparent, text takes the theme's colour),
+so the dashboard's light and dark themes both apply; the HTML report sets its own template.
 """
 
 from __future__ import annotations
@@ -23,49 +29,70 @@ from simgap_core.present.figures.common import (
     plotly_text,
     plotly_texts,
     source_colors,
+    themed,
 )
-from simgap_core.present.selection import NOISE, cluster_name, source_order
+from simgap_core.present.figures.labels import label_lines, place_labels, text_extent
+from simgap_core.present.selection import NOISE, SNIPPET_CHARS, cluster_name, source_order
 
-# Above this many clusters the map labels only the largest ones (labels would overlap).
+# At most this many clusters (the largest) get a label on the map; all are in the legend.
 MAX_CLUSTER_LABELS = 60
-# The largest clusters get their name at their centroid; the others only their number.
-MAX_NAMED_LABELS = 12
-# A cluster name on the map is wrapped at about this many characters per line.
-LABEL_LINE_CHARS = 28
-# A stack of identical representations is drawn with an area proportional to its size, up to
+# A legend entry is cut at this many characters (a label on the map is wrapped, `label_lines`).
+LEGEND_CHARS = 40
+# The figure's width the labels are placed for, in pixels, when the caller does not know it
+# (the dashboard's map fills the page's width): narrower than most pages, as a wider plot only
+# spreads the clusters further apart (labels keep their size in pixels). The cluster legend, on
+# the right, takes about `LEGEND_PX` of it.
+ASSUMED_WIDTH_PX = 1000
+LEGEND_PX = 330
+# The figure's width outside its plot area besides the legend (margins, the y axis title).
+HORIZONTAL_CHROME_PX = 50
+# The map's axes reach this share of the points' extent beyond them on each side; its height
+# minus `VERTICAL_CHROME_PX` (margins, axis title) is the plot area.
+RANGE_PAD = 0.05
+VERTICAL_CHROME_PX = 75
+# A group of conversations at one spot is drawn with an area proportional to its size, up to
 # this many times a single point's diameter.
 MAX_STACK_SCALE = 5.0
-# The hover text of a stack names this many of its other members.
-STACK_IDS_SHOWN = 3
-# Density panels side by side; more sources wrap onto further rows.
+# The hover text shows the user's words (`SNIPPET_CHARS` characters, as the listings) in lines of
+# about this many characters.
+HOVER_LINE_CHARS = 60
+# The ring around a group holding several sources, and around search matches: mid-grey and
+# gold read on light and dark backgrounds alike.
+MIXED_OUTLINE = "rgba(128,128,128,0.95)"
+HIGHLIGHT_COLOR = "#ffbf00"
+# The column of escaped hover texts `map_scatter` adds to its copy of the points.
+HOVER = "_hover"
 
 
-def _map_layout(figure: go.Figure, *, height: int) -> go.Figure:
+def _map_layout(figure: go.Figure, *, height: int, toggles: bool) -> go.Figure:
     figure.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         dragmode="select",
-        # Zoom and selection survive reruns as long as the map itself does not change.
+        # Zoom, selection and hidden legend entries survive reruns while the map is the same.
         uirevision="map",
         legend={
-            "orientation": "h",
-            "yanchor": "bottom",
-            "y": 1.01,
-            "x": 0,
             "itemsizing": "constant",
-            # Legend entries are labels here, not switches (filters live beside the map).
-            "itemclick": False,
-            "itemdoubleclick": False,
+            # A cluster's entry hides or shows it (double click: only it); a source's entry is
+            # a label only (all sources share one trace, so none is always drawn on top).
+            "itemclick": "toggle" if toggles else False,
+            "itemdoubleclick": "toggleothers" if toggles else False,
+            **(
+                {"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top"}
+                if toggles
+                else {"orientation": "h", "yanchor": "bottom", "y": 1.01, "x": 0}
+            ),
         },
-        plot_bgcolor="white",
         hovermode="closest",
+        hoverlabel={"align": "left"},
     )
+    themed(figure)
     hide_map_axes(figure)
     return figure
 
 
 def _stack_sizes(rows: pd.DataFrame, marker_size: float) -> float | np.ndarray:
-    """Marker diameters: one size, or for stacked points (a `count` column, see
+    """Marker diameters: one size, or for groups (a `count` column, see
     `selection.stack_points`) a diameter growing with the square root of the count."""
     if "count" not in rows:
         return marker_size
@@ -73,60 +100,81 @@ def _stack_sizes(rows: pd.DataFrame, marker_size: float) -> float | np.ndarray:
     return marker_size * scale
 
 
-def _stack_note(rows: pd.DataFrame) -> pd.Series:
-    """ " (×N identical: also a, b, c and K more)" after the hover text of a stack of N > 1
-    conversations (escaped for plotly), naming up to `STACK_IDS_SHOWN` of its other members."""
+def excerpts(texts: pd.Series, *, chars: int = SNIPPET_CHARS) -> pd.Series:
+    """The start of each text for a hover: whitespace collapsed, at most `chars` characters
+    ("…" when cut), escaped for plotly and broken into lines of about `HOVER_LINE_CHARS`."""
+    flat = texts.fillna("").astype(str).str.replace(r"\s+", " ", regex=True).str.strip()
+    cut = flat.str.slice(0, chars) + np.where(flat.str.len() > chars, "…", "")
+    wrapped = cut.str.replace(rf"(.{{1,{HOVER_LINE_CHARS}}})(?: +|$)", "\\1\n", regex=True)
+    return plotly_texts(wrapped.str.rstrip("\n")).str.replace("\n", "<br>", regex=False)
+
+
+def _who(rows: pd.DataFrame) -> pd.Series:
+    """Who a point stands for, escaped: its source and id, or for a group its size and count
+    per source ("3 conversations: real 2, close_sim 1")."""
+    single = plotly_texts(rows["source"]) + " · " + plotly_texts(rows["conversation_id"])
     if "count" not in rows:
-        return pd.Series("", index=rows.index)
-    members = rows["members"] if "members" in rows else pd.Series([()] * len(rows), rows.index)
-    notes = []
-    # Built as text even when empty: an empty `map` keeps the int dtype, and str + int fails.
-    for n, stack in zip(rows["count"].astype(int), members, strict=True):
-        if n <= 1:
-            notes.append("")
-            continue
-        others = [plotly_text(m) for m in list(stack)[1 : 1 + STACK_IDS_SHOWN]]
-        more = n - 1 - len(others)
-        listed = ", ".join(others) + (f" and {more:,} more" if more > 0 else "")
-        notes.append(f" (×{n:,} identical" + (f": also {listed})" if others else ")"))
-    return pd.Series(notes, index=rows.index, dtype=str)
+        return single
+    groups = [
+        f"{n:,} conversations: " + ", ".join(f"{plotly_text(s)} {k:,}" for s, k in pairs)
+        for n, pairs in zip(rows["count"], rows["sources"], strict=True)
+    ]
+    return pd.Series(np.where(rows["count"] > 1, groups, single), index=rows.index, dtype=str)
 
 
-def _hover_text(rows: pd.DataFrame, *details: pd.Series) -> np.ndarray:
-    """Each point's hover text: its id (and its stack's other members), then `details`
-    (escaped columns) joined by " · " on a second line."""
-    text = plotly_texts(rows["conversation_id"]) + _stack_note(rows) + "<br>" + details[0]
-    for detail in details[1:]:
-        text = text + " · " + detail
+def hover_texts(
+    rows: pd.DataFrame, names: Mapping[int, str] | None, *, cluster: bool = True
+) -> np.ndarray:
+    """Each point's hover text (escaped): the user's words (`text`) when known, then its source
+    and id, or its group's count per source, then (`cluster`) the cluster's name. A trace of one
+    cluster leaves the name out: its hover template adds it once (`_points_trace`'s `meta`)."""
+    text = _who(rows)
+    if "text" in rows:
+        text = excerpts(rows["text"]) + "<br>" + text
+    if cluster:
+        text = text + "<br>" + plotly_texts(rows["cluster"].map(lambda c: cluster_name(c, names)))
     return text.to_numpy(dtype=object)
+
+
+def _mixed_outline(rows: pd.DataFrame) -> dict[str, object]:
+    """A ring around each group that holds more than one source (so a reader knows the
+    colour is only the largest source's)."""
+    if "sources" not in rows:
+        return {}
+    mixed = np.fromiter((len(p) > 1 for p in rows["sources"]), dtype=bool, count=len(rows))
+    return {"line": {"color": MIXED_OUTLINE, "width": np.where(mixed, 1.5, 0.0)}}
 
 
 def _points_trace(
     rows: pd.DataFrame,
     *,
     name: str,
-    text: np.ndarray,
     marker: Mapping[str, object],
     marker_size: float,
     opacity: float,
+    meta: str | None = None,
     **options: object,
 ) -> go.Scattergl:
-    """One WebGL trace of `rows` (stacks drawn larger), its ids in customdata."""
+    """One WebGL trace of `rows` (groups drawn larger), its ids in customdata, its hover texts
+    from the `HOVER` column; `meta` (escaped), when given, is a last hover line shared by every
+    point (written once, not once per point)."""
     return go.Scattergl(
         x=rows["x"].to_numpy(),
         y=rows["y"].to_numpy(),
         customdata=rows["conversation_id"].to_numpy(dtype=object),
-        text=text,
+        text=rows[HOVER].to_numpy(dtype=object),
         mode="markers",
         name=name,
-        marker={"size": _stack_sizes(rows, marker_size), "opacity": opacity, **marker},
+        marker={
+            "size": _stack_sizes(rows, marker_size),
+            "opacity": opacity,
+            **_mixed_outline(rows),
+            **marker,
+        },
+        meta=meta,
+        hovertemplate="%{text}" + ("<br>%{meta}" if meta else "") + "<extra></extra>",
         **options,
     )
-
-
-def _named_clusters(values: pd.Series, names: Mapping[int, str] | None) -> pd.Series:
-    """Each cluster number as its escaped name ("11 · terse one-line requests")."""
-    return plotly_texts(values.map(lambda c: cluster_name(c, names)))
 
 
 def _source_traces(
@@ -134,7 +182,6 @@ def _source_traces(
     *,
     sources: Sequence[str],
     colors: Mapping[str, str],
-    names: Mapping[int, str] | None,
     marker_size: float,
     opacity: float,
 ) -> list[go.Scattergl]:
@@ -145,20 +192,12 @@ def _source_traces(
     conversations = _points_trace(
         rows,
         name="conversations",
-        text=_hover_text(
-            rows, plotly_texts(rows["source"]), _named_clusters(rows["cluster"], names)
-        ),
         marker=categorical_marker(codes, [colors[s] for s in sources]),
         marker_size=marker_size,
         opacity=opacity,
-        hovertemplate="%{text}<extra></extra>",
         showlegend=False,
     )
-    counts = (
-        points.groupby("source")["count"].sum()
-        if "count" in points
-        else points["source"].value_counts()
-    )
+    counts = _source_counts(points)
     # Legend entries only: one null point each (plotly.js leaves a trace with no points out of
     # the legend; a null point is never drawn, so never selected).
     legend = [
@@ -175,6 +214,21 @@ def _source_traces(
     return [conversations, *legend]
 
 
+def _source_counts(points: pd.DataFrame) -> pd.Series:
+    """Conversations per source (a group counts each of its members under its own source)."""
+    if "sources" not in points:
+        return points["source"].value_counts()
+    pairs = [pair for group in points["sources"] for pair in group]
+    return pd.DataFrame(pairs, columns=["source", "n"]).groupby("source")["n"].sum()
+
+
+def _legend_name(cluster: int, names: Mapping[int, str] | None, count: int) -> str:
+    name = cluster_name(cluster, names)
+    if len(name) > LEGEND_CHARS:
+        name = name[: LEGEND_CHARS - 1].rstrip() + "…"
+    return f"{plotly_text(name)} ({count:,})"
+
+
 def _cluster_traces(
     points: pd.DataFrame,
     *,
@@ -182,37 +236,38 @@ def _cluster_traces(
     marker_size: float,
     opacity: float,
 ) -> list[go.Scattergl]:
-    """Coloured by cluster: one trace of noise (grey), one of every clustered point (a colour
-    per cluster)."""
-    hover = "%{text}<extra>%{fullData.name}</extra>"
-    noise = points[points["cluster"] == NOISE]
-    clustered = points[points["cluster"] != NOISE]
-    return [
-        _points_trace(
-            noise,
-            name=f"noise ({_conversations(noise):,})",
-            text=_hover_text(noise, plotly_texts(noise["source"])),
-            marker={"color": NOISE_COLOR},
-            marker_size=marker_size,
-            opacity=opacity,
-            hovertemplate=hover,
-        ),
-        _points_trace(
-            clustered,
-            name=f"in clusters ({_conversations(clustered):,})",
-            text=_hover_text(
-                clustered,
-                _named_clusters(clustered["cluster"], names),
-                plotly_texts(clustered["source"]),
-            ),
-            marker=categorical_marker(
-                clustered["cluster"].to_numpy() % len(CLUSTER_COLORS), CLUSTER_COLORS
-            ),
-            marker_size=marker_size,
-            opacity=opacity,
-            hovertemplate=hover,
-        ),
-    ]
+    """Coloured by cluster: one trace per cluster, largest first (its legend entry names it and
+    toggles it), then the noise as one grey trace."""
+    sizes = _cluster_sizes(points)
+    traces = []
+    for cluster in [*sizes.index[sizes.index != NOISE], NOISE]:
+        rows = points[points["cluster"] == cluster]
+        if rows.empty:
+            continue
+        color = NOISE_COLOR if cluster == NOISE else CLUSTER_COLORS[cluster % len(CLUSTER_COLORS)]
+        traces.append(
+            _points_trace(
+                rows,
+                name=_legend_name(cluster, names, int(sizes[cluster])),
+                meta=plotly_text(cluster_name(cluster, names)),
+                marker={"color": color},
+                marker_size=marker_size,
+                opacity=opacity,
+                legendrank=1000 if cluster == NOISE else None,
+            )
+        )
+    return traces
+
+
+def _cluster_sizes(points: pd.DataFrame) -> pd.Series:
+    """Conversations per cluster (groups count their members), largest first, ties by
+    number."""
+    counts = (
+        points.groupby("cluster")["count"].sum()
+        if "count" in points
+        else points.groupby("cluster").size()
+    )
+    return counts.sort_index().sort_values(ascending=False, kind="stable")
 
 
 def map_scatter(
@@ -227,31 +282,34 @@ def map_scatter(
     contours: bool = False,
     colors: Mapping[str, str] | None = None,
     contour_sources: Sequence[str] | None = None,
+    width_px: int = ASSUMED_WIDTH_PX,
 ) -> go.Figure:
-    """The shared map in WebGL: one point per conversation (or per stack of identical ones),
-    ids in every trace's customdata.
+    """The shared map in WebGL: one point per conversation (or per group at identical
+    coordinates), ids in every trace's customdata, clusters named beside their centres.
 
     `color_by="source"`: all points in one trace, coloured by source and drawn in a seeded random
-    order (plus point-less legend entries, reference first). `color_by="cluster"`: one trace for
-    noise and one for all clustered points (a colour per cluster), clusters labelled at their
-    median position, the largest by name. `names`: {cluster: name} (`Run.cluster_names_by_number`)
-    for hover texts and labels. Points with a `count` column (`selection.stack_points`) are
-    stacks: drawn larger, their count in the hover text. `contours`: add a density contour per
-    source (line colour = source colour), to see where each source's conversations concentrate.
-    `colors`: {source: colour} of the whole run (`source_colors` of all its sources), so a map
-    of some sources keeps each one's colour; by default from the sources in `points`.
-    `contour_sources`: draw the contours of these sources only (default: every source).
+    order (plus point-less legend entries, reference first). `color_by="cluster"`: one trace per
+    cluster (its legend entry toggles it) and one grey trace of noise. Either way the largest
+    clusters are labelled with their names (`names`: {cluster: name}, as
+    `Run.cluster_names_by_number`) beside their median position, no two labels overlapping
+    (`labels.place_labels`), a leader line to a label moved off its cluster. Points from
+    `selection.stack_points` (a `count` column) are groups: drawn larger, ringed when they hold
+    several sources, their count per source in the hover text. `contours`: a density contour per
+    source (line colour = source colour). `colors`: {source: colour} of the whole run, so a map
+    of some sources keeps each one's colour. `contour_sources`: outline these sources only.
+    `width_px`: about how wide the figure will be drawn (labels are placed for it).
     """
     if color_by not in ("source", "cluster"):
         raise ValueError(f"color_by must be 'source' or 'cluster', got {color_by!r}")
     sources = source_order(points["source"], reference)
+    # Every hover text built once (the per-trace slices share it).
+    points = points.assign(**{HOVER: hover_texts(points, names, cluster=color_by == "source")})
     colors = {**source_colors(sources, reference=reference), **(colors or {})}
     traces = (
         _source_traces(
             points,
             sources=sources,
             colors=colors,
-            names=names,
             marker_size=marker_size,
             opacity=opacity,
         )
@@ -263,15 +321,53 @@ def map_scatter(
             points if contour_sources is None else points[points["source"].isin(contour_sources)]
         )
         traces[:0] = _contour_traces(outlined, reference=reference, colors=colors)
-    figure = _map_layout(go.Figure(traces), height=height)
-    if color_by == "cluster":
-        _label_clusters(figure, points, names)
+    figure = _map_layout(go.Figure(traces), height=height, toggles=color_by == "cluster")
+    low, span = map_range(points)
+    figure.update_xaxes(range=[low[0], low[0] + span[0]])
+    figure.update_yaxes(range=[low[1], low[1] + span[1]])
+    plot_width = width_px - HORIZONTAL_CHROME_PX - (LEGEND_PX if color_by == "cluster" else 0)
+    figure.update_layout(
+        annotations=cluster_labels(points, names, height_px=height, width_px=plot_width)
+    )
     return figure
 
 
-def _conversations(rows: pd.DataFrame) -> int:
-    """How many conversations `rows` stand for (stacks count their members)."""
-    return int(rows["count"].sum()) if "count" in rows else len(rows)
+def highlight_trace(
+    points: pd.DataFrame,
+    ids: set[str],
+    *,
+    label: str,
+    names: Mapping[int, str] | None = None,
+    marker_size: float = 5,
+) -> go.Scattergl:
+    """The points holding any of `ids` (a group: any of its `members`) as gold rings, a trace to
+    draw over the map (the search's matches). It carries their ids, so a selection still names
+    conversations, and names `label` (escaped) and the number of matching conversations in the
+    legend."""
+    members = (
+        points["members"]
+        if "members" in points
+        else points["conversation_id"].map(lambda cid: (cid,))
+    )
+    hits = np.fromiter(
+        (sum(m in ids for m in group) for group in members), dtype=np.int64, count=len(points)
+    )
+    rows = points[hits > 0]
+    return go.Scattergl(
+        x=rows["x"].to_numpy(),
+        y=rows["y"].to_numpy(),
+        customdata=rows["conversation_id"].to_numpy(dtype=object),
+        text=hover_texts(rows, names),
+        hovertemplate="%{text}<extra></extra>",
+        mode="markers",
+        name=f"{plotly_text(label)} ({int(hits.sum()):,})",
+        marker={
+            "symbol": "circle-open",
+            "size": np.asarray(_stack_sizes(rows, marker_size)) + 6,
+            "color": HIGHLIGHT_COLOR,
+            "line": {"width": 2.5},
+        },
+    )
 
 
 def _contour_traces(
@@ -303,88 +399,73 @@ def _contour_traces(
     return traces
 
 
-def _wrap(text: str, width: int = LABEL_LINE_CHARS) -> list[str]:
-    """`text` broken into lines of at most about `width` characters, at spaces."""
-    lines: list[str] = []
-    for word in text.split(" "):
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines
+def map_range(points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The map's axis ranges as (low, span) per axis (x, y): every point plus a `RANGE_PAD`
+    share of its extent on each side. Set on the figure, so the labels' pixel estimate of a
+    point's position is what plotly draws."""
+    low = points[["x", "y"]].min().to_numpy(np.float64) if len(points) else np.zeros(2)
+    high = points[["x", "y"]].max().to_numpy(np.float64) if len(points) else np.ones(2)
+    extent = high - low
+    extent[extent == 0] = 1.0
+    return low - RANGE_PAD * extent, extent * (1 + 2 * RANGE_PAD)
 
 
-def label_plan(
-    centres: pd.DataFrame,
-    sizes: pd.Series,
+def cluster_labels(
+    points: pd.DataFrame,
     names: Mapping[int, str] | None,
     *,
-    max_named: int = MAX_NAMED_LABELS,
-    width_px: int = 1000,
     height_px: int = 640,
-) -> dict[int, list[str]]:
-    """The label lines of each cluster in `centres` (x, y per cluster): the largest clusters
-    (`sizes`, descending) get their wrapped name, the others their number. A name whose box
-    would overlap a name already placed (boxes estimated from the text, 7 px per character and
-    16 px per line of a `width_px` x `height_px` plot) is shown as its number instead, so dense
-    regions stay readable; the larger cluster keeps its name."""
-    if centres.empty:
-        return {}
-    x_span = float(np.ptp(centres["x"])) or 1.0
-    y_span = float(np.ptp(centres["y"])) or 1.0
-    placed: list[tuple[float, float, float, float]] = []
-    plan: dict[int, list[str]] = {}
-    order = [c for c in sizes.index if c in centres.index]
-    for rank, cluster in enumerate(order):
-        number = [str(cluster)]
-        if not names or rank >= max_named:
-            plan[cluster] = number
-            continue
-        lines = _wrap(cluster_name(cluster, names))
-        half_w = max(len(line) for line in lines) * 7 / width_px * x_span / 2
-        half_h = len(lines) * 16 / height_px * y_span / 2
-        x, y = float(centres.at[cluster, "x"]), float(centres.at[cluster, "y"])
-        box = (x - half_w, x + half_w, y - half_h, y + half_h)
-        clash = any(
-            box[0] < other[1] and other[0] < box[1] and box[2] < other[3] and other[2] < box[3]
-            for other in placed
-        )
-        if clash:
-            plan[cluster] = number
-        else:
-            placed.append(box)
-            plan[cluster] = lines
-    return plan
+    width_px: int = ASSUMED_WIDTH_PX - LEGEND_PX - HORIZONTAL_CHROME_PX,
+    top: int = MAX_CLUSTER_LABELS,
+) -> list[dict[str, object]]:
+    """Plotly annotations naming the `top` largest clusters beside their median position.
 
-
-def _label_clusters(
-    figure: go.Figure, points: pd.DataFrame, names: Mapping[int, str] | None = None
-) -> None:
-    """Each cluster's number at its median position; the `MAX_NAMED_LABELS` largest also get
-    their name (`names`), wrapped and drawn larger, unless it would overlap a larger cluster's
-    name (`label_plan`)."""
+    The label boxes (estimated in pixels for a plot of `width_px` x `height_px`) are placed by
+    `place_labels`: none overlaps another, a label moved off its cluster points at it with a
+    leader line (its offset is in pixels, so it follows the cluster when the reader zooms). A
+    label with no free spot is left out. Annotations rather than a text trace: they cannot be
+    selected, so a selection holds only conversations. No colours: text takes the theme's
+    colour, with a contrasting halo (`font.shadow`) to read over points.
+    """
     clustered = points[points["cluster"] != NOISE]
-    sizes = (
-        clustered.groupby("cluster")["count"].sum().sort_values(ascending=False, kind="stable")
-        if "count" in clustered
-        else clustered["cluster"].value_counts()
+    if clustered.empty:
+        return []
+    sizes = _cluster_sizes(clustered).head(top)
+    centres = clustered[clustered["cluster"].isin(sizes.index)].groupby("cluster")[["x", "y"]]
+    centres = centres.median().loc[sizes.index]
+    low, span = map_range(points)
+    frame = np.array([width_px, height_px - VERTICAL_CHROME_PX], dtype=np.float64)
+    to_px = frame * (centres.to_numpy(np.float64) - low) / span
+    obstacles = frame * (points[["x", "y"]].to_numpy(np.float64) - low) / span
+    lines = [label_lines(cluster_name(c, names)) for c in sizes.index]
+    spots = place_labels(
+        to_px,
+        np.array([text_extent(text) for text in lines]),
+        bounds=(float(frame[0]), float(frame[1])),
+        obstacles=obstacles,
     )
-    shown = sizes.index[:MAX_CLUSTER_LABELS]
-    centres = clustered[clustered["cluster"].isin(shown)].groupby("cluster")[["x", "y"]].median()
-    height = figure.layout.height or 640
-    plan = label_plan(centres, sizes[shown], names, height_px=height)
-    # Annotations, not a text trace: they cannot be selected, so a selection holds only points.
-    # Set in one layout update: add_annotation per label costs ~2 ms each.
-    figure.update_layout(
-        annotations=[
+    annotations = []
+    for (cluster, centre), text, anchor, spot in zip(
+        centres.iterrows(), lines, to_px, spots, strict=True
+    ):
+        if spot is None:
+            continue
+        dx, dy = float(spot[0] - anchor[0]), float(spot[1] - anchor[1])
+        moved = abs(dx) > 0.5 or abs(dy) > 0.5
+        annotations.append(
             {
-                "x": row["x"],
-                "y": row["y"],
-                "text": "<br>".join(plotly_text(line) for line in plan[cluster]),
-                "showarrow": False,
-                "font": {"size": 12 if plan[cluster] != [str(cluster)] else 11, "color": "#111"},
-                "bgcolor": "rgba(255,255,255,0.8)",
+                "x": float(centre["x"]),
+                "y": float(centre["y"]),
+                "text": "<br>".join(plotly_text(line) for line in text),
+                "showarrow": moved,
+                # Pixel offsets of the text from its cluster (screen y grows downwards).
+                "ax": dx,
+                "ay": -dy,
+                "arrowhead": 0,
+                "arrowwidth": 1,
+                "arrowcolor": MIXED_OUTLINE,
+                "font": {"size": 12, "shadow": "auto"},
+                "name": f"cluster {cluster}",
             }
-            for cluster, row in centres.iterrows()
-        ]
-    )
+        )
+    return annotations

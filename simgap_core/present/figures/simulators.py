@@ -17,10 +17,14 @@ from plotly.subplots import make_subplots
 from scipy.cluster.hierarchy import dendrogram
 
 from simgap_core.present.figures.common import (
+    NEUTRAL_LINE,
     SIMULATOR_COLORS,
+    TRANSPARENT,
     interval_bars,
     plotly_text,
     plotly_texts,
+    themed,
+    titled,
 )
 from simgap_core.present.formatting import format_js, format_share
 from simgap_core.present.leaderboard import cluster_pairwise, leaderboard
@@ -54,11 +58,11 @@ def feature_gap_figure(table: pd.DataFrame, *, simulator: str) -> go.Figure:
                 mode="markers",
                 marker={
                     "size": 9,
-                    "color": np.where(rows["significant"], "#c51b7d", "#ffffff").tolist(),
+                    "color": np.where(rows["significant"], "#c51b7d", TRANSPARENT).tolist(),
                     "line": {"color": "#c51b7d", "width": 1.5},
                 },
                 error_x=interval_bars(
-                    rows["effect"], rows["ci_low"], rows["ci_high"], color="#555"
+                    rows["effect"], rows["ci_low"], rows["ci_high"], color=NEUTRAL_LINE
                 ),
                 text=plotly_texts(rows["finding"]).to_numpy(dtype=object),
                 hovertemplate="%{text}<extra></extra>",
@@ -75,21 +79,20 @@ def feature_gap_figure(table: pd.DataFrame, *, simulator: str) -> go.Figure:
             row=1,
             col=column,
         )
-    figure.add_vline(x=1, line={"color": "#444", "dash": "dot"}, row=1, col=1)
-    figure.add_vline(x=0, line={"color": "#444", "dash": "dot"}, row=1, col=2)
+    figure.add_vline(x=1, line={"color": NEUTRAL_LINE, "dash": "dot"}, row=1, col=1)
+    figure.add_vline(x=0, line={"color": NEUTRAL_LINE, "dash": "dot"}, row=1, col=2)
     figure.update_xaxes(type="log", row=1, col=1)
     longest = int(max(table["effect_kind"].value_counts().max(), 1)) if len(table) else 1
     figure.update_layout(
         height=max(320, 80 + 24 * longest),
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        plot_bgcolor="white",
-        title={
-            "text": f"What {plotly_text(simulator)} users do differently (95% intervals; "
-            "filled: q ≤ 0.05)",
-            "font": {"size": 13},
-        },
+        margin={"l": 10, "r": 10, "b": 10},
     )
-    return figure
+    titled(
+        figure,
+        f"What {plotly_text(simulator)} users do differently (95% intervals; filled: q ≤ 0.05)",
+        below=28,  # the two panels' titles
+    )
+    return themed(figure)
 
 
 def leaderboard_table(metrics: Metrics) -> pd.DataFrame:
@@ -139,14 +142,15 @@ def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
     JS (descriptive), drawn against its no-gap band (the permutation null's mean to its 95th
     percentile at the same sizes). An unreliable comparison is written 'unreliable' beside it.
     """
-    names = board["simulator"].tolist()
+    # Escaped names are the categories, so ticks and hover texts (`%{y}`) show them as typed.
+    names = [plotly_text(name) for name in board["simulator"]]
     figure = go.Figure()
-    for index, row in enumerate(board.to_dict("records")):
+    for index, (name, row) in enumerate(zip(names, board.to_dict("records"), strict=True)):
         for low, high, style in LEADERBOARD_SPANS:
             figure.add_trace(
                 go.Scatter(
                     x=[row[low], row[high]],
-                    y=[row["simulator"]] * 2,
+                    y=[name] * 2,
                     mode="lines",
                     showlegend=index == 0,
                     **style,
@@ -167,28 +171,38 @@ def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
             x=board["js"],
             y=names,
             mode="markers+text",
-            marker={"size": 11, "color": "#111"},
+            marker={"size": 11, "color": "#d62728"},
             text=[
                 f"{value:.3f}" + ("" if reliable else " unreliable")
                 for value, reliable in zip(board["js"], board["reliable"], strict=True)
             ],
             textposition="top center",
+            cliponaxis=False,
             name="JS (bias-corrected; ranks)",
             hovertemplate="%{y}: JS %{x:.4f}<extra></extra>",
         )
     )
     figure.update_yaxes(categoryorder="array", categoryarray=names[::-1], type="category")
-    figure.update_xaxes(title="Jensen-Shannon divergence to real (nats, max ln 2 ≈ 0.693)")
-    figure.update_xaxes(rangemode="tozero")
+    figure.update_xaxes(
+        title="Jensen-Shannon divergence to real (nats, max ln 2 ≈ 0.693)",
+        range=[0, _leaderboard_reach(board)],
+    )
     figure.update_layout(
         # Rows closer together past eight simulators, so 25 still fit a screen or two.
         height=max(260, 110 + (60 if len(names) <= 8 else 34) * len(names)),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        plot_bgcolor="white",
     )
-    figure.update_xaxes(showgrid=True, gridcolor="#eee")
-    return figure
+    figure.update_xaxes(showgrid=True)
+    return themed(figure)
+
+
+def _leaderboard_reach(board: pd.DataFrame) -> float:
+    """The x axis' end: past every drawn value, with room for the value written beside the
+    largest ("0.123 unreliable"), so nothing is cut at the right edge."""
+    columns = [c for c in ("js", "js_high", "js_plugin", "no_gap_q95") if c in board]
+    top = float(np.nanmax(board[columns].to_numpy(np.float64))) if len(board) else 0.0
+    return max(top, 1e-3) * 1.25
 
 
 def _dendrogram_trace(tree: np.ndarray) -> go.Scatter:
@@ -204,7 +218,7 @@ def _dendrogram_trace(tree: np.ndarray) -> go.Scatter:
         x=x,
         y=y,
         mode="lines",
-        line={"color": "#555", "width": 1.3},
+        line={"color": NEUTRAL_LINE, "width": 1.3},
         hoverinfo="skip",
         showlegend=False,
         name="dendrogram",
@@ -218,16 +232,25 @@ def _pairwise_heatmap(
     its (escaped) pair of names; the colour bar spans `colorbar_share` of the height from the
     bottom (the heatmap's part, below the dendrogram)."""
     positions = list(range(len(labels)))
+    values = ordered.to_numpy(np.float64)
+    low, high = heat_range(values)
     return go.Heatmap(
-        z=ordered.to_numpy(),
+        z=values,
         x=positions,
         y=positions,
-        zmin=0,
+        zmin=low,
+        zmax=high,
         colorscale="Blues",
         texttemplate="%{z:.3f}",
         textfont={"size": 12 if len(labels) <= 12 else 9},
         text=[[f"{row} vs {column}" for column in labels] for row in labels],
-        colorbar={"title": "JS", "len": colorbar_share, "y": 0, "yanchor": "bottom"},
+        colorbar={
+            "title": "JS (nats)",
+            "tickformat": ".3f",
+            "len": colorbar_share,
+            "y": 0,
+            "yanchor": "bottom",
+        },
         hovertemplate="%{text}: JS %{z:.4f}<extra></extra>",
     )
 
@@ -282,9 +305,19 @@ def pairwise_figure(matrix: pd.DataFrame) -> go.Figure:
     figure.update_layout(
         height=120 + heat_height + dendrogram_height,
         margin={"l": 10, "r": 10, "t": 20, "b": 10},
-        plot_bgcolor="white",
     )
-    return figure
+    return themed(figure)
+
+
+def heat_range(values: np.ndarray) -> tuple[float, float]:
+    """The colour scale's (zmin, zmax): from 0 (or the smallest value, when a bias-corrected
+    value is below 0) to the largest value, so the darkest colour is the largest value and
+    nothing drawn is beyond the scale."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    low, high = min(0.0, float(finite.min())), float(finite.max())
+    return low, high if high > low else low + 1e-9
 
 
 def mixture_figure(
@@ -303,11 +336,11 @@ def mixture_figure(
     if names is not None:
         weights = weights[weights.index.isin(list(names))]
     if mixture.held_out_gain is None or mixture.held_out_gain_ci is None:
-        title = "mixture not judged: a source is too small to halve for a held-out gain"
+        heading = "mixture not judged: a source is too small to halve for a held-out gain"
     else:
         low, high = mixture.held_out_gain_ci
         verdict = "helps" if mixture.helps else "does not help beyond noise"
-        title = (
+        heading = (
             f"mixture {verdict}: held-out gain {format_js(mixture.held_out_gain)} "
             f"[{format_js(low)}, {format_js(high)}] over {plotly_text(mixture.best_single)}"
         )
@@ -324,8 +357,6 @@ def mixture_figure(
     figure.update_yaxes(title="weight", range=[0, 1.1], tickformat=".0%")
     figure.update_layout(
         height=340,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        title={"text": title, "font": {"size": 13}},
-        plot_bgcolor="white",
+        margin={"l": 10, "r": 10, "b": 10},
     )
-    return figure
+    return themed(titled(figure, heading))
