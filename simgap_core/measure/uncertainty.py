@@ -350,11 +350,17 @@ def inner_level(
 
 
 # Pseudo-conversations that pull each bin's real/simulated split towards the no-gap split before
-# the bias is estimated there (`sparse_bias`). Chosen by measurement on tuning populations
-# (bench/calibration.py, section `sparse`): 0 is the plain bootstrap, which reads a bin seen once
-# as a bin seen on one side only and leaves +20% to +200% of the JS uncorrected on 300 skewed
-# bins at true JS 0.005-0.02; 2 leaves within about +-6% there (Zipf 1.1-1.5), as flat bins.
+# the bias is estimated there (`sparse_bias`), by the share of the plug-in that is gap: the
+# small-gap value up to SMALL_GAP_SHARE, the large-gap value from LARGE_GAP_SHARE on, linear
+# between. Chosen by measurement on tuning populations (bench/calibration.py, section `sparse`):
+# 0 is the plain bootstrap, which reads a bin seen once as a bin seen on one side only and
+# leaves +20% to +200% of the JS uncorrected on 300 skewed bins at true JS 0.005-0.02; 2 leaves
+# within about +-6% there (Zipf 1.1-1.5). At JS 0.3, where most sparse bins really are
+# one-sided, 2 over-corrects (-2% of the JS on flat bins, a bias of one standard error) and 0.25
+# is within about +-1% on flat and Zipf 1.1-2 bins.
 SHRINK_PSEUDOCOUNT = 2.0
+SHRINK_PSEUDOCOUNT_LARGE_GAP = 0.25
+SMALL_GAP_SHARE, LARGE_GAP_SHARE = 0.5, 0.9
 # The exact per-bin sums run over the binomial support within this many standard deviations.
 _SUPPORT_SDS = 12.0
 
@@ -398,30 +404,50 @@ def _split_bias(split: np.ndarray, totals: np.ndarray, n: int, m: int) -> np.nda
     return expected - totals * _half_xlogx_pair(split / n, (1 - split) / m)
 
 
+def _shrunk_bias(
+    p_counts: np.ndarray, q_counts: np.ndarray, pseudocount: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bias per row (2-d counts) with the given pseudo-count per row, and the shrunk splits."""
+    n, m = int(p_counts[0].sum()), int(q_counts[0].sum())
+    totals = p_counts + q_counts
+    no_gap = n / (n + m)
+    weight = pseudocount[:, None]
+    split = (p_counts + weight * no_gap) / (totals + weight)
+    exact = _split_bias(split.ravel(), totals.ravel(), n, m).reshape(totals.shape)
+    p_share, q_share = totals * split / n, totals * (1 - split) / m
+    both = np.where(p_share + q_share > 0, p_share + q_share, 1.0)
+    fixed_totals = p_share * q_share * (1 / n + 1 / m) / (4 * both)
+    return exact.sum(axis=-1) - fixed_totals.sum(axis=-1), split
+
+
+def _adaptive_bias(p_counts: np.ndarray, q_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`sparse_bias` on 2-d counts, with the shrunk splits it used."""
+    plugin = np.asarray(js_divergence(p_counts, q_counts), dtype=np.float64)
+    first, _ = _shrunk_bias(p_counts, q_counts, np.full(len(p_counts), SHRINK_PSEUDOCOUNT))
+    gap_share = np.clip(plugin - first, 0.0, None) / np.where(plugin > 0, plugin, 1.0)
+    pseudocount = np.interp(
+        gap_share,
+        [SMALL_GAP_SHARE, LARGE_GAP_SHARE],
+        [SHRINK_PSEUDOCOUNT, SHRINK_PSEUDOCOUNT_LARGE_GAP],
+    )
+    return _shrunk_bias(p_counts, q_counts, pseudocount)
+
+
 def sparse_bias(p_counts: np.ndarray, q_counts: np.ndarray) -> float | np.ndarray:
     """Estimated bias of the plug-in JS, per histogram pair (1-d: a float; 2-d: one per row).
 
     Per bin, the real side's share of the bin is estimated as (x + a pi0) / (t + a), with t the
-    pooled count, pi0 = n / (n + m) the share with no gap, and a = SHRINK_PSEUDOCOUNT; the bias
-    is the exact binomial bias at that share (`_split_bias`), summed over bins, less the
-    difference between drawing fixed totals and independent bins (second order:
-    sum p q (1/n + 1/m) / (4 (p + q))).
+    pooled count, pi0 = n / (n + m) the share with no gap, and a pseudo-count a from 2 (small
+    gaps) to 0.25 (large ones, see SHRINK_PSEUDOCOUNT); the bias is the exact binomial bias at
+    that share (`_split_bias`), summed over bins, less the difference between drawing fixed
+    totals and independent bins (second order: sum p q (1/n + 1/m) / (4 (p + q))).
 
     Why shrink: the bootstrap evaluates the bias at the observed shares, where a bin seen once
     is a bin only one side has, which carries no bias; with many sparse bins (skewed bins,
     k = 300) most of the true bias sits in such bins and the bootstrap leaves it uncorrected.
     """
     single = np.ndim(p_counts) == 1
-    p_counts, q_counts = np.atleast_2d(p_counts), np.atleast_2d(q_counts)
-    n, m = int(p_counts[0].sum()), int(q_counts[0].sum())
-    totals = p_counts + q_counts
-    no_gap = n / (n + m)
-    split = (p_counts + SHRINK_PSEUDOCOUNT * no_gap) / (totals + SHRINK_PSEUDOCOUNT)
-    exact = _split_bias(split.ravel(), totals.ravel(), n, m).reshape(totals.shape)
-    p_share, q_share = totals * split / n, totals * (1 - split) / m
-    both = np.where(p_share + q_share > 0, p_share + q_share, 1.0)
-    fixed_totals = p_share * q_share * (1 / n + 1 / m) / (4 * both)
-    bias = exact.sum(axis=-1) - fixed_totals.sum(axis=-1)
+    bias, _ = _adaptive_bias(np.atleast_2d(p_counts), np.atleast_2d(q_counts))
     return float(bias[0]) if single else bias
 
 
@@ -438,25 +464,37 @@ def _with_unseen_mass(totals: np.ndarray) -> np.ndarray:
     return shares
 
 
-def _towards_pooled(
+def _resampled_population(
     p_counts: np.ndarray, q_counts: np.ndarray, target: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shares (P_s, Q_s) = pooled + s (observed - pooled), s in [0, 1] chosen by bisection so that
-    JS(P_s, Q_s) = target (0 <= target <= plug-in): the population the interval resamples."""
-    totals = p_counts + q_counts
-    pooled = _with_unseen_mass(totals)
-    p_share = (1 - pooled[totals == 0].sum()) * p_counts / p_counts.sum()
-    q_share = (1 - pooled[totals == 0].sum()) * q_counts / q_counts.sum()
-    p_share[totals == 0] = q_share[totals == 0] = pooled[totals == 0]
-    low, high = 0.0, 1.0
+    """The population the interval resamples: each bin keeps its pooled share
+    (`_with_unseen_mass`), and the real side's part of it moves from the no-gap split pi0
+    towards the shrunk split of `sparse_bias`, pi0 + s (split - pi0) clipped to [0, 1], with s
+    in [0, 2] chosen by bisection so that its JS is `target` (the estimate).
+
+    Why not the observed shares: there a bin seen once is all gap, so the population's gap sits
+    in noisy sparse bins, unlike the truth's; on 300 skewed bins that made the estimator look
+    biased downwards in the resampled world (the basic interval then moved up by a third of its
+    half-width, coverage 0.85) where it is unbiased in the real one.
+    """
+    n, m = int(p_counts.sum()), int(q_counts.sum())
+    no_gap = n / (n + m)
+    pooled = _with_unseen_mass(p_counts + q_counts)
+    split = _adaptive_bias(p_counts[None], q_counts[None])[1][0]
+
+    def at(step: float) -> tuple[np.ndarray, np.ndarray]:
+        moved = np.clip(no_gap + step * (split - no_gap), 0.0, 1.0)
+        p_share, q_share = pooled * moved / no_gap, pooled * (1 - moved) / (1 - no_gap)
+        return p_share / p_share.sum(), q_share / q_share.sum()
+
+    low, high = 0.0, 2.0
     for _ in range(40):
-        s = (low + high) / 2
-        if js_divergence(pooled + s * (p_share - pooled), pooled + s * (q_share - pooled)) < target:
-            low = s
+        step = (low + high) / 2
+        if js_divergence(*at(step)) < target:
+            low = step
         else:
-            high = s
-    s = (low + high) / 2
-    return pooled + s * (p_share - pooled), pooled + s * (q_share - pooled)
+            high = step
+    return at((low + high) / 2)
 
 
 # Above this share of bins with at most SPARSE_COUNT pooled conversations, the shrinkage of
@@ -499,17 +537,17 @@ def corrected_js(
     biases. js = plug-in - `sparse_bias`, clipped to [0, ln 2].
 
     The interval resamples the corrected estimator itself (so the correction's own variability
-    is in it) from the population between the pooled and the observed shares whose JS is the
-    estimate (`_towards_pooled`): resampling the observed shares measures the spread at the
-    plug-in's inflated gap (over-coverage where the bias is as large as the gap), and the
-    basic interval around that population's JS carries the estimator's remaining bias there.
+    is in it) from a population whose JS is the estimate (`_resampled_population`), and is the
+    basic interval around that population's JS. Resampling the observed shares instead measures
+    the spread at the plug-in's inflated gap: over-coverage where the bias is as large as the
+    gap.
     """
     p_counts, q_counts = _counts(p_counts), _counts(q_counts)
     alpha = (1 - level) / 2
     plugin = float(js_divergence(p_counts, q_counts))
     unclipped = plugin - float(sparse_bias(p_counts, q_counts))
     center = float(np.clip(unclipped, 0.0, plugin))
-    p_pop, q_pop = _towards_pooled(p_counts, q_counts, center)
+    p_pop, q_pop = _resampled_population(p_counts, q_counts, center)
     rng = np.random.default_rng(seed)
     p_boot = rng.multinomial(int(p_counts.sum()), p_pop, size=n_boot)
     q_boot = rng.multinomial(int(q_counts.sum()), q_pop, size=n_boot)
