@@ -10,6 +10,10 @@ ranking follow the true gap whatever the sample sizes? Public API only; prints t
     python bench/calibration.py --full --sections coverage --reliable-only --part 2/2
                                          # the coverage of the 140 cells marked reliable, in two
                                          # processes: about an hour on 2 idle cores
+    python bench/calibration.py --sections sparse --sparse-set held-out --runs 100
+                                         # k = 300 skewed bins at small gaps, the cells the
+                                         # sparse bias correction was not tuned on (a few
+                                         # minutes; --sparse-set tuning for the tuning cells)
 
 Every rate is printed with its Monte-Carlo standard error sqrt(r (1 - r) / runs): with 60
 runs a coverage of 0.95 is known to +-0.03 only, so read a cell against the target band
