@@ -181,3 +181,38 @@ def test_default_clustering_keeps_noise_low_and_finds_the_planted_behaviours(
     assert scores[6000][1] >= scores[2000][1] - 0.10, scores
     assert min(ari for _, ari, _ in scores.values()) >= 0.45, scores
     assert all(12 <= k <= 30 for _, _, k in scores.values()), scores
+
+
+def test_stacked_cluster_rows_caps_each_stack_and_points_every_copy_at_its_first() -> None:
+    points = np.array([[0, 0], [1, 1], [0, 0], [0, 0], [2, 2], [1, 1], [0, 0]], dtype=float)
+    rows, inverse = layout.stacked_cluster_rows(points, 2)
+    # [0, 0] appears 4 times (kept twice), [1, 1] twice, [2, 2] once: 5 rows, first-seen order.
+    np.testing.assert_array_equal(points[rows], [[0, 0], [0, 0], [1, 1], [1, 1], [2, 2]])
+    np.testing.assert_array_equal(points[rows][inverse], points)
+    np.testing.assert_array_equal(inverse, [0, 2, 0, 0, 4, 2, 0])
+    rows, inverse = layout.stacked_cluster_rows(points, 1)
+    np.testing.assert_array_equal(rows, [0, 1, 4])
+    np.testing.assert_array_equal(points[rows][inverse], points)
+
+
+def test_a_stack_of_identical_points_does_not_split_its_behaviour_when_capped() -> None:
+    rng = np.random.default_rng(9)
+    centres = np.array([[0.0] * 5, [12.0] * 5, [-12.0] * 5])
+    spread = np.concatenate([c + rng.normal(size=(300, 5)) for c in centres])
+    truth = np.repeat([0, 1, 2], 300)
+    # 600 copies of one text at the edge of behaviour 0 (a heuristic description that
+    # repeats), and 200 of another in behaviour 1.
+    coords = np.concatenate(
+        [spread, np.tile(centres[0] + 2.0, (600, 1)), np.tile(centres[1], (200, 1))]
+    )
+    truth = np.concatenate([truth, np.zeros(600, int), np.ones(200, int)])
+    every = cluster(coords, min_cluster_size=60, min_samples=25)
+    capped = cluster(coords, min_cluster_size=60, min_samples=25, stack_cap=1)
+    # Every copy of a stack shares one label; clusters are numbered by mass (the stacks count).
+    assert len(set(capped[900:1500])) == 1 and len(set(capped[1500:])) == 1
+    sizes = np.bincount(capped[capped >= 0])
+    assert np.all(np.diff(sizes) <= 0)
+    assert adjusted_rand_score(truth, capped) >= 0.95
+    assert adjusted_rand_score(truth, capped) > adjusted_rand_score(truth, every)
+    with pytest.raises(ValueError, match="stack_cap"):
+        cluster(coords, min_cluster_size=60, stack_cap=0)

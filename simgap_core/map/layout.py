@@ -407,6 +407,7 @@ def cluster(
     min_cluster_size: int | None = None,
     min_samples: int | None = None,
     method: str = "eom",
+    stack_cap: int | None = None,
 ) -> np.ndarray:
     """HDBSCAN labels (int64) of `coords`; -1 is noise and stays -1.
 
@@ -415,6 +416,12 @@ def cluster(
     `default_min_samples(len(coords), min_cluster_size)`, capped rather than tied to the
     cluster size, so raising the cluster size neither slows the run nor costs memory; `method`
     is "eom" or "leaf".
+
+    With `stack_cap`, identical rows (a stack: the same text, mapped once by `build_map`) are
+    clustered as at most `stack_cap` copies and every copy takes their label; the cluster
+    size shrinks in proportion to the rows clustered (`stacked_cluster_rows`). HDBSCAN has
+    no sample weights, and a stack of `min_samples` identical points has zero core distance:
+    as repeats grow with n, stacks become clusters of their own and split behaviours.
     """
     if method not in CLUSTER_METHODS:
         raise ValueError(f"method must be one of {CLUSTER_METHODS}, got {method!r}")
@@ -425,7 +432,38 @@ def cluster(
     samples = default_min_samples(len(points), size) if min_samples is None else min_samples
     if samples < 1:
         raise ValueError(f"min_samples must be at least 1, got {samples}")
-    samples = min(samples, len(points) - 1)
+    if stack_cap is not None and stack_cap < 1:
+        raise ValueError(f"stack_cap must be at least 1, got {stack_cap}")
+    rows, inverse = (
+        (np.arange(len(points)), np.arange(len(points)))
+        if stack_cap is None
+        else stacked_cluster_rows(points, stack_cap)
+    )
+    if len(rows) < len(points):
+        size = max(2, round(size * len(rows) / len(points)))
+        samples = min(samples, size)
+    samples = min(samples, len(rows) - 1)
+    raw = _hdbscan(points[rows], size, max(1, samples), method)[inverse]
+    found, counts = np.unique(raw[raw >= 0], return_counts=True)
+    by_size = found[np.lexsort((found, -counts))]
+    relabel = np.full(int(raw.max()) + 2, -1, dtype=np.int64)
+    relabel[by_size + 1] = np.arange(len(by_size))
+    return relabel[raw + 1]
+
+
+def stacked_cluster_rows(points: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows to cluster, the clustered row whose label each point takes).
+
+    Each distinct row appears at most `cap` times among the rows to cluster, in order of
+    first appearance; a point takes the label of its distinct row's first clustered copy.
+    """
+    first, inverse = unique_rows(np.ascontiguousarray(points))
+    kept = np.minimum(np.bincount(inverse), cap)
+    starts = np.concatenate(([0], np.cumsum(kept)[:-1]))
+    return np.repeat(first, kept), starts[inverse]
+
+
+def _hdbscan(points: np.ndarray, size: int, samples: int, method: str) -> np.ndarray:
     import hdbscan
 
     raw = hdbscan.HDBSCAN(
@@ -436,12 +474,7 @@ def cluster(
         # more than they save at these sizes (0.6 s at 20k points in 5-d on one core).
         core_dist_n_jobs=1,
     ).fit_predict(points)
-    raw = np.asarray(raw, dtype=np.int64)
-    found, counts = np.unique(raw[raw >= 0], return_counts=True)
-    by_size = found[np.lexsort((found, -counts))]
-    relabel = np.full(int(raw.max()) + 2, -1, dtype=np.int64)
-    relabel[by_size + 1] = np.arange(len(by_size))
-    return relabel[raw + 1]
+    return np.asarray(raw, dtype=np.int64)
 
 
 def warm_up() -> float:
