@@ -222,7 +222,7 @@ def test_a_stack_of_identical_points_does_not_split_its_behaviour_when_capped() 
         cluster(coords, min_cluster_size=60, stack_cap=0)
 
 
-def test_the_clusterer_clusters_each_text_once_only_above_the_threshold(monkeypatch) -> None:
+def test_the_clusterer_clusters_each_text_once_only_when_texts_repeat_enough(monkeypatch) -> None:
     from simgap_core import parts
 
     coords, _ = stacked_behaviours()
@@ -235,11 +235,14 @@ def test_the_clusterer_clusters_each_text_once_only_above_the_threshold(monkeypa
         )
         return clusterer.fit_predict(coords), clusterer.facts()
 
-    assert len(coords) <= layout.DISTINCT_ABOVE  # the demo's sizes keep every copy
+    # 1,700 rows, 902 distinct: under DISTINCT_RATIO rows per text, every copy is clustered.
+    assert len(coords) < layout.DISTINCT_RATIO * 902
     found, facts = labels("auto")
     np.testing.assert_array_equal(found, every)
     assert facts["clustered_rows"] == len(coords)
-    monkeypatch.setattr(layout, "DISTINCT_ABOVE", 1000)
+    assert layout.stack_cap("auto", 20 * 50, 50) == 1 and layout.stack_cap("auto", 999, 50) is None
+    assert layout.stack_cap("distinct", 10, 10) == 1 and layout.stack_cap("every", 10**6, 1) is None
+    monkeypatch.setattr(layout, "DISTINCT_RATIO", 1.8)
     found, facts = labels("auto")
     np.testing.assert_array_equal(found, distinct)
     assert facts["clustered_rows"] == 902 and facts["min_cluster_size_used"] == 60

@@ -137,8 +137,9 @@ class HDBSCANClusterer(Clusterer):
 
     `stacks` says how identical rows (the same text) are clustered: "every" copy, each
     "distinct" row once (its copies take its label; the cluster size is scaled to the share
-    of rows clustered), or "auto": distinct above `layout.DISTINCT_ABOVE` rows, where stacks
-    of copies would otherwise form clusters of their own (`layout.stack_cap`)."""
+    of rows clustered), or "auto": distinct when there are `layout.DISTINCT_RATIO` or more rows
+    per distinct row, where stacks of copies would form clusters of their own
+    (`layout.stack_cap`)."""
 
     name = "hdbscan"
 
@@ -193,10 +194,9 @@ class HDBSCANClusterer(Clusterer):
         )
         samples = self.min_samples or layout.default_min_samples(len(coords), size)
         self.min_cluster_size_used, self.min_samples_used = int(size), int(samples)
-        cap = layout.stack_cap(self.stacks, len(coords))
-        self.clustered_rows = (
-            len(coords) if cap is None else len(layout.unique_rows(np.asarray(coords))[0])
-        )
+        distinct = len(layout.unique_rows(np.asarray(coords))[0])
+        cap = layout.stack_cap(self.stacks, len(coords), distinct)
+        self.clustered_rows = len(coords) if cap is None else distinct
         return layout.cluster(
             coords, min_cluster_size=size, min_samples=samples, method=self.method, stack_cap=cap
         )
