@@ -27,6 +27,9 @@ through its cache, with the planted archetype of every conversation; sizes above
    what raising min_cluster_size costs with min_samples tied to it and on its own.
 9. `defaults`: noise share, cluster count and ARI against the planted archetypes for
    candidate (min_cluster_size, min_samples) rules at every prepared size.
+10. `stacks`: identical texts (stacks of identical points in the clustering space) clustered
+   as every copy, as one point each, or capped at a few copies (`cluster(stack_cap=...)`):
+   noise, clusters, ARI against the planted archetypes and CPU seconds at every prepared size.
 
 Every measurement that depends on process state runs in a fresh subprocess.
 """
@@ -89,6 +92,12 @@ def main() -> None:
         "--resample-from", type=int, help="prepare larger sizes by resampling this size"
     )
     parser.add_argument(
+        "--prepare-embedder",
+        choices=("sentence-transformers", "static"),
+        default="sentence-transformers",
+        help="embedder of `prepare` (static: every size generated, in seconds)",
+    )
+    parser.add_argument(
         "--only-default", action="store_true", help="defaults: the current rule only (fast)"
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -112,7 +121,7 @@ def main() -> None:
             if args.resample_from and size > args.resample_from:
                 resample_demo(args.demo_dir, size, args.resample_from)
             else:
-                prepare_demo(args.demo_dir, size)
+                prepare_demo(args.demo_dir, size, embedder=args.prepare_embedder)
     if "ann" in sections:
         ann_bench([int(n) for n in args.ann_sizes.split(",")], args.points)
     for section in ("display", "dedupe", "hdbscan"):
@@ -120,6 +129,8 @@ def main() -> None:
             SECTIONS[section](args.demo_dir, per_source)
     if "defaults" in sections:
         defaults_bench(args.demo_dir, per_source, only_default=args.only_default)
+    if "stacks" in sections:
+        stacks_bench(args.demo_dir, per_source)
 
 
 def embedding_bench(n_texts: int) -> None:
@@ -288,10 +299,12 @@ def hnsw_knn(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return _self_first(found, similarity, k)
 
 
-def prepare_demo(folder: Path, per_source: int, *, seed: int = 1) -> None:
+def prepare_demo(
+    folder: Path, per_source: int, *, seed: int = 1, embedder: str = "sentence-transformers"
+) -> None:
     """Demo-shaped data: behaviour texts, embeddings and planted archetypes, once per size."""
     from simgap_core.demo import DEMO_SOURCES, generate_demo
-    from simgap_core.embed import CachedEmbedder, SentenceTransformerEmbedder
+    from simgap_core.embed import CachedEmbedder, SentenceTransformerEmbedder, StaticEmbedder
     from simgap_core.model import Conversation, Corpus
     from simgap_core.represent import represent
 
@@ -308,8 +321,8 @@ def prepare_demo(folder: Path, per_source: int, *, seed: int = 1) -> None:
     frame = represent(corpus, "combined")
     frame["archetype"] = [a for source in DEMO_SOURCES for a in data.archetypes[source]]
     start = time.perf_counter()
-    embedder = CachedEmbedder(SentenceTransformerEmbedder())
-    embeddings = embedder.encode(frame["text"].tolist())
+    model = StaticEmbedder() if embedder == "static" else SentenceTransformerEmbedder()
+    embeddings = CachedEmbedder(model).encode(frame["text"].tolist())
     print(
         f"prepared {len(frame)} conversations ({per_source} per source), "
         f"{frame['text'].nunique()} distinct texts, embedded in {time.perf_counter() - start:.0f} s"
@@ -560,6 +573,37 @@ def defaults_bench(
                 f"{adjusted_rand_score(truth[kept], labels[kept]):>6.3f} {cpu:>6.1f}"
             )
 
+
+def stacks_bench(folder: Path, per_sources: list[int]) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from simgap_core.map.layout import cluster, default_min_cluster_size, unique_rows
+
+    print("\n## Stacks of identical texts: HDBSCAN on every copy, or each stack capped")
+    print(f"machine: {machine()}; {load()}")
+    print("demo-shaped data, 4 sources, default map and cluster size; ARI against the 12 planted")
+    print("archetypes with noise as one label")
+    print(
+        f"{'convs':>7} {'distinct':>8} {'stack cap':>9} {'rows':>7} {'noise':>6} "
+        f"{'clusters':>8} {'ARI':>6} {'cpu s':>6}"
+    )
+    for per_source in per_sources:
+        values = demo_map(folder, per_source)
+        if values is None:
+            continue
+        truth = load_demo(folder, per_source)[0]["archetype"].to_numpy()
+        coords = values["coords"]
+        copies = np.bincount(unique_rows(coords)[1])
+        n, distinct = len(coords), len(copies)
+        size = default_min_cluster_size(n, n_sources=4)
+        for cap in (None, 50, 25, 10, 5, 2, 1):
+            labels, cpu, _ = clocked(cluster, coords, min_cluster_size=size, stack_cap=cap)
+            rows = n if cap is None else int(np.minimum(copies, cap).sum())
+            print(
+                f"{n:>7} {distinct:>8} {cap or 'none':>9} {rows:>7} {np.mean(labels < 0):>6.1%} "
+                f"{labels.max() + 1:>8} {adjusted_rand_score(truth, labels):>6.3f} {cpu:>6.1f}",
+                flush=True,
+            )
 
 
 def clocked(work: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float, float]:

@@ -1,7 +1,7 @@
 """The whole analysis at scale: N sources x M conversations, every text unique, cold caches.
 
     python bench/scale.py [--sources 25] [--per-source 5000] [--sizes 20000,50000,125000]
-                          [--facet user_turns] [--no-bertopic] [--keep DIR]
+                          [--facet user_turns] [--embedder NAME] [--no-bertopic] [--keep DIR]
 
 For each size (total conversations; `--sizes`, else sources x per-source) it writes demo-shaped
 conversations spread over `--sources` sources (source i draws from the demo's mixture i mod 4:
@@ -15,8 +15,13 @@ real, close_sim, narrow_sim, chatty_sim), then in fresh processes:
 2. The same run again with only new clustering parameters (min_cluster_size x 2).
 3. The map stage split into its steps on the run's embeddings (neighbours, 2-d, 5-d, HDBSCAN).
 4. BERTopic on the same representation texts (`fit_transform` + `topics_per_class` by source,
-   its defaults, embedding with the same all-MiniLM-L6-v2 from the package path), skipped with a
-   message when bertopic is not installed (it is not a requirement of simgap).
+   its defaults, embedding with the same model as simgap: all-MiniLM-L6-v2 from the package
+   path, or with `--embedder static` simgap's own distilled static model wrapped as a BERTopic
+   backend), skipped with a message when bertopic is not installed (it is not a requirement
+   of simgap).
+`--embedder` names simgap's embedder (default: what the analysis chooses). The distilled static
+model is a model, not a cache of the texts: it is distilled once under the user's cache and
+linked into every cold cache, so "cold" still means no text has been embedded before.
 Then a table per stage with a growth exponent (least-squares slope of log time on log size)
 when there are at least three sizes, and the simgap / BERTopic time ratio per size.
 Figures are seconds on this machine (printed with its core count and load).
@@ -49,6 +54,7 @@ def main() -> None:
     parser.add_argument("--per-source", type=int, default=5000)
     parser.add_argument("--sizes", help="total conversations, comma-separated (overrides M)")
     parser.add_argument("--facet", default="user_turns", help="representation facet")
+    parser.add_argument("--embedder", default="", help="simgap's embedder (default: its own)")
     parser.add_argument("--no-bertopic", action="store_true")
     parser.add_argument(
         "--bertopic-max",
@@ -82,26 +88,37 @@ def main() -> None:
             TOKENIZERS_PARALLELISM="false",
             OMP_WAIT_POLICY="PASSIVE",
             NUMBA_CACHE_DIR=str(numba_cache),
-            PYTHONPATH=str(ROOT),
+            # The project first; then the caller's path (e.g. a --target folder holding bertopic).
+            PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
             PYTHONWARNINGS="ignore",
         )
+        static_models = numba_cache.parent / "static"  # the user's distilled models
         warm = write_data(scratch / "warm", sources=2, per_source=200)
-        child(env | {"SIMGAP_CACHE_DIR": str(scratch / "warm-cache")}, "analyze", warm, "0")
+        warm_cache = cold_cache(scratch / "warm-cache", static_models)
+        child(
+            env | {"SIMGAP_CACHE_DIR": str(warm_cache)},
+            "analyze",
+            warm,
+            "0",
+            "user_turns",
+            "",
+            args.embedder,
+        )
         rows = []
         for total in sizes:
             per_source = max(1, total // args.sources)
             data = write_data(scratch / f"data{total}", sources=args.sources, per_source=per_source)
-            cold = scratch / f"cache{total}"
+            cold = cold_cache(scratch / f"cache{total}", static_models)
             out = scratch / f"run{total}"
             run_env = env | {"SIMGAP_CACHE_DIR": str(cold)}
             print(
                 f"\n# {args.sources} sources x {per_source} = {args.sources * per_source}", end=""
             )
             print(f" conversations; machine: {machine()}; {load()}", flush=True)
-            first = child(run_env, "analyze", data, "0", args.facet, str(out))
+            first = child(run_env, "analyze", data, "0", args.facet, str(out), args.embedder)
             print_run("cold run", first)
             size = first["facts"]["cluster"]["min_cluster_size_used"] * 2
-            rerun = child(run_env, "analyze", data, str(size), args.facet, str(out))
+            rerun = child(run_env, "analyze", data, str(size), args.facet, str(out), args.embedder)
             print_run(f"rerun, min_cluster_size {size}", rerun)
             breakdown = None if args.no_breakdown else child(run_env, "breakdown", str(out))
             if breakdown:
@@ -110,10 +127,12 @@ def main() -> None:
                     + ", ".join(f"{k} {v:.1f}" for k, v in breakdown["seconds"].items())
                 )
             wanted = bertopic and (args.bertopic_max is None or total <= args.bertopic_max)
-            topic = child(env, "bertopic", str(out)) if wanted else None
+            embedder = first["facts"]["embed"].get("embedder", args.embedder)
+            topic = child(env, "bertopic", str(out), embedder) if wanted else None
             if topic:
                 print(
-                    f"  BERTopic on the same {topic['texts']} texts: {topic['total']:.1f} s "
+                    f"  BERTopic ({topic['embedder']}) on the same {topic['texts']} texts: "
+                    f"{topic['total']:.1f} s "
                     f"(fit_transform {topic['fit']:.1f} s, topics_per_class "
                     f"{topic['per_class']:.1f} s), peak {topic['peak_mb']:.0f} MB, "
                     f"{topic['topics']} topics; simgap / BERTopic = "
@@ -141,6 +160,16 @@ def write_data(folder: Path, *, sources: int, per_source: int) -> Path:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         names.append(name)
     (folder / "sources.json").write_text(json.dumps(names))
+    return folder
+
+
+def cold_cache(folder: Path, static_models: Path) -> Path:
+    """An empty simgap cache whose `static` folder is the user's distilled static models."""
+    folder.mkdir(parents=True, exist_ok=True)
+    static_models.mkdir(parents=True, exist_ok=True)
+    link = folder / "static"
+    if not link.exists():
+        link.symlink_to(static_models, target_is_directory=True)
     return folder
 
 
@@ -184,20 +213,22 @@ class MemorySampler:
 
 
 def child_analyze(
-    data: str, min_cluster_size: str, facet: str = "user_turns", out: str = ""
+    data: str, min_cluster_size: str, facet: str = "user_turns", out: str = "", embedder: str = ""
 ) -> dict:
     from simgap_core.run import AnalysisParams, InputSpec, analyze
 
     folder = Path(data)
     names = json.loads((folder / "sources.json").read_text())
     inputs = [InputSpec(folder / f"{name}.jsonl", name, "openai") for name in names]
-    params = AnalysisParams(facet=facet, min_cluster_size=int(min_cluster_size) or None)
+    chosen = {"embedder": embedder} if embedder else {}
+    params = AnalysisParams(facet=facet, min_cluster_size=int(min_cluster_size) or None, **chosen)
     sampler = MemorySampler()
     cpu, started = time.process_time(), time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         run = analyze(inputs, out or scratch, params, progress=sampler.enter)
         document = run.params
         facts = {stage: run.facts(stage) for stage in ("embed", "cluster", "measure")}
+        facts["embed"]["embedder"] = document.params.embedder
     total = time.perf_counter() - started
     peaks = sampler.close()
     representations = Path(out or scratch) / "representations.parquet"
@@ -241,20 +272,16 @@ def child_breakdown(out: str) -> dict:
     return {"seconds": seconds, "params": result.params}
 
 
-def child_bertopic(out: str) -> dict:
+def child_bertopic(out: str, embedder: str = "sentence-transformers") -> dict:
     import pandas as pd
     from bertopic import BERTopic
-    from sentence_transformers import SentenceTransformer
-
-    from simgap_core.embed import resolve_model
 
     frame = pd.read_parquet(Path(out) / "representations.parquet")
     texts, classes = frame["text"].tolist(), frame["source"].tolist()
     sampler = MemorySampler()
     started = time.perf_counter()
     sampler.enter("fit", 0, 0)
-    model = SentenceTransformer(str(resolve_model("all-MiniLM-L6-v2").path), device="cpu")
-    topic_model = BERTopic(embedding_model=model)
+    topic_model = BERTopic(embedding_model=bertopic_embedder(embedder))
     topics, _ = topic_model.fit_transform(texts)
     fitted = time.perf_counter()
     sampler.enter("per_class", 0, 0)
@@ -262,6 +289,7 @@ def child_bertopic(out: str) -> dict:
     done = time.perf_counter()
     sampler.close()
     return {
+        "embedder": embedder,
         "texts": len(texts),
         "total": done - started,
         "fit": fitted - started,
@@ -269,6 +297,29 @@ def child_bertopic(out: str) -> dict:
         "peak_mb": proc_status_mb("VmHWM"),
         "topics": int(len(set(topics)) - (1 if -1 in topics else 0)),
     }
+
+
+def bertopic_embedder(embedder: str) -> Any:
+    """BERTopic's embedding model: MiniLM from the package path, or simgap's static model."""
+    if embedder != "static":
+        from sentence_transformers import SentenceTransformer
+
+        from simgap_core.embed import resolve_model
+
+        return SentenceTransformer(str(resolve_model("all-MiniLM-L6-v2").path), device="cpu")
+    from bertopic.backend import BaseEmbedder
+
+    from simgap_core.embed.static import StaticEmbedder
+
+    class Static(BaseEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.static = StaticEmbedder()
+
+        def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
+            return self.static.encode(list(documents))
+
+    return Static()
 
 
 def print_run(label: str, result: dict) -> None:
@@ -348,8 +399,6 @@ def proc_status_mb(field: str) -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 
 
 CHILDREN = {"analyze": child_analyze, "breakdown": child_breakdown, "bertopic": child_bertopic}

@@ -181,3 +181,71 @@ def test_default_clustering_keeps_noise_low_and_finds_the_planted_behaviours(
     assert scores[6000][1] >= scores[2000][1] - 0.10, scores
     assert min(ari for _, ari, _ in scores.values()) >= 0.45, scores
     assert all(12 <= k <= 30 for _, _, k in scores.values()), scores
+
+
+def test_stacked_cluster_rows_caps_each_stack_and_points_every_copy_at_its_first() -> None:
+    points = np.array([[0, 0], [1, 1], [0, 0], [0, 0], [2, 2], [1, 1], [0, 0]], dtype=float)
+    rows, inverse = layout.stacked_cluster_rows(points, 2)
+    # [0, 0] appears 4 times (kept twice), [1, 1] twice, [2, 2] once: 5 rows, first-seen order.
+    np.testing.assert_array_equal(points[rows], [[0, 0], [0, 0], [1, 1], [1, 1], [2, 2]])
+    np.testing.assert_array_equal(points[rows][inverse], points)
+    np.testing.assert_array_equal(inverse, [0, 2, 0, 0, 4, 2, 0])
+    rows, inverse = layout.stacked_cluster_rows(points, 1)
+    np.testing.assert_array_equal(rows, [0, 1, 4])
+    np.testing.assert_array_equal(points[rows][inverse], points)
+
+
+def stacked_behaviours(seed: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """Three behaviours of 300 scattered points in 5-d, with 600 copies of one text at the
+    edge of behaviour 0 and 200 of another in behaviour 1 (heuristic descriptions repeat)."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0] * 5, [12.0] * 5, [-12.0] * 5])
+    spread = np.concatenate([c + rng.normal(size=(300, 5)) for c in centres])
+    stacks = [np.tile(centres[0] + 2.0, (600, 1)), np.tile(centres[1], (200, 1))]
+    truth = np.concatenate([np.repeat([0, 1, 2], 300), np.zeros(600, int), np.ones(200, int)])
+    return np.concatenate([spread, *stacks]), truth
+
+
+def test_a_stack_of_identical_points_does_not_split_its_behaviour_when_capped() -> None:
+    coords, truth = stacked_behaviours()
+    every = cluster(coords, min_cluster_size=60, min_samples=25)
+    capped = cluster(coords, min_cluster_size=60, min_samples=25, stack_cap=1)
+    # Every copy of a stack shares one label; clusters are numbered by mass (the stacks count).
+    assert len(set(capped[900:1500])) == 1 and len(set(capped[1500:])) == 1
+    sizes = np.bincount(capped[capped >= 0])
+    assert np.all(np.diff(sizes) <= 0)
+    # Measured over seeds 1-3 and 9: every copy 0.70-0.72 (the 600 copies form a cluster of
+    # their own), one per text 1.0.
+    assert adjusted_rand_score(truth, capped) >= 0.95
+    assert adjusted_rand_score(truth, every) <= 0.85
+    with pytest.raises(ValueError, match="stack_cap"):
+        cluster(coords, min_cluster_size=60, stack_cap=0)
+
+
+def test_the_clusterer_clusters_each_text_once_only_when_texts_repeat_enough(monkeypatch) -> None:
+    from simgap_core import parts
+
+    coords, _ = stacked_behaviours()
+    every = cluster(coords, min_cluster_size=60, min_samples=25)
+    distinct = cluster(coords, min_cluster_size=60, min_samples=25, stack_cap=1)
+
+    def labels(stacks: str) -> tuple[np.ndarray, dict]:
+        clusterer = parts.create(
+            "clusterer", "hdbscan", min_cluster_size=60, min_samples=25, stacks=stacks
+        )
+        return clusterer.fit_predict(coords), clusterer.facts()
+
+    # 1,700 rows, 902 distinct: under DISTINCT_RATIO rows per text, every copy is clustered.
+    assert len(coords) < layout.DISTINCT_RATIO * 902
+    found, facts = labels("auto")
+    np.testing.assert_array_equal(found, every)
+    assert facts["clustered_rows"] == len(coords)
+    assert layout.stack_cap("auto", 20 * 50, 50) == 1 and layout.stack_cap("auto", 999, 50) is None
+    assert layout.stack_cap("distinct", 10, 10) == 1 and layout.stack_cap("every", 10**6, 1) is None
+    monkeypatch.setattr(layout, "DISTINCT_RATIO", 1.8)
+    found, facts = labels("auto")
+    np.testing.assert_array_equal(found, distinct)
+    assert facts["clustered_rows"] == 902 and facts["min_cluster_size_used"] == 60
+    np.testing.assert_array_equal(labels("every")[0], every)
+    assert layout.scaled_cluster_size(60, 902, 1700) == 32
+    assert layout.scaled_cluster_size(60, 10, 1700) == 2

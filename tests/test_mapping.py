@@ -218,5 +218,6 @@ def test_the_umap_and_hdbscan_parts_give_what_layout_gives(six_clusters) -> None
     assert clusterer.facts() == {
         "min_cluster_size_used": default_min_cluster_size(len(points)),
         "min_samples_used": default_min_samples(len(points), default_min_cluster_size(len(points))),
+        "clustered_rows": len(points),
     }
     assert adjusted_rand_score(truth, labels) > 0.9

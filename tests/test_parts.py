@@ -51,6 +51,7 @@ def test_builtin_parts_are_registered() -> None:
             "precision must be one of auto, fp32, bf16",
         ),
         ("clusterer", "nope", {}, "unknown clusterer 'nope'; registered: .*hdbscan"),
+        ("clusterer", "hdbscan", {"stacks": "some"}, "stacks must be one of auto, every, distinct"),
         ("reducer", "umap", {"n_components": 3}, "unexpected keyword argument 'n_components'"),
     ],
 )
@@ -67,6 +68,7 @@ def test_identity_names_every_parameter_that_changes_the_output() -> None:
         "min_cluster_size": 40,
         "min_samples": None,
         "method": "eom",
+        "stacks": "auto",
     }
     umap = parts.create("reducer", "umap", seed=7)
     assert umap.identity()["seed"] == 7

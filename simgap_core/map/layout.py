@@ -28,6 +28,11 @@ from simgap_core import cache_root
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_root() / "numba"))
 
 CLUSTER_METHODS = ("eom", "leaf")
+# How HDBSCAN sees identical rows (the same text): "every" copy, each "distinct" row once, or
+# "auto": distinct when rows outnumber distinct rows `DISTINCT_RATIO` to one (bench/map_stages.py,
+# section stacks).
+STACK_MODES = ("auto", "every", "distinct")
+DISTINCT_RATIO = 20
 NEIGHBOUR_METHODS = ("auto", "exact", "approximate")
 # Above this many points `knn(method="auto")` searches a faiss IVF index instead of all pairs.
 APPROXIMATE_ABOVE = 20_000
@@ -417,6 +422,7 @@ def cluster(
     min_cluster_size: int | None = None,
     min_samples: int | None = None,
     method: str = "eom",
+    stack_cap: int | None = None,
 ) -> np.ndarray:
     """HDBSCAN labels (int64) of `coords`; -1 is noise and stays -1.
 
@@ -425,6 +431,12 @@ def cluster(
     `default_min_samples(len(coords), min_cluster_size)`, capped rather than tied to the
     cluster size, so raising the cluster size neither slows the run nor costs memory; `method`
     is "eom" or "leaf".
+
+    With `stack_cap`, identical rows (a stack: the same text, mapped once by `build_map`) are
+    clustered as at most `stack_cap` copies and every copy takes their label; the cluster
+    size shrinks in proportion to the rows clustered (`stacked_cluster_rows`). HDBSCAN has
+    no sample weights, and a stack of `min_samples` identical points has zero core distance:
+    as repeats grow with n, stacks become clusters of their own and split behaviours.
     """
     if method not in CLUSTER_METHODS:
         raise ValueError(f"method must be one of {CLUSTER_METHODS}, got {method!r}")
@@ -435,7 +447,63 @@ def cluster(
     samples = default_min_samples(len(points), size) if min_samples is None else min_samples
     if samples < 1:
         raise ValueError(f"min_samples must be at least 1, got {samples}")
-    samples = min(samples, len(points) - 1)
+    if stack_cap is not None and stack_cap < 1:
+        raise ValueError(f"stack_cap must be at least 1, got {stack_cap}")
+    rows, inverse = (
+        (np.arange(len(points)), np.arange(len(points)))
+        if stack_cap is None
+        else stacked_cluster_rows(points, stack_cap)
+    )
+    if len(rows) < len(points):
+        size = scaled_cluster_size(size, len(rows), len(points))
+        samples = min(samples, size)
+    samples = min(samples, len(rows) - 1)
+    raw = _hdbscan(points[rows], size, max(1, samples), method)[inverse]
+    found, counts = np.unique(raw[raw >= 0], return_counts=True)
+    by_size = found[np.lexsort((found, -counts))]
+    relabel = np.full(int(raw.max()) + 2, -1, dtype=np.int64)
+    relabel[by_size + 1] = np.arange(len(by_size))
+    return relabel[raw + 1]
+
+
+def stack_cap(mode: str, n: int, distinct: int) -> int | None:
+    """`cluster`'s `stack_cap` for a stack mode (`STACK_MODES`), `n` rows and `distinct` rows.
+
+    "auto" clusters each distinct row once when there are at least `DISTINCT_RATIO` rows per
+    distinct row. ARI against the 12 planted archetypes (bench/map_stages.py, section stacks;
+    demo-shaped data, 4 sources, heuristic texts), every copy against one per distinct text:
+    - drawn with replacement from 2,014 MiniLM-embedded texts, 3 / 10 / 25 / 62 rows per text
+      (6,000 / 20,000 / 50,000 / 125,000 rows): 0.63 / 0.55 / 0.50 / 0.43 against 0.56 / 0.56 /
+      0.62 / 0.55: with stacks that large, they become clusters of their own;
+    - generated at each size (static embeddings), 3 / 4.5 / 6.3 / 9 rows per text: 0.56 / 0.37 /
+      0.38 / 0.38 against 0.49 / 0.30 / 0.32 / 0.31: at the repetition real generation gives,
+      every copy is better. Caps of 2-50 copies were not better than the better of the two.
+    """
+    if mode not in STACK_MODES:
+        raise ValueError(f"stack mode must be one of {STACK_MODES}, got {mode!r}")
+    if mode == "distinct" or (mode == "auto" and n >= DISTINCT_RATIO * distinct):
+        return 1
+    return None
+
+
+def scaled_cluster_size(size: int, rows: int, n: int) -> int:
+    """`min_cluster_size` for `rows` clustered in place of `n` points: the same share, >= 2."""
+    return max(2, round(size * rows / n))
+
+
+def stacked_cluster_rows(points: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows to cluster, the clustered row whose label each point takes).
+
+    Each distinct row appears at most `cap` times among the rows to cluster, in order of
+    first appearance; a point takes the label of its distinct row's first clustered copy.
+    """
+    first, inverse = unique_rows(np.ascontiguousarray(points))
+    kept = np.minimum(np.bincount(inverse), cap)
+    starts = np.concatenate(([0], np.cumsum(kept)[:-1]))
+    return np.repeat(first, kept), starts[inverse]
+
+
+def _hdbscan(points: np.ndarray, size: int, samples: int, method: str) -> np.ndarray:
     import hdbscan
 
     raw = hdbscan.HDBSCAN(
@@ -446,12 +514,7 @@ def cluster(
         # more than they save at these sizes (0.6 s at 20k points in 5-d on one core).
         core_dist_n_jobs=1,
     ).fit_predict(points)
-    raw = np.asarray(raw, dtype=np.int64)
-    found, counts = np.unique(raw[raw >= 0], return_counts=True)
-    by_size = found[np.lexsort((found, -counts))]
-    relabel = np.full(int(raw.max()) + 2, -1, dtype=np.int64)
-    relabel[by_size + 1] = np.arange(len(by_size))
-    return relabel[raw + 1]
+    return np.asarray(raw, dtype=np.int64)
 
 
 def warm_up() -> float:

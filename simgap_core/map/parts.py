@@ -133,7 +133,13 @@ class UMAPReducer(Reducer):
 class HDBSCANClusterer(Clusterer):
     """HDBSCAN; `min_cluster_size` defaults to `layout.default_min_cluster_size(n, n_sources)`
     and `min_samples` to `layout.default_min_samples(n, min_cluster_size)` (capped, not tied to
-    the cluster size, so time and memory stay flat when the cluster size is raised)."""
+    the cluster size, so time and memory stay flat when the cluster size is raised).
+
+    `stacks` says how identical rows (the same text) are clustered: "every" copy, each
+    "distinct" row once (its copies take its label; the cluster size is scaled to the share
+    of rows clustered), or "auto": distinct when there are `layout.DISTINCT_RATIO` or more rows
+    per distinct row, where stacks of copies would form clusters of their own
+    (`layout.stack_cap`)."""
 
     name = "hdbscan"
 
@@ -151,8 +157,9 @@ class HDBSCANClusterer(Clusterer):
         min_cluster_size: int | None = None,
         min_samples: int | None = None,
         method: str = "eom",
+        stacks: str = "auto",
     ) -> None:
-        from simgap_core.map.layout import CLUSTER_METHODS
+        from simgap_core.map.layout import CLUSTER_METHODS, STACK_MODES
 
         if min_cluster_size is not None:
             _check_int("min_cluster_size", min_cluster_size, 2)
@@ -160,17 +167,22 @@ class HDBSCANClusterer(Clusterer):
             _check_int("min_samples", min_samples, 1)
         if method not in CLUSTER_METHODS:
             raise PartError(f"method must be one of {', '.join(CLUSTER_METHODS)}, got {method!r}")
+        if stacks not in STACK_MODES:
+            raise PartError(f"stacks must be one of {', '.join(STACK_MODES)}, got {stacks!r}")
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.method = method
+        self.stacks = stacks
         self.min_cluster_size_used: int | None = None
         self.min_samples_used: int | None = None
+        self.clustered_rows: int | None = None
 
     def params(self) -> dict[str, Any]:
         return {
             "min_cluster_size": self.min_cluster_size,
             "min_samples": self.min_samples,
             "method": self.method,
+            "stacks": self.stacks,
         }
 
     def fit_predict(self, coords: np.ndarray, sources: np.ndarray | None = None) -> np.ndarray:
@@ -182,12 +194,17 @@ class HDBSCANClusterer(Clusterer):
         )
         samples = self.min_samples or layout.default_min_samples(len(coords), size)
         self.min_cluster_size_used, self.min_samples_used = int(size), int(samples)
+        distinct = len(layout.unique_rows(np.asarray(coords))[0])
+        cap = layout.stack_cap(self.stacks, len(coords), distinct)
+        self.clustered_rows = len(coords) if cap is None else distinct
         return layout.cluster(
-            coords, min_cluster_size=size, min_samples=samples, method=self.method
+            coords, min_cluster_size=size, min_samples=samples, method=self.method, stack_cap=cap
         )
 
     def facts(self) -> dict[str, Any]:
         return {
             "min_cluster_size_used": self.min_cluster_size_used,
             "min_samples_used": self.min_samples_used,
+            # Rows HDBSCAN saw: fewer than the points when identical rows were clustered once.
+            "clustered_rows": self.clustered_rows,
         }
