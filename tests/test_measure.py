@@ -259,3 +259,44 @@ def test_same_seed_same_numbers_and_bad_input_is_named() -> None:
         measure(data["embeddings"][:200], data["sources"][:200], data["map_labels"][:200])
     with pytest.raises(ValueError, match="map_labels has 3 rows"):
         measure(data["embeddings"], data["sources"], np.zeros(3, int))
+
+
+def _counting_measure(n_simulators: int, **settings) -> tuple[list[int], dict]:
+    weights = {"real": UNIFORM, **{f"sim_{i}": UNIFORM for i in range(n_simulators)}}
+    data = synthetic(weights, n=60, seed=4)
+    calls: list[int] = []
+
+    def counted(embeddings, groups, **kwargs):
+        calls.append(len(embeddings))
+        return quantize(embeddings, groups, **kwargs)
+
+    result = measure(
+        data["embeddings"],
+        data["sources"],
+        data["map_labels"],
+        quantizer=counted,
+        bootstrap=20,
+        permutations=50,
+        floor_repeats=5,
+        mixture_splits=2,
+        classifier_permutations=0,
+        misalignment_null_repeats=2,
+        **settings,
+    )
+    return calls, result.metrics
+
+
+def test_one_pooled_fit_per_k_and_seed_serves_every_simulator() -> None:
+    # The pair quantizations, the pooled one and the robustness variants: one fit per (k, seed)
+    # of all rows, however many simulators (5 seeds + k/2 + 2k = 7).
+    few, metrics = _counting_measure(2)
+    many, _ = _counting_measure(4)
+    assert len(few) == len(many) == 7
+    assert set(few) == {180} and set(many) == {300}
+    # The pairs' histograms are the pooled fit's rows: pairwise JS equals each pair's plug-in.
+    pairwise = metrics["pairwise"]["js"]
+    for i, sim in enumerate(["sim_0", "sim_1"], start=1):
+        assert metrics["simulators"][sim]["paper"]["js_plugin"] == pytest.approx(pairwise[0][i])
+    # The paper's own way, a fit per pair, stays available.
+    each, _ = _counting_measure(2, pair_quantization="each")
+    assert each.count(120) >= 2 and 180 in each

@@ -63,7 +63,6 @@ from simgap_core.measure.pairs import (
     matched_js,
     misalignment_table,
     null_summary,
-    pair_k,
     probe_groups,
     reliability_notes,
     skip,
@@ -76,7 +75,7 @@ from simgap_core.measure.quantize import (
     common_k,
     quantize,
 )
-from simgap_core.measure.rows import MeasureRows
+from simgap_core.measure.rows import MeasureRows, PairBins
 from simgap_core.measure.uncertainty import (
     bootstrap_ci,
     permutation_test,
@@ -176,14 +175,14 @@ def measure(
     )
     timer = Timer()
     skipped: list[dict[str, str]] = []
+    bins = PairBins(rows, settings, quantizer, timer)
     pairs = [
-        _measure_pair(rows, i, settings, timer, skipped, quantizer, classifier)
+        _measure_pair(rows, i, settings, timer, skipped, bins, classifier)
         for i in range(1, len(rows.names))
     ]
     sim_metrics = {pair.simulator: pair.metrics for pair in pairs}
-    quantizations = {pair.simulator: pair.quantization for pair in pairs}
-    ties, robustness = _joint_verdicts(rows, pairs, settings, timer, skipped, quantizer)
-    shared = _shared_quantization(rows, quantizations, settings, timer, quantizer)
+    ties, robustness = _joint_verdicts(rows, pairs, settings, timer, skipped, bins)
+    shared = _shared_quantization(rows, pairs, settings, bins)
     with timer.stage("floor"):
         floors = _floors(rows, shared, settings)
     with timer.stage("mixture"):
@@ -224,22 +223,15 @@ def _measure_pair(
     settings: MeasureSettings,
     timer: Timer,
     skipped: list[dict[str, str]],
-    quantizer: Callable[..., Quantization],
+    bins: PairBins,
     classifier: Callable[..., Any],
 ) -> _Pair:
     """The paper quantization, map comparison, probe and misalignment of simulator `index`."""
     sim = data.names[index]
-    rows = np.flatnonzero((data.codes == 0) | (data.codes == index))
+    rows = bins.rows(index)
     is_sim = data.codes[rows] == index
     n_real, n_sim = data.sizes[data.reference], data.sizes[sim]
-    k_pair = min(pair_k(settings, data.sizes, data.reference, sim), len(rows))
-    with timer.stage("quantize"):
-        pair = quantizer(
-            data.embeddings[rows],
-            is_sim.astype(np.int64),
-            n_groups=2,
-            **settings.quantize_kwargs(k_pair),
-        )
+    pair = bins.pair(index)
     resample = min(n_real, n_sim) >= 2
     if not resample:
         for statistic in ("bootstrap", "permutation test"):
@@ -395,7 +387,7 @@ def _joint_verdicts(
     settings: MeasureSettings,
     timer: Timer,
     skipped: list[dict[str, str]],
-    quantizer: Callable[..., Quantization],
+    bins: PairBins,
 ) -> tuple[list[Any], dict[str, Any] | None]:
     """The verdicts across simulators: corrected JS, ties and Holm (completing each pair's
     metrics), then the ranking's robustness over k-means seeds and k."""
@@ -411,15 +403,7 @@ def _joint_verdicts(
         skipped,
     )
     robustness = robustness_metrics(
-        data.embeddings,
-        data.codes,
-        data.names,
-        data.sizes,
-        sim_metrics,
-        quantizations,
-        settings,
-        timer,
-        quantizer,
+        data.names, data.sizes, sim_metrics, ties, settings, timer, bins
     )
     for evidence in ("classifier", "map"):  # the probe and the map, Holm-adjusted like the test
         found = {
@@ -459,23 +443,13 @@ def _floors(data: MeasureRows, shared: Quantization, settings: MeasureSettings) 
 
 
 def _shared_quantization(
-    data: MeasureRows,
-    pairs: dict[str, Quantization],
-    settings: MeasureSettings,
-    timer: Timer,
-    quantizer: Callable[..., Quantization],
+    data: MeasureRows, pairs: list[_Pair], settings: MeasureSettings, bins: PairBins
 ) -> Quantization:
     """One quantization of all sources pooled (pairwise, mixture, floor); with a single
-    simulator, that simulator's own."""
+    simulator, that simulator's own; with shared pair bins, the very fit the pairs use."""
     if len(pairs) == 1:
-        return next(iter(pairs.values()))
-    with timer.stage("quantize"):
-        return quantizer(
-            data.embeddings,
-            data.codes,
-            n_groups=len(data.names),
-            **settings.quantize_kwargs(min(_shared_k(data, settings), len(data.codes))),
-        )
+        return pairs[0].quantization
+    return bins.pooled(min(_shared_k(data, settings), len(data.codes)), settings.seed)
 
 
 def _shared_k(data: MeasureRows, settings: MeasureSettings) -> int:
@@ -566,8 +540,7 @@ def _document(
         "pairwise": {
             "sources": data.names,
             "js": [
-                [float(js_divergence(a, b)) for b in shared.histograms]
-                for a in shared.histograms
+                [float(js_divergence(a, b)) for b in shared.histograms] for a in shared.histograms
             ],
             "quantization": shared_description,
             "k": shared.k,
