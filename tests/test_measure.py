@@ -300,3 +300,49 @@ def test_one_pooled_fit_per_k_and_seed_serves_every_simulator() -> None:
     # The paper's own way, a fit per pair, stays available.
     each, _ = _counting_measure(2, pair_quantization="each")
     assert each.count(120) >= 2 and 180 in each
+
+
+def test_two_workers_give_the_serial_numbers() -> None:
+    data = synthetic({"real": UNIFORM, "sim_a": GAPPED, "sim_b": UNIFORM, "sim_c": UNIFORM}, 80)
+    runs = [
+        measure(
+            data["embeddings"],
+            data["sources"],
+            data["map_labels"],
+            representation_texts=data["texts"],
+            bootstrap=30,
+            permutations=100,
+            floor_repeats=5,
+            mixture_splits=2,
+            classifier_permutations=20,
+            misalignment_null_repeats=3,
+            workers=workers,
+        )
+        for workers in (1, 2)
+    ]
+    serial, parallel = (json.loads(json.dumps(run.metrics)) for run in runs)
+    assert serial["skipped"] == parallel["skipped"]
+
+    def same(a, b, path="") -> None:
+        if isinstance(a, dict):
+            assert a.keys() == b.keys(), path
+            for key in a:
+                same(a[key], b[key], f"{path}.{key}")
+        elif isinstance(a, list):
+            assert len(a) == len(b), path
+            for n, (x, y) in enumerate(zip(a, b, strict=True)):
+                same(x, y, f"{path}[{n}]")
+        elif isinstance(a, float):
+            assert b == pytest.approx(a, rel=1e-9, abs=1e-12), path
+        else:
+            assert a == b, path
+
+    same(serial, parallel)
+    for name in ("paper_histograms", "clusters_summary", "misalignment"):
+        serial_frame, parallel_frame = (getattr(run, name) for run in runs)
+        np.testing.assert_array_equal(serial_frame.columns, parallel_frame.columns)
+        assert serial_frame.equals(parallel_frame) or np.allclose(
+            serial_frame.select_dtypes("number").to_numpy(dtype=float),
+            parallel_frame.select_dtypes("number").to_numpy(dtype=float),
+            equal_nan=True,
+        )

@@ -271,7 +271,11 @@ TIES = [
 def test_robustness_rechecks_exactly_the_pairs_that_can_change_a_verdict() -> None:
     contested = contested_pairs(RANKING, TIES, TIED_WITH)
     assert contested == [("a", "c"), ("b", "c")]
-    assert robustness_simulators(RANKING, contested, TIED_WITH) == ["a", "b", "c"]
+    assert robustness_simulators(RANKING, contested) == ["a", "b", "c"]
+    # Everything tied with the closest: only the closest is rechecked.
+    all_tied = {name: [other for other in RANKING if other != name] for name in RANKING}
+    assert contested_pairs(RANKING, TIES[:1], all_tied) == []
+    assert robustness_simulators(RANKING, []) == ["a"]
 
 
 class _CountingBins:

@@ -206,7 +206,6 @@ def bin_labels(n_bins: int) -> np.ndarray:
     return np.arange(NOISE_LABEL, n_bins)
 
 
-
 class Quantizer(Part):
     """Base class of quantizers: called like `quantize` (embeddings, integer groups, k and the
     PCA / k-means settings of the run), it returns a `Quantization` of every row.

@@ -24,6 +24,8 @@ MEASURE_ARTIFACTS = (
     "clusters_summary.csv",
     "misalignment.parquet",
 )
+# Processes measuring simulators side by side (the numbers do not depend on it).
+MEASURE_WORKERS = 2
 
 
 class MeasureStage(Stage):
@@ -68,6 +70,7 @@ class MeasureStage(Stage):
             **self.params(context),
             quantizer=DiskMemo(context.parts.quantizer, Quantization, memo, name="quantize"),
             classifier=DiskMemo(classifier_test, ClassifierTest, memo),
+            workers=MEASURE_WORKERS,
         )
         ids = context.representations["conversation_id"]
         document = result.document.model_copy(
