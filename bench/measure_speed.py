@@ -7,7 +7,8 @@ Without `--run` it writes `bench/scale.py`'s data (source i draws from demo mixt
 for the largest `--sources` at `--per-source` conversations each and analyzes it without the
 measure stage (default parameters, the heuristic `combined` facet). Then for each count N it
 calls `measure` on the rows of the reference and the first N - 1 simulators, with the plain
-quantizer and probe (no disk memo: a cold measure stage), and prints its wall-clock seconds
+quantizer and probe (no disk memo: a cold measure stage) on `--workers` processes (2, as
+the stage), and prints its wall-clock seconds
 and the seconds per internal stage (summed over simulators, so with parallel simulators they
 can add up to more than the wall clock).
 
@@ -64,11 +65,11 @@ def subset(inputs: dict[str, Any], n_sources: int) -> dict[str, Any]:
     return taken
 
 
-def timed_measure(inputs: dict[str, Any]) -> tuple[float, Any]:
+def timed_measure(inputs: dict[str, Any], workers: int = 1) -> tuple[float, Any]:
     from simgap_core.measure.compare import measure
 
     started = time.perf_counter()
-    result = measure(**inputs)
+    result = measure(**inputs, workers=workers)
     return time.perf_counter() - started, result
 
 
@@ -86,12 +87,12 @@ def make_run(folder: Path, sources: int, per_source: int) -> Path:
     return out
 
 
-def compare(run_dir: Path) -> None:
+def compare(run_dir: Path, workers: int) -> None:
     """Stored against fresh numbers per simulator (JS, interval, p-values, probe, verdicts)."""
     from simgap_core.run.directory import Run
 
     stored = Run(run_dir).metrics().model_dump(mode="json")
-    seconds, result = timed_measure(run_inputs(run_dir))
+    seconds, result = timed_measure(run_inputs(run_dir), workers)
     fresh = result.metrics
     print(f"measure on {run_dir}: {seconds:.1f} s; {dict(_rounded(result.timings))}")
     header = (
@@ -135,10 +136,13 @@ def main() -> None:
     parser.add_argument("--per-source", type=int, default=80)
     parser.add_argument("--compare", type=Path, help="a run directory to re-measure")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes measuring simulators (the stage's: 2)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.compare:
-        compare(args.compare)
+        compare(args.compare, args.workers)
         return
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = args.run or make_run(Path(scratch), max(args.sources), args.per_source)
@@ -148,9 +152,9 @@ def main() -> None:
             chosen = subset(inputs, count)
             if count == max(args.sources) and args.profile:
                 profiler = cProfile.Profile()
-                seconds, result = profiler.runcall(timed_measure, chosen)
+                seconds, result = profiler.runcall(timed_measure, chosen, args.workers)
             else:
-                seconds, result = timed_measure(chosen)
+                seconds, result = timed_measure(chosen, args.workers)
             rows = len(chosen["sources"])
             print(f"{count:>7} {rows:>6} {seconds:9.2f}  {_rounded(result.timings)}", flush=True)
         if args.profile:
