@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import load, machine  # bench/ is on sys.path when a bench runs as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,12 +66,14 @@ def subset(inputs: dict[str, Any], n_sources: int) -> dict[str, Any]:
     return taken
 
 
-def timed_measure(inputs: dict[str, Any], workers: int = 1) -> tuple[float, Any]:
+def timed_measure(inputs: dict[str, Any], workers: int = 1) -> tuple[float, float, Any]:
+    """Wall-clock and CPU seconds of `measure` (CPU of this process: the workers' is not in
+    it, so with --workers 1 it is the whole stage's, the figure a busy machine moves least)."""
     from simgap_core.measure.compare import measure
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = measure(**inputs, workers=workers)
-    return time.perf_counter() - started, result
+    return time.perf_counter() - started, time.process_time() - cpu, result
 
 
 def make_run(folder: Path, sources: int, per_source: int) -> Path:
@@ -92,9 +95,10 @@ def compare(run_dir: Path, workers: int) -> None:
     from simgap_core.run.directory import Run
 
     stored = Run(run_dir).metrics().model_dump(mode="json")
-    seconds, result = timed_measure(run_inputs(run_dir), workers)
+    seconds, cpu, result = timed_measure(run_inputs(run_dir), workers)
     fresh = result.metrics
-    print(f"measure on {run_dir}: {seconds:.1f} s; {dict(_rounded(result.timings))}")
+    print(f"measure on {run_dir}: {seconds:.1f} s ({cpu:.1f} s CPU in this process); {load()}")
+    print(f"seconds per internal stage: {dict(_rounded(result.timings))}")
     header = (
         f"{'simulator':<14} {'':>6} {'js':>7} {'js_ci':>17} {'p':>7} {'p_adj':>7} "
         f"{'auc':>6} {'auc_p':>8} {'probe_adj':>9} {'map_p':>7} tied_with"
@@ -147,16 +151,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = args.run or make_run(Path(scratch), max(args.sources), args.per_source)
         inputs = run_inputs(run_dir)
-        print(f"{'sources':>7} {'rows':>6} {'measure s':>9}  seconds per internal stage")
+        print(f"{machine()}; {load()}")
+        print(f"{'sources':>7} {'rows':>6} {'wall s':>7} {'CPU s':>7}  seconds per internal stage")
         for count in args.sources:
             chosen = subset(inputs, count)
             if count == max(args.sources) and args.profile:
                 profiler = cProfile.Profile()
-                seconds, result = profiler.runcall(timed_measure, chosen, args.workers)
+                seconds, cpu, result = profiler.runcall(timed_measure, chosen, args.workers)
             else:
-                seconds, result = timed_measure(chosen, args.workers)
+                seconds, cpu, result = timed_measure(chosen, args.workers)
             rows = len(chosen["sources"])
-            print(f"{count:>7} {rows:>6} {seconds:9.2f}  {_rounded(result.timings)}", flush=True)
+            print(
+                f"{count:>7} {rows:>6} {seconds:7.2f} {cpu:7.2f}  {_rounded(result.timings)}",
+                flush=True,
+            )
         if args.profile:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
 
