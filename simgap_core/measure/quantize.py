@@ -24,6 +24,7 @@ histograms with the noise label -1 as a bin of its own (the first column).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -173,12 +174,12 @@ def _fit_pca(pooled: np.ndarray, seed: int) -> PCA:
 
     A full SVD of 2,000 x 384 takes 0.4 s on one thread and took 9.6 s on two with other
     processes busy on the same 2 cores (threads waiting on each other): the measure stage
-    spent most of its time there. Same solver, same components either way.
+    spent most of its time there. Same solver, same components either way. A large SVD gets
+    every core this process may use (the measure stage otherwise keeps BLAS on one thread).
     """
     rows, dims = pooled.shape
-    if rows * dims * dims >= SMALL_PCA_WORK:
-        return PCA(n_components=None, whiten=False, random_state=seed + 1).fit(pooled)
-    with threadpool_limits(limits=1, user_api="blas"):
+    threads = 1 if rows * dims * dims < SMALL_PCA_WORK else len(os.sched_getaffinity(0))
+    with threadpool_limits(limits=threads, user_api="blas"):
         return PCA(n_components=None, whiten=False, random_state=seed + 1).fit(pooled)
 
 
