@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import sys
@@ -97,6 +98,7 @@ def compare(run_dir: Path, workers: int) -> None:
     stored = Run(run_dir).metrics().model_dump(mode="json")
     seconds, cpu, result = timed_measure(run_inputs(run_dir), workers)
     fresh = result.metrics
+    (Path(tempfile.gettempdir()) / "measure_speed_fresh.json").write_text(json.dumps(fresh))
     print(f"measure on {run_dir}: {seconds:.1f} s ({cpu:.1f} s CPU in this process); {load()}")
     print(f"seconds per internal stage: {dict(_rounded(result.timings))}")
     header = (
@@ -108,18 +110,19 @@ def compare(run_dir: Path, workers: int) -> None:
         for label, document in (("stored", stored), ("fresh", fresh)):
             entry = document["simulators"][sim]
             paper, probe = entry["paper"], entry["classifier"] or {}
-            ci = paper["js_ci"] or [float("nan")] * 2
+            ci = paper["js_ci"] or [None, None]
             print(
-                f"{sim:<14} {label:>6} {paper['js']:7.4f} [{ci[0]:7.4f}, {ci[1]:7.4f}] "
-                f"{paper['p_value']:7.4f} {paper['p_value_adjusted']:7.4f} "
-                f"{probe.get('auc', float('nan')):6.3f} {probe.get('p_value', float('nan')):8.2g} "
-                f"{probe.get('p_value_adjusted', float('nan')):9.2g} "
-                f"{entry['map']['p_value']:7.4f} {','.join(entry['tied_with']) or '-'}"
+                f"{sim:<14} {label:>6} {_cell(paper['js'], '7.4f')} "
+                f"[{_cell(ci[0], '7.4f')}, {_cell(ci[1], '7.4f')}] "
+                f"{_cell(paper['p_value'], '7.4f')} {_cell(paper['p_value_adjusted'], '7.4f')} "
+                f"{_cell(probe.get('auc'), '6.3f')} {_cell(probe.get('p_value'), '8.2g')} "
+                f"{_cell(probe.get('p_value_adjusted'), '9.2g')} "
+                f"{_cell(entry['map']['p_value'], '7.4f')} {','.join(entry['tied_with']) or '-'}"
             )
-    for key in ("ranking_holds", "map_agrees", "min_kendall_tau"):
+    for key in ("ranking_holds", "map_agrees", "min_kendall_tau", "untied_pairs", "checked"):
         print(
-            f"robustness.{key}: stored {stored['robustness'][key]}, "
-            f"fresh {fresh['robustness'][key]}"
+            f"robustness.{key}: stored {stored['robustness'].get(key)}, "
+            f"fresh {fresh['robustness'].get(key)}"
         )
     print(
         f"leaderboard: stored {[row['simulator'] for row in stored['leaderboard']]}, "
@@ -127,6 +130,12 @@ def compare(run_dir: Path, workers: int) -> None:
     )
     for key in ("helps", "held_out_gain", "best_single"):
         print(f"mixture.{key}: stored {stored['mixture'][key]}, fresh {fresh['mixture'][key]}")
+
+
+def _cell(value: float | None, spec: str) -> str:
+    """`value` formatted, or "-" at the same width when the document has none."""
+    width = int(spec.split(".")[0])
+    return format(value, spec) if value is not None else "-".rjust(width)
 
 
 def _rounded(timings: dict[str, float]) -> list[tuple[str, float]]:
