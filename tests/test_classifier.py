@@ -9,11 +9,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from simgap_core.measure.classifier import (
+    CLEAR_P_VALUE,
+    MIN_PERMUTATIONS_FOR_NULL_FIT,
+    STOP_EXCEEDANCES,
     ProbeNotPossible,
     _Units,
     balanced_sample,
     binary_auc,
     classifier_test,
+    sequential_permutation_test,
     stratified_group_folds,
 )
 
@@ -227,3 +231,75 @@ def test_a_repeating_simulator_without_a_gap_is_not_flagged() -> None:
         )
         excluded += not (result.auc_ci[0] <= 0.5 <= result.auc_ci[1])
     assert excluded <= 5, f"the interval excluded 0.5 in {excluded} of {runs} null runs"
+
+
+def _normal_draws(counter: list[int]):
+    def draw(rng: np.random.Generator) -> float:
+        counter.append(1)
+        return float(rng.standard_normal())
+
+    return draw
+
+
+@pytest.mark.parametrize("permutations", [15, 50])
+def test_sequential_p_values_hold_their_level_under_the_null(permutations: int) -> None:
+    # The observed statistic and the null are one law (no gap): over 3,000 quick draws,
+    # P(p <= alpha) must not exceed alpha by more than 3 binomial standard deviations, whether
+    # the refits stop early (Besag-Clifford, p = h / L) or run out (the empirical count with 15,
+    # the null-fit p-value with 50).
+    rng = np.random.default_rng(11)
+    p_values, drawn = [], []
+    for _ in range(3000):
+        counter: list[int] = []
+        _, p = sequential_permutation_test(
+            float(rng.standard_normal()), _normal_draws(counter), permutations, rng
+        )
+        p_values.append(p)
+        drawn.append(len(counter))
+    p_values = np.array(p_values)
+    assert np.all((p_values > 0) & (p_values <= 1))
+    for alpha in (0.01, 0.05, 0.1, 0.3):
+        limit = alpha + 3 * np.sqrt(alpha * (1 - alpha) / len(p_values))
+        assert np.mean(p_values <= alpha) <= limit, alpha
+    # Without a gap most runs stop at their 10th exceedance (about 20 draws), long before the
+    # 50th; with 15 the 10th exceedance rarely comes first.
+    assert np.mean(drawn) < (30 if permutations == 50 else 15)
+
+
+def test_sequential_refits_stop_early_when_the_answer_is_clear() -> None:
+    rng = np.random.default_rng(5)
+    far: list[int] = []
+    null, p = sequential_permutation_test(12.0, _normal_draws(far), 50, rng)
+    # A gap far outside the null: stopped at the 20 refits the null fit needs, p tiny.
+    assert len(far) == len(null) == MIN_PERMUTATIONS_FOR_NULL_FIT
+    assert p < CLEAR_P_VALUE
+    inside: list[int] = []
+    null, p = sequential_permutation_test(-3.0, _normal_draws(inside), 50, rng)
+    # Below almost every null draw: the 10th exceedance comes within a dozen refits.
+    assert STOP_EXCEEDANCES <= len(inside) <= 13
+    assert p == pytest.approx(STOP_EXCEEDANCES / len(inside))
+    borderline: list[int] = []
+    null, p = sequential_permutation_test(1.9, _normal_draws(borderline), 50, rng)
+    # Near the rejection threshold nothing is clear: all 50 refits run.
+    assert len(borderline) == 50
+    assert 0.005 < p < 0.2
+
+
+def test_the_probe_refits_only_until_the_answer_is_clear(monkeypatch) -> None:
+    from simgap_core.measure import classifier
+
+    fits: list[int] = []
+    original = classifier._oof_scores
+
+    def counted(*args, **kwargs):
+        fits.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(classifier, "_oof_scores", counted)
+    rng = np.random.default_rng(8)
+    apart = classifier_test(
+        rng.standard_normal((100, 4)), rng.standard_normal((100, 4)) + 2.0, permutations=50
+    )
+    # The observed fit and the 20 refits the null fit needs: a gap this clear stops there.
+    assert len(fits) == 1 + MIN_PERMUTATIONS_FOR_NULL_FIT
+    assert apart.p_value < CLEAR_P_VALUE

@@ -259,3 +259,90 @@ def test_same_seed_same_numbers_and_bad_input_is_named() -> None:
         measure(data["embeddings"][:200], data["sources"][:200], data["map_labels"][:200])
     with pytest.raises(ValueError, match="map_labels has 3 rows"):
         measure(data["embeddings"], data["sources"], np.zeros(3, int))
+
+
+def _counting_measure(n_simulators: int, **settings) -> tuple[list[int], dict]:
+    weights = {"real": UNIFORM, **{f"sim_{i}": UNIFORM for i in range(n_simulators)}}
+    data = synthetic(weights, n=60, seed=4)
+    calls: list[int] = []
+
+    def counted(embeddings, groups, **kwargs):
+        calls.append(len(embeddings))
+        return quantize(embeddings, groups, **kwargs)
+
+    result = measure(
+        data["embeddings"],
+        data["sources"],
+        data["map_labels"],
+        quantizer=counted,
+        bootstrap=20,
+        permutations=50,
+        floor_repeats=5,
+        mixture_splits=2,
+        classifier_permutations=0,
+        misalignment_null_repeats=2,
+        **settings,
+    )
+    return calls, result.metrics
+
+
+def test_one_pooled_fit_per_k_and_seed_serves_every_simulator() -> None:
+    # The pair quantizations, the pooled one and the robustness variants: one fit per (k, seed)
+    # of all rows, however many simulators (5 seeds + k/2 + 2k = 7).
+    few, metrics = _counting_measure(2)
+    many, _ = _counting_measure(4)
+    assert len(few) == len(many) == 7
+    assert set(few) == {180} and set(many) == {300}
+    # The pairs' histograms are the pooled fit's rows: pairwise JS equals each pair's plug-in.
+    pairwise = metrics["pairwise"]["js"]
+    for i, sim in enumerate(["sim_0", "sim_1"], start=1):
+        assert metrics["simulators"][sim]["paper"]["js_plugin"] == pytest.approx(pairwise[0][i])
+    # The paper's own way, a fit per pair, stays available.
+    each, _ = _counting_measure(2, pair_quantization="each")
+    assert each.count(120) >= 2 and 180 in each
+
+
+def test_two_workers_give_the_serial_numbers() -> None:
+    data = synthetic({"real": UNIFORM, "sim_a": GAPPED, "sim_b": UNIFORM, "sim_c": UNIFORM}, 80)
+    runs = [
+        measure(
+            data["embeddings"],
+            data["sources"],
+            data["map_labels"],
+            representation_texts=data["texts"],
+            bootstrap=30,
+            permutations=100,
+            floor_repeats=5,
+            mixture_splits=2,
+            classifier_permutations=20,
+            misalignment_null_repeats=3,
+            workers=workers,
+        )
+        for workers in (1, 2)
+    ]
+    serial, parallel = (json.loads(json.dumps(run.metrics)) for run in runs)
+    assert serial["skipped"] == parallel["skipped"]
+
+    def same(a, b, path="") -> None:
+        if isinstance(a, dict):
+            assert a.keys() == b.keys(), path
+            for key in a:
+                same(a[key], b[key], f"{path}.{key}")
+        elif isinstance(a, list):
+            assert len(a) == len(b), path
+            for n, (x, y) in enumerate(zip(a, b, strict=True)):
+                same(x, y, f"{path}[{n}]")
+        elif isinstance(a, float):
+            assert b == pytest.approx(a, rel=1e-9, abs=1e-12), path
+        else:
+            assert a == b, path
+
+    same(serial, parallel)
+    for name in ("paper_histograms", "clusters_summary", "misalignment"):
+        serial_frame, parallel_frame = (getattr(run, name) for run in runs)
+        np.testing.assert_array_equal(serial_frame.columns, parallel_frame.columns)
+        assert serial_frame.equals(parallel_frame) or np.allclose(
+            serial_frame.select_dtypes("number").to_numpy(dtype=float),
+            parallel_frame.select_dtypes("number").to_numpy(dtype=float),
+            equal_nan=True,
+        )

@@ -10,6 +10,8 @@ import pytest
 from simgap_core.measure.compare import measure, probe_groups, reliability_notes
 from simgap_core.measure.divergence import js_divergence
 from simgap_core.measure.interpret import misalignment_rank
+from simgap_core.measure.pairs import MeasureSettings, Timer
+from simgap_core.measure.quantize import Quantization
 from simgap_core.measure.uncertainty import (
     InnerLevel,
     corrected_from_replicates,
@@ -17,7 +19,15 @@ from simgap_core.measure.uncertainty import (
     holm,
     permutation_test,
 )
-from simgap_core.measure.verdicts import held_out_mixture, joint_bootstrap, kendall_tau
+from simgap_core.measure.verdicts import (
+    Tie,
+    contested_pairs,
+    held_out_mixture,
+    joint_bootstrap,
+    kendall_tau,
+    robustness_metrics,
+    robustness_simulators,
+)
 
 
 def test_js_lies_inside_its_interval_even_for_identical_distributions() -> None:
@@ -238,3 +248,79 @@ def test_small_gap_on_skewed_bins_is_covered_near_the_nominal_rate() -> None:
         result = corrected_js(rng.multinomial(400, p), rng.multinomial(400, q), seed=seed)
         hits += result.low <= truth <= result.high
     assert 0.88 <= hits / runs <= 0.985
+
+
+def _tie(a: str, b: str, diff: float, low: float, high: float) -> Tie:
+    return Tie(a=a, b=b, diff=diff, low=low, high=high)
+
+
+# Ranking a < b < c < d < e: a and b tied, c d e tied in a chain (c~d, d~e) but c and e not.
+RANKING = ["a", "b", "c", "d", "e"]
+TIED_WITH = {"a": ["b"], "b": ["a"], "c": ["d"], "d": ["c", "e"], "e": ["d"]}
+TIES = [
+    _tie("a", "b", -0.01, -0.03, 0.01),
+    _tie("a", "c", -0.05, -0.08, -0.02),  # untied but within one interval width of 0: close
+    _tie("b", "c", -0.04, -0.05, -0.03),  # untied, narrow interval: far, but neighbours
+    _tie("c", "d", -0.01, -0.03, 0.01),
+    _tie("d", "e", -0.01, -0.02, 0.005),
+    _tie("c", "e", -0.3, -0.32, -0.28),  # untied and far apart, not neighbours
+    *(_tie(x, y, -0.3, -0.32, -0.28) for x in "ab" for y in "de"),
+]
+
+
+def test_robustness_rechecks_exactly_the_pairs_that_can_change_a_verdict() -> None:
+    contested = contested_pairs(RANKING, TIES, TIED_WITH)
+    assert contested == [("a", "c"), ("b", "c")]
+    assert robustness_simulators(RANKING, contested) == ["a", "b", "c"]
+    # Everything tied with the closest: only the closest is rechecked.
+    all_tied = {name: [other for other in RANKING if other != name] for name in RANKING}
+    assert contested_pairs(RANKING, TIES[:1], all_tied) == []
+    assert robustness_simulators(RANKING, []) == ["a"]
+
+
+class _CountingBins:
+    """PairBins' interface over fixed histograms, recording which simulators are quantized."""
+
+    def __init__(self, histograms: dict[int, np.ndarray]) -> None:
+        self.histograms, self.quantized = histograms, []
+
+    def base_k(self, index: int) -> int:
+        return 4
+
+    def max_k(self, index: int) -> int:
+        return 100
+
+    def pair(self, index: int, k: int, seed: int) -> Quantization:
+        self.quantized.append(index)
+        counts = self.histograms[index]
+        return Quantization(np.zeros(1, dtype=np.int64), counts, 4, 2, 0.9)
+
+
+def test_robustness_quantizes_only_the_checked_simulators() -> None:
+    names = ["real", *RANKING]
+    real = np.array([50, 50, 50, 50])
+    # Farther down the ranking, farther from real: the variants keep that order.
+    histograms = {
+        i: np.stack([real, real + np.array([0, 0, 10 * i, -10 * i])]) for i in range(1, 6)
+    }
+    sim_metrics = {
+        name: {
+            "paper": {"js": 0.01 * i, "js_ci": [0.0, 0.02 * i]},
+            "map": {"js": 0.01 * i, "js_ci": None},
+            "tied_with": TIED_WITH[name],
+        }
+        for i, name in enumerate(RANKING, start=1)
+    }
+    bins = _CountingBins(histograms)
+    settings = MeasureSettings(bootstrap=20, seeds=3)
+    result = robustness_metrics(
+        names, dict.fromkeys(names, 200), sim_metrics, TIES, settings, Timer(), bins
+    )
+    assert sorted(set(bins.quantized)) == [1, 2, 3]  # a, b, c: never d or e
+    assert len(bins.quantized) == 3 * (settings.seeds - 1 + 2)
+    assert all(set(variant["js"]) == {"a", "b", "c"} for variant in result["variants"])
+    assert result["checked"] == ["a", "b", "c"]
+    assert result["untied_pairs"] == 2 and result["untied_pairs_all"] == 7
+    assert result["ranking_holds"] is True
+    assert sim_metrics["a"]["paper"]["seed_spread"]["variants"] == settings.seeds
+    assert "seed_spread" not in sim_metrics["e"]["paper"]

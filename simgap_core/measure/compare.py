@@ -39,11 +39,12 @@ verdicts (corrected JS and ties, Holm, held-out mixture, robustness) in `verdict
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from simgap_core.measure.classifier import ProbeNotPossible, classifier_test
 from simgap_core.measure.divergence import divergences, js_divergence, kl_backward, kl_forward
@@ -63,7 +64,6 @@ from simgap_core.measure.pairs import (
     matched_js,
     misalignment_table,
     null_summary,
-    pair_k,
     probe_groups,
     reliability_notes,
     skip,
@@ -76,7 +76,7 @@ from simgap_core.measure.quantize import (
     common_k,
     quantize,
 )
-from simgap_core.measure.rows import MeasureRows
+from simgap_core.measure.rows import MeasureRows, PairBins
 from simgap_core.measure.uncertainty import (
     bootstrap_ci,
     permutation_test,
@@ -138,6 +138,7 @@ def measure(
     conversation_ids: Sequence[str] | None = None,
     quantizer: Callable[..., Quantization] = quantize,
     classifier: Callable[..., Any] = classifier_test,
+    workers: int = 1,
     **settings: Any,
 ) -> Measurement:
     """Compare every simulator with the reference: paper quantization, map, probe, verdicts.
@@ -156,8 +157,48 @@ def measure(
     source's size. The result's `document` is the typed `metrics.json` (module docstring).
 
     `quantizer` and `classifier` stand in for `quantize` and `classifier_test` (same
-    signatures), e.g. memoized: neither depends on the map's clusters.
+    signatures), e.g. memoized: neither depends on the map's clusters. `workers` processes
+    measure the simulators side by side (`_measure_pairs`); the numbers do not depend on it.
     """
+    # Every matrix here is small (k bins, the pair's rows, a few dozen simulators): with BLAS
+    # on two threads of a busy 2-core machine, one mixture fit took 1.74 s instead of 0.08 s
+    # (and 30 times the CPU, in threads spinning); the PCA of a large pool takes its threads
+    # back (`quantize._fit_pca`).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _measure(
+            embeddings,
+            sources,
+            map_labels,
+            reference=reference,
+            representation_texts=representation_texts,
+            user_texts=user_texts,
+            map_coords=map_coords,
+            pair_ids=pair_ids,
+            conversation_ids=conversation_ids,
+            quantizer=quantizer,
+            classifier=classifier,
+            workers=workers,
+            **settings,
+        )
+
+
+def _measure(
+    embeddings: np.ndarray,
+    sources: Sequence[str],
+    map_labels: np.ndarray,
+    *,
+    reference: str,
+    representation_texts: Sequence[str] | None,
+    user_texts: Sequence[str] | None,
+    map_coords: np.ndarray | None,
+    pair_ids: Sequence[str | None] | None,
+    conversation_ids: Sequence[str] | None,
+    quantizer: Callable[..., Quantization],
+    classifier: Callable[..., Any],
+    workers: int,
+    **settings: Any,
+) -> Measurement:
+    """`measure`, with BLAS on one thread."""
     try:
         settings = MeasureSettings(**settings)
     except TypeError as error:  # an unknown keyword: name the ones that exist
@@ -176,14 +217,11 @@ def measure(
     )
     timer = Timer()
     skipped: list[dict[str, str]] = []
-    pairs = [
-        _measure_pair(rows, i, settings, timer, skipped, quantizer, classifier)
-        for i in range(1, len(rows.names))
-    ]
+    bins = PairBins(rows, settings, quantizer, timer)
+    pairs = _measure_pairs(rows, settings, timer, skipped, bins, classifier, workers)
     sim_metrics = {pair.simulator: pair.metrics for pair in pairs}
-    quantizations = {pair.simulator: pair.quantization for pair in pairs}
-    ties, robustness = _joint_verdicts(rows, pairs, settings, timer, skipped, quantizer)
-    shared = _shared_quantization(rows, quantizations, settings, timer, quantizer)
+    ties, robustness = _joint_verdicts(rows, pairs, settings, timer, skipped, bins)
+    shared = _shared_quantization(rows, pairs, settings, bins)
     with timer.stage("floor"):
         floors = _floors(rows, shared, settings)
     with timer.stage("mixture"):
@@ -218,28 +256,95 @@ class _Pair:
     misalignment: tuple[str, np.ndarray, pd.DataFrame]
 
 
+def _measure_pairs(
+    data: MeasureRows,
+    settings: MeasureSettings,
+    timer: Timer,
+    skipped: list[dict[str, str]],
+    bins: PairBins,
+    classifier: Callable[..., Any],
+    workers: int,
+) -> list[_Pair]:
+    """Every simulator's pair numbers (`_pair_job`), on `workers` processes when above 1.
+
+    The quantizations and the probe's memo are read and written here, in this process (the
+    one that records the run's manifest); the workers get the pair's bins and, for a probe
+    not memoized yet, the plain function. Every draw is seeded per simulator (`stage_seed`),
+    never per worker, and results are taken in simulator order: the numbers, the skipped list
+    and the summed stage timings are those of a serial run.
+    """
+    indices = list(range(1, len(data.names)))
+    quantizations = [bins.pair(index) for index in indices]
+    memo = classifier if callable(getattr(classifier, "cached", None)) else None
+    function = memo.function if memo is not None else classifier
+    arguments = [_probe_arguments(data, index, settings) for index in indices]
+    known = [memo.cached(*a, **kw) if memo is not None else None for a, kw in arguments]
+    slim = replace(data, representation_texts=None, user_texts=None)  # the terms are made here
+    jobs = [
+        (slim, index, settings, quantization, probe, arguments[n], function)
+        for n, (index, quantization, probe) in enumerate(
+            zip(indices, quantizations, known, strict=True)
+        )
+    ]
+    if workers > 1 and len(jobs) > 1:
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=min(workers, len(jobs)))(delayed(_pair_job)(*job) for job in jobs)
+    else:
+        done = [_pair_job(*job) for job in jobs]
+    pairs = []
+    for (probe_args, probe_kwargs), (pair, seconds, pair_skipped, computed) in zip(
+        arguments, done, strict=True
+    ):
+        if memo is not None and computed is not None:
+            memo.store(computed, *probe_args, **probe_kwargs)
+        for stage, value in seconds.items():
+            timer.seconds[stage] += value
+        skipped.extend(pair_skipped)
+        pairs.append(pair)
+    return pairs
+
+
+def _pair_job(
+    data: MeasureRows,
+    index: int,
+    settings: MeasureSettings,
+    pair: Quantization,
+    known_probe: Any,
+    probe_arguments: tuple[tuple[Any, ...], dict[str, Any]],
+    classifier: Callable[..., Any],
+) -> tuple[_Pair, dict[str, float], list[dict[str, str]], Any]:
+    """`_measure_pair` with its own timer and skipped list, and the probe it computed (None
+    when `known_probe`, its memo, was given or the probe was not possible)."""
+    timer, skipped = Timer(), []
+    computed: list[Any] = []
+
+    def probe() -> Any:
+        if known_probe is not None:
+            return known_probe
+        args, kwargs = probe_arguments
+        result = classifier(*args, **kwargs)
+        computed.append(result)
+        return result
+
+    measured = _measure_pair(data, index, settings, timer, skipped, pair, probe)
+    return measured, timer.seconds, skipped, computed[0] if computed else None
+
+
 def _measure_pair(
     data: MeasureRows,
     index: int,
     settings: MeasureSettings,
     timer: Timer,
     skipped: list[dict[str, str]],
-    quantizer: Callable[..., Quantization],
-    classifier: Callable[..., Any],
+    pair: Quantization,
+    probe: Callable[[], Any],
 ) -> _Pair:
     """The paper quantization, map comparison, probe and misalignment of simulator `index`."""
     sim = data.names[index]
     rows = np.flatnonzero((data.codes == 0) | (data.codes == index))
     is_sim = data.codes[rows] == index
     n_real, n_sim = data.sizes[data.reference], data.sizes[sim]
-    k_pair = min(pair_k(settings, data.sizes, data.reference, sim), len(rows))
-    with timer.stage("quantize"):
-        pair = quantizer(
-            data.embeddings[rows],
-            is_sim.astype(np.int64),
-            n_groups=2,
-            **settings.quantize_kwargs(k_pair),
-        )
     resample = min(n_real, n_sim) >= 2
     if not resample:
         for statistic in ("bootstrap", "permutation test"):
@@ -260,7 +365,11 @@ def _measure_pair(
     # Shares are already there, once per source (share_<source>).
     per_cluster = clusters.drop(columns=["real_share", "sim_share"])
     with timer.stage("classifier"):
-        probe = _probe(data, index, settings, skipped, classifier)
+        try:
+            probe_result = probe().to_dict()
+        except ProbeNotPossible as reason:
+            skip(skipped, sim, "classifier", str(reason))
+            probe_result = None
     with timer.stage("interpret"):
         scores = _misalignment(data, rows, is_sim, index, settings)
     notes = reliability_notes(n_real, n_sim, pair.k)
@@ -274,7 +383,7 @@ def _measure_pair(
             "reliability_notes": notes,
             "paper": paper,
             "map": shared_map,
-            "classifier": probe,
+            "classifier": probe_result,
             "clusters": {c: int(np.sum(clusters["category"] == c)) for c in CATEGORIES},
             "tied_with": [],
         },
@@ -362,31 +471,21 @@ def _paper_comparison(
     return paper
 
 
-def _probe(
-    data: MeasureRows,
-    index: int,
-    settings: MeasureSettings,
-    skipped: list[dict[str, str]],
-    classifier: Callable[..., Any],
-) -> dict[str, Any] | None:
-    """The grouped linear probe of reference vs simulator `index`, or None with its reason."""
+def _probe_arguments(
+    data: MeasureRows, index: int, settings: MeasureSettings
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments of the grouped linear probe of reference vs simulator `index`."""
     real, sim = data.codes == 0, data.codes == index
-    try:
-        return classifier(
-            data.embeddings[real],
-            data.embeddings[sim],
-            folds=settings.classifier_folds,
-            seed=settings.seed,
-            max_per_class=settings.classifier_max_per_class,
-            real_groups=None if data.groups is None else data.groups[real],
-            sim_groups=None if data.groups is None else data.groups[sim],
-            bootstrap=settings.bootstrap,
-            permutations=settings.classifier_permutations,
-            level=settings.ci_level,
-        ).to_dict()
-    except ProbeNotPossible as reason:
-        skip(skipped, data.names[index], "classifier", str(reason))
-        return None
+    return (data.embeddings[real], data.embeddings[sim]), {
+        "folds": settings.classifier_folds,
+        "seed": settings.seed,
+        "max_per_class": settings.classifier_max_per_class,
+        "real_groups": None if data.groups is None else data.groups[real],
+        "sim_groups": None if data.groups is None else data.groups[sim],
+        "bootstrap": settings.bootstrap,
+        "permutations": settings.classifier_permutations,
+        "level": settings.ci_level,
+    }
 
 
 def _joint_verdicts(
@@ -395,7 +494,7 @@ def _joint_verdicts(
     settings: MeasureSettings,
     timer: Timer,
     skipped: list[dict[str, str]],
-    quantizer: Callable[..., Quantization],
+    bins: PairBins,
 ) -> tuple[list[Any], dict[str, Any] | None]:
     """The verdicts across simulators: corrected JS, ties and Holm (completing each pair's
     metrics), then the ranking's robustness over k-means seeds and k."""
@@ -411,15 +510,7 @@ def _joint_verdicts(
         skipped,
     )
     robustness = robustness_metrics(
-        data.embeddings,
-        data.codes,
-        data.names,
-        data.sizes,
-        sim_metrics,
-        quantizations,
-        settings,
-        timer,
-        quantizer,
+        data.names, data.sizes, sim_metrics, ties, settings, timer, bins
     )
     for evidence in ("classifier", "map"):  # the probe and the map, Holm-adjusted like the test
         found = {
@@ -459,23 +550,13 @@ def _floors(data: MeasureRows, shared: Quantization, settings: MeasureSettings) 
 
 
 def _shared_quantization(
-    data: MeasureRows,
-    pairs: dict[str, Quantization],
-    settings: MeasureSettings,
-    timer: Timer,
-    quantizer: Callable[..., Quantization],
+    data: MeasureRows, pairs: list[_Pair], settings: MeasureSettings, bins: PairBins
 ) -> Quantization:
     """One quantization of all sources pooled (pairwise, mixture, floor); with a single
-    simulator, that simulator's own."""
+    simulator, that simulator's own; with shared pair bins, the very fit the pairs use."""
     if len(pairs) == 1:
-        return next(iter(pairs.values()))
-    with timer.stage("quantize"):
-        return quantizer(
-            data.embeddings,
-            data.codes,
-            n_groups=len(data.names),
-            **settings.quantize_kwargs(min(_shared_k(data, settings), len(data.codes))),
-        )
+        return pairs[0].quantization
+    return bins.pooled(min(_shared_k(data, settings), len(data.codes)), settings.seed)
 
 
 def _shared_k(data: MeasureRows, settings: MeasureSettings) -> int:
@@ -566,8 +647,7 @@ def _document(
         "pairwise": {
             "sources": data.names,
             "js": [
-                [float(js_divergence(a, b)) for b in shared.histograms]
-                for a in shared.histograms
+                [float(js_divergence(a, b)) for b in shared.histograms] for a in shared.histograms
             ],
             "quantization": shared_description,
             "k": shared.k,

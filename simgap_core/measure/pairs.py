@@ -53,6 +53,9 @@ FLOOR_QUANTILES = (0.05, 0.5, 0.95)
 # Below these, a (real, simulator) JS is marked unreliable (the calibration bench measures why).
 MIN_CONVERSATIONS_PER_BIN = 10
 MAX_SIZE_RATIO = 2.0
+# How the (reference, simulator) pairs are quantized: one fit of all sources serves every pair
+# when they share k ("shared"), or a fit per pair ("each", the paper's).
+PAIR_QUANTIZATIONS = ("shared", "each")
 
 
 @unique
@@ -83,6 +86,7 @@ class MeasureSettings:
 
     k: int | None = None
     k_rule: str = "common"
+    pair_quantization: str = "shared"
     explained_variance: float = 0.9
     n_init: int = 5
     max_iter: int = 500
@@ -107,6 +111,11 @@ class MeasureSettings:
     def __post_init__(self) -> None:
         if self.k_rule not in K_RULES:
             raise ValueError(f"k_rule must be one of {K_RULES}, got {self.k_rule!r}")
+        if self.pair_quantization not in PAIR_QUANTIZATIONS:
+            raise ValueError(
+                f"pair_quantization must be one of {PAIR_QUANTIZATIONS}, "
+                f"got {self.pair_quantization!r}"
+            )
         if self.thresholds is None:
             object.__setattr__(self, "thresholds", CategoryThresholds())
 

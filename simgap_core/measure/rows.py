@@ -1,15 +1,22 @@
 """`measure`'s inputs, one row per conversation: checked once, sources coded (the reference 0),
-the map's histograms and the probe's groups made once for every pair."""
+the map's histograms and the probe's groups made once for every pair; and `PairBins`, each
+pair's paper quantization."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from simgap_core.measure.pairs import ordered_sources, probe_groups
-from simgap_core.measure.quantize import histograms_from_labels
+from simgap_core.measure.pairs import (
+    MeasureSettings,
+    Timer,
+    ordered_sources,
+    pair_k,
+    probe_groups,
+)
+from simgap_core.measure.quantize import Quantization, histograms_from_labels
 
 
 @dataclass(frozen=True)
@@ -88,3 +95,80 @@ class MeasureRows:
     @property
     def n_clusters(self) -> int:
         return self.map_hist.shape[1] - 1
+
+
+class PairBins:
+    """The paper quantization of each (reference, simulator) pair, at any k and k-means seed.
+
+    When every pair has the same k (the common rule or an explicit k) and there are several
+    simulators, one fit of all sources pooled serves every pair (`shared`): a pair's bins are
+    that fit's clusters and its histograms the fit's rows of the reference and the simulator.
+    One k-means per (k, seed) instead of one per simulator, so the stage does not grow with
+    the number of simulators, and every simulator is judged on the same bins (its JS then
+    differs from another's by behaviour only, not by where its own fit put the boundaries).
+    Otherwise (`pair_quantization="each"`, the pair rule, a single simulator) each pair is
+    fitted on its own rows, as the paper does.
+    """
+
+    def __init__(
+        self,
+        data: MeasureRows,
+        settings: MeasureSettings,
+        quantizer: Callable[..., Quantization],
+        timer: Timer,
+    ) -> None:
+        self.data, self.settings, self.quantizer, self.timer = data, settings, quantizer, timer
+        self.shared = (
+            settings.pair_quantization == "shared"
+            and (settings.k is not None or settings.k_rule == "common")
+            and len(data.names) > 2
+        )
+        self._pooled: dict[tuple[int, int], Quantization] = {}
+
+    def rows(self, index: int) -> np.ndarray:
+        """The rows of the reference and simulator `index`."""
+        return np.flatnonzero((self.data.codes == 0) | (self.data.codes == index))
+
+    def max_k(self, index: int) -> int:
+        """The most bins the pair's fit can make: its rows (all rows when shared)."""
+        return len(self.data.codes) if self.shared else len(self.rows(index))
+
+    def base_k(self, index: int) -> int:
+        """The pair's k under the settings' rule, at most `max_k`."""
+        data = self.data
+        k = pair_k(self.settings, data.sizes, data.reference, data.names[index])
+        return min(k, self.max_k(index))
+
+    def pooled(self, k: int, seed: int) -> Quantization:
+        """One quantization of all sources pooled, fitted once per (k, seed)."""
+        if (k, seed) not in self._pooled:
+            with self.timer.stage("quantize"):
+                self._pooled[k, seed] = self.quantizer(
+                    self.data.embeddings,
+                    self.data.codes,
+                    n_groups=len(self.data.names),
+                    **self.settings.quantize_kwargs(k, seed),
+                )
+        return self._pooled[k, seed]
+
+    def pair(self, index: int, k: int | None = None, seed: int | None = None) -> Quantization:
+        """Simulator `index`'s pair quantization (its base k and the run's seed by default)."""
+        k = self.base_k(index) if k is None else k
+        seed = self.settings.seed if seed is None else seed
+        rows = self.rows(index)
+        if self.shared:
+            pooled = self.pooled(k, seed)
+            return Quantization(
+                labels=pooled.labels[rows],
+                histograms=pooled.histograms[[0, index]],
+                k=pooled.k,
+                n_components=pooled.n_components,
+                explained_variance=pooled.explained_variance,
+            )
+        with self.timer.stage("quantize"):
+            return self.quantizer(
+                self.data.embeddings[rows],
+                (self.data.codes[rows] == index).astype(np.int64),
+                n_groups=2,
+                **self.settings.quantize_kwargs(k, seed),
+            )

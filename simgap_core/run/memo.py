@@ -84,15 +84,30 @@ class DiskMemo(Generic[Result]):
         self.hits = 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Result:
-        identity = self._identity(args, kwargs)
-        path = self.folder / f"{self.name}-{identity[:24]}.npz"
-        cached = self._read(path, identity)
+        cached = self.cached(*args, **kwargs)
         if cached is not None:
-            self.hits += 1
             return cached
         result = self.function(*args, **kwargs)
-        self._write(path, identity, result)
+        self.store(result, *args, **kwargs)
         return result
+
+    def cached(self, *args: Any, **kwargs: Any) -> Result | None:
+        """The stored result for these arguments, or None: with `store`, lets a caller compute
+        the misses elsewhere (e.g. in worker processes) while the memo files are read and
+        written here, in the process that records the run's manifest."""
+        identity = self._identity(args, kwargs)
+        cached = self._read(self._path(identity), identity)
+        if cached is not None:
+            self.hits += 1
+        return cached
+
+    def store(self, result: Result, *args: Any, **kwargs: Any) -> None:
+        """Keep `result` as the memo of `function(*args, **kwargs)`."""
+        identity = self._identity(args, kwargs)
+        self._write(self._path(identity), identity, result)
+
+    def _path(self, identity: str) -> Path:
+        return self.folder / f"{self.name}-{identity[:24]}.npz"
 
     @property
     def key(self) -> bytes:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from simgap_core.model import Corpus
 from simgap_core.run.directory import write_csv, write_json, write_parquet
 from simgap_core.run.memo import DiskMemo
 from simgap_core.run.stages.base import Context, Stage
@@ -22,6 +24,8 @@ MEASURE_ARTIFACTS = (
     "clusters_summary.csv",
     "misalignment.parquet",
 )
+# Processes measuring simulators side by side (the numbers do not depend on it).
+MEASURE_WORKERS = 2
 
 
 class MeasureStage(Stage):
@@ -53,36 +57,28 @@ class MeasureStage(Stage):
         from simgap_core.measure.compare import measure
         from simgap_core.measure.quantize import Quantization
 
-        corpus = context.corpus
-        representations = context.representations
-        ids = representations["conversation_id"]
         context.report("measure", 0, 1)
-        user_text = (
-            corpus.user_turns()
-            .groupby("conversation_id", sort=False)["text"]
-            .agg(lambda texts: "\n".join(texts.astype(str)))
-        )
-        pair_of = corpus.conversations.set_index("conversation_id")["pair_id"]
         memo = context.artifact("cache")
         result = measure(
-            context.embeddings,
-            representations["source"].tolist(),
-            context.clusters["cluster"].to_numpy(),
-            representation_texts=representations["text"].tolist(),
-            user_texts=ids.map(user_text).fillna("").tolist(),
-            map_coords=cluster_space(context.projection),
-            pair_ids=_none_for_missing(ids.map(pair_of)),
-            conversation_ids=ids.astype(str).tolist(),
+            **measure_inputs(
+                context.corpus,
+                context.representations,
+                context.embeddings,
+                context.projection,
+                context.clusters,
+            ),
             **self.params(context),
             quantizer=DiskMemo(context.parts.quantizer, Quantization, memo, name="quantize"),
             classifier=DiskMemo(classifier_test, ClassifierTest, memo),
+            workers=MEASURE_WORKERS,
         )
+        ids = context.representations["conversation_id"]
         document = result.document.model_copy(
             update={"representation": representation_record(context)}
         )
         misalignment = result.misalignment.copy()
         misalignment.insert(0, "conversation_id", ids.to_numpy())
-        misalignment.insert(1, "source", representations["source"].to_numpy())
+        misalignment.insert(1, "source", context.representations["source"].to_numpy())
         write_json(context.artifact("metrics.json"), document.model_dump(mode="json"))
         write_csv(context.artifact("paper_histograms.csv"), result.paper_histograms)
         write_csv(context.artifact("clusters_summary.csv"), result.clusters_summary)
@@ -96,6 +92,33 @@ class MeasureStage(Stage):
         run.paper_histograms()
         run.clusters_summary()
         run.misalignment()
+
+
+def measure_inputs(
+    corpus: Corpus,
+    representations: pd.DataFrame,
+    embeddings: np.ndarray,
+    projection: pd.DataFrame,
+    clusters: pd.DataFrame,
+) -> dict[str, Any]:
+    """`measure`'s row-aligned arguments from a run's artifacts (the stage's and the bench's)."""
+    ids = representations["conversation_id"]
+    user_text = (
+        corpus.user_turns()
+        .groupby("conversation_id", sort=False)["text"]
+        .agg(lambda texts: "\n".join(texts.astype(str)))
+    )
+    pair_of = corpus.conversations.set_index("conversation_id")["pair_id"]
+    return {
+        "embeddings": embeddings,
+        "sources": representations["source"].tolist(),
+        "map_labels": clusters["cluster"].to_numpy(),
+        "representation_texts": representations["text"].tolist(),
+        "user_texts": ids.map(user_text).fillna("").tolist(),
+        "map_coords": cluster_space(projection),
+        "pair_ids": _none_for_missing(ids.map(pair_of)),
+        "conversation_ids": ids.astype(str).tolist(),
+    }
 
 
 def representation_record(context: Context) -> dict[str, Any]:
