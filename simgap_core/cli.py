@@ -33,7 +33,7 @@ from typer.core import TyperGroup
 from simgap_core.environment import apply_defaults
 from simgap_core.errors import SimgapError
 from simgap_core.untrusted import terminal_safe
-from simgap_core.vocabulary import K_RULES, PRECISIONS
+from simgap_core.vocabulary import K_RULES, PAIR_BINS, PRECISIONS
 
 apply_defaults()
 
@@ -395,6 +395,15 @@ def analyze(
             "pair: round(min(n_real, n_sim) / 10) per pair.",
         ),
     ] = "common",
+    pair_bins: Annotated[
+        str,
+        typer.Option(
+            callback=lambda v: _choice(v, PAIR_BINS),
+            help="shared: pairs that share k are binned by one k-means of all sources pooled "
+            "(one yardstick for every simulator; the measure stage does not grow with them); "
+            "each: a k-means per (reference, simulator) pair, as in the paper.",
+        ),
+    ] = "shared",
     match_n: Annotated[
         bool,
         typer.Option(
@@ -440,6 +449,7 @@ def analyze(
         balance_sources=balance,
         k=k,
         k_rule=k_rule,
+        pair_bins=pair_bins,
         match_n=match_n,
         bootstrap=bootstrap,
         measure=measure,

@@ -13,6 +13,10 @@ GAP_CATEGORIES = (MISSED, HALLUCINATED)
 # How k is chosen for the paper quantization: one k for every pair (from the smallest source),
 # or MAUVE's rule per pair.
 K_RULES = ("common", "pair")
+# How the (reference, simulator) pairs are quantized when they share k: one fit of all sources
+# pooled serves every pair ("shared", one yardstick for every simulator), or a fit per pair
+# ("each", the paper's).
+PAIR_BINS = ("shared", "each")
 
 # Embedding precision: "auto" picks bf16 only where a check finds it faster and as exact.
 PRECISIONS = ("auto", "fp32", "bf16")

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import simgap_core.map.layout  # noqa: F401  (fixes NUMBA_CACHE_DIR before a test moves the cache)
 from simgap_core.cli import app
 from simgap_core.demo import generate_demo
-from simgap_core.errors import EmptyFileError, EmptySourceError, RunDirectoryError
+from simgap_core.errors import EmptyFileError, EmptySourceError, RunDirectoryError, SimgapError
 from simgap_core.run import AnalysisParams, InputSpec, Run, analyze
 from simgap_core.run.stages import measure as measure_stage
 
@@ -86,6 +86,19 @@ def test_stages_are_reused_and_recomputed_as_their_inputs_change(tmp_path: Path)
     ]
     assert (facet.representations()["facet"] == "user_turns").all()
     assert facet.metrics().representation["facet"] == "user_turns"
+
+    # The pairs' binning is a measure parameter: only measure is redone, and it is recorded.
+    each = analyze(
+        inputs,
+        tmp_path / "run",
+        AnalysisParams(**SMALL, facet="user_turns", pair_bins="each"),
+        embedder=embedder,
+    )
+    assert each.params.recomputed == ["measure"]
+    assert each.params.params.pair_bins == "each"
+    assert each.metrics().settings.pair_quantization == "each"
+    with pytest.raises(SimgapError, match="unknown pair bins 'pooled'; choose shared or each"):
+        AnalysisParams(pair_bins="pooled").validate()
 
 
 def test_an_empty_simulator_file_is_a_clear_error(tmp_path: Path) -> None:

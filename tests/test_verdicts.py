@@ -13,8 +13,6 @@ from simgap_core.measure.interpret import misalignment_rank
 from simgap_core.measure.pairs import MeasureSettings, Timer
 from simgap_core.measure.quantize import Quantization
 from simgap_core.measure.uncertainty import (
-    InnerLevel,
-    corrected_from_replicates,
     corrected_js,
     holm,
     permutation_test,
@@ -211,28 +209,6 @@ def test_a_source_of_three_conversations_is_skipped_with_reasons_not_a_crash() -
     assert ("real", "mixture") not in {(s["simulator"], s["statistic"]) for s in one["skipped"]}
 
 
-def test_the_interval_width_is_extrapolated_to_the_true_gap() -> None:
-    """The spread of the corrected replicates is scaled by sqrt((2 V1 - V2) / V1), kept within
-    [0.25, 1.75]: the bootstrap measures the variance at the plug-in's (inflated) gap."""
-    rng = np.random.default_rng(3)
-    replicates = rng.normal(0.05, 0.01, size=400)
-    means = replicates + rng.normal(0.004, 0.001, size=400)
-    first_var = float(np.var(replicates, ddof=1))
-    base = float(np.std(2 * replicates - means, ddof=1))
-    z = 1.959963984540054
-
-    def half_width(inner_var: float) -> float:
-        inner = InnerLevel(means=means, variances=np.full(400, inner_var))
-        result = corrected_from_replicates(0.06, replicates, inner=inner)
-        return (result.high - result.low) / 2
-
-    assert half_width(first_var) == pytest.approx(z * base, rel=1e-9)
-    assert half_width(1.5 * first_var) == pytest.approx(z * base * np.sqrt(0.5), rel=1e-9)
-    assert half_width(10 * first_var) == pytest.approx(z * base * 0.5, rel=1e-9)
-    assert half_width(0.5 * first_var) == pytest.approx(z * base * np.sqrt(1.5), rel=1e-9)
-    assert half_width(0.0) == pytest.approx(z * base * np.sqrt(1.75), rel=1e-9)
-
-
 def test_small_gap_on_skewed_bins_is_covered_near_the_nominal_rate() -> None:
     """Where the plug-in bias is as large as the gap, the one-level spread over-covered
     (0.985-0.995 in bench/calibration.py); the extrapolated width brings it back near 0.95."""
@@ -324,3 +300,17 @@ def test_robustness_quantizes_only_the_checked_simulators() -> None:
     assert result["ranking_holds"] is True
     assert sim_metrics["a"]["paper"]["seed_spread"]["variants"] == settings.seeds
     assert "seed_spread" not in sim_metrics["e"]["paper"]
+
+
+def test_a_comparison_on_mostly_nearly_empty_bins_says_so_in_its_reliability_notes() -> None:
+    """`sparse_bins_note` reaches the metrics: on bins most of which hold at most 2
+    conversations the corrected JS is a guess, and the pair is not called reliable."""
+    weights = 1.0 / np.arange(1, 41) ** 1.5
+    points, sources, truth = clustered(
+        {"real": 200, "sim": 200}, {"real": weights, "sim": weights}, seed=8
+    )
+    fine = measure(points, sources, truth, k=190, **FAST).metrics["simulators"]["sim"]
+    assert fine["reliable"] is False
+    assert any("bins hold at most 2 conversations" in n for n in fine["reliability_notes"])
+    coarse = measure(points, sources, truth, k=8, **FAST).metrics["simulators"]["sim"]
+    assert not any("bins hold at most" in n for n in coarse["reliability_notes"])

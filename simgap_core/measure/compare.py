@@ -80,6 +80,7 @@ from simgap_core.measure.rows import MeasureRows, PairBins
 from simgap_core.measure.uncertainty import (
     bootstrap_ci,
     permutation_test,
+    sparse_bins_note,
 )
 from simgap_core.measure.verdicts import (
     adjusted_p_values,
@@ -373,6 +374,9 @@ def _measure_pair(
     with timer.stage("interpret"):
         scores = _misalignment(data, rows, is_sim, index, settings)
     notes = reliability_notes(n_real, n_sim, pair.k)
+    sparse = sparse_bins_note(pair.histograms[0], pair.histograms[1])
+    if sparse is not None:
+        notes.append(sparse)
     return _Pair(
         simulator=sim,
         rows=rows,

@@ -36,7 +36,7 @@ from simgap_core.measure.uncertainty import (
     noise_floor,
     permutation_test,
 )
-from simgap_core.vocabulary import K_RULES
+from simgap_core.vocabulary import K_RULES, PAIR_BINS
 
 STAGES = (
     "quantize",
@@ -53,9 +53,6 @@ FLOOR_QUANTILES = (0.05, 0.5, 0.95)
 # Below these, a (real, simulator) JS is marked unreliable (the calibration bench measures why).
 MIN_CONVERSATIONS_PER_BIN = 10
 MAX_SIZE_RATIO = 2.0
-# How the (reference, simulator) pairs are quantized: one fit of all sources serves every pair
-# when they share k ("shared"), or a fit per pair ("each", the paper's).
-PAIR_QUANTIZATIONS = ("shared", "each")
 
 
 @unique
@@ -111,10 +108,9 @@ class MeasureSettings:
     def __post_init__(self) -> None:
         if self.k_rule not in K_RULES:
             raise ValueError(f"k_rule must be one of {K_RULES}, got {self.k_rule!r}")
-        if self.pair_quantization not in PAIR_QUANTIZATIONS:
+        if self.pair_quantization not in PAIR_BINS:
             raise ValueError(
-                f"pair_quantization must be one of {PAIR_QUANTIZATIONS}, "
-                f"got {self.pair_quantization!r}"
+                f"pair_quantization must be one of {PAIR_BINS}, got {self.pair_quantization!r}"
             )
         if self.thresholds is None:
             object.__setattr__(self, "thresholds", CategoryThresholds())

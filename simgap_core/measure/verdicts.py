@@ -2,12 +2,12 @@
 
 Each verdict is judged against its own noise, at the sizes the data have:
 
-- `joint_bootstrap`: every simulator's bias-corrected JS and its interval (see
-  `corrected_from_replicates`), and the interval of the difference between every two
-  simulators. The real conversations are shared by all comparisons, so one resample of them
-  enters every pair (through each pair's own bin label per real conversation); each
-  simulator is resampled on its own. Two simulators whose difference interval contains 0 are
-  tied.
+- `joint_bootstrap`: every simulator's bias-corrected JS and its interval (`corrected_js`:
+  the per-bin bias, the interval resampling the corrected estimator), and the interval of the
+  difference between every two simulators. The real conversations are shared by all
+  comparisons, so one resample of them enters every pair (through each pair's own bin label
+  per real conversation); each simulator is resampled on its own. Two simulators whose
+  difference interval contains 0 are tied.
 - `held_out_mixture`: mixing weights are fitted on a random half of every source and judged
   on the other half at matched sizes: the mixture histogram is drawn from as many held-out
   conversations as the best single simulator has, and both sides are scored by bias-corrected
@@ -39,10 +39,8 @@ from simgap_core.measure.pairs import (
 from simgap_core.measure.quantize import Quantization
 from simgap_core.measure.uncertainty import (
     CorrectedJS,
-    corrected_from_replicates,
     corrected_js,
     holm,
-    inner_level,
 )
 
 __all__ = ["JointBootstrap", "joint_bootstrap", "held_out_mixture", "holm", "kendall_tau"]
@@ -90,7 +88,6 @@ def joint_bootstrap(
     sim_counts: list[np.ndarray],
     *,
     n_boot: int = 200,
-    n_inner: int = 25,
     level: float = 0.95,
     seed: int = 42,
 ) -> JointBootstrap:
@@ -104,12 +101,6 @@ def joint_bootstrap(
         raise ValueError("every entry of real_labels must cover the same real conversations")
     rng = np.random.default_rng(seed)
     ks = [len(counts) for counts in sim_counts]
-    plugins = np.array(
-        [
-            js_divergence(np.bincount(labels, minlength=k), counts)
-            for labels, k, counts in zip(real_labels, ks, sim_counts, strict=True)
-        ]
-    )
     replicates = np.empty((len(names), n_boot))
     real_boot = [np.empty((n_boot, k), dtype=np.int64) for k in ks]
     sim_boot = [np.empty((n_boot, k), dtype=np.int64) for k in ks]
@@ -122,14 +113,15 @@ def joint_bootstrap(
             sim_hist = rng.multinomial(int(sim_counts[i].sum()), sim_probs[i])
             replicates[i, b] = js_divergence(real_hist, sim_hist)
             real_boot[i][b], sim_boot[i][b] = real_hist, sim_hist
-    # The second level only serves each simulator's own bias: resampling the binned
-    # resample is the same law as resampling its conversations, so it needs no joint draw.
+    # Each simulator's own estimate and interval (`corrected_js`: the per-bin bias, the
+    # interval resampling the corrected estimator); the joint replicates serve the ties.
     corrected = {
-        name: corrected_from_replicates(
-            float(plugins[i]),
-            replicates[i],
+        name: corrected_js(
+            np.bincount(real_labels[i], minlength=ks[i]),
+            sim_counts[i],
+            n_boot=n_boot,
             level=level,
-            inner=inner_level(real_boot[i], sim_boot[i], n_inner=n_inner, rng=rng),
+            seed=seed + 1 + i,
         )
         for i, name in enumerate(names)
     }

@@ -38,6 +38,7 @@ class RecordedParams(_Document):
     min_cluster_size: int | None = None
     k: int | None = None
     k_rule: str = "common"
+    pair_bins: str = "shared"
     bootstrap: int = 200
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from simgap_core import parts
 from simgap_core.errors import SimgapError
-from simgap_core.vocabulary import K_RULES, PRECISIONS
+from simgap_core.vocabulary import K_RULES, PAIR_BINS, PRECISIONS
 
 # The AnalysisParams fields that name a registered part, by kind.
 PART_FIELDS = ("annotator", "embedder", "reducer", "clusterer", "quantizer", "namer")
@@ -49,6 +49,7 @@ class AnalysisParams:
     measure: bool = True
     k: int | None = None
     k_rule: str = "common"
+    pair_bins: str = "shared"
     match_n: bool = False
     bootstrap: int = 200
     floor_repeats: int = 50
@@ -89,6 +90,8 @@ class AnalysisParams:
             raise SimgapError(f"unknown precision {self.precision!r}; choose auto, fp32 or bf16")
         if self.k_rule not in K_RULES:
             raise SimgapError(f"unknown k rule {self.k_rule!r}; choose common or pair")
+        if self.pair_bins not in PAIR_BINS:
+            raise SimgapError(f"unknown pair bins {self.pair_bins!r}; choose shared or each")
         if n_reference is not None and self.k is not None and self.k > n_reference:
             raise SimgapError(
                 f"k = {self.k} is larger than the {n_reference} {self.reference} conversations; "

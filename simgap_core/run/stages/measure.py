@@ -26,6 +26,10 @@ MEASURE_ARTIFACTS = (
 )
 # Processes measuring simulators side by side (the numbers do not depend on it).
 MEASURE_WORKERS = 2
+# The measure method's version, in the stage's fingerprint: a run measured by an earlier method
+# is measured again. 2: the per-bin bias correction and its interval (`corrected_js`), one
+# quantization of all sources for every pair (`pair_bins`), the probe's sequential stop.
+MEASURE_METHOD = 2
 
 
 class MeasureStage(Stage):
@@ -40,11 +44,16 @@ class MeasureStage(Stage):
         return {"quantizer": context.parts.quantizer}
 
     def params(self, context: Context) -> dict[str, Any]:
+        return {"method": MEASURE_METHOD, **self.settings(context)}
+
+    def settings(self, context: Context) -> dict[str, Any]:
+        """The run's parameters of `measure`."""
         params = context.params
         return {
             "reference": params.reference,
             "k": params.k,
             "k_rule": params.k_rule,
+            "pair_quantization": params.pair_bins,
             "match_n": params.match_n,
             "bootstrap": params.bootstrap,
             "floor_repeats": params.floor_repeats,
@@ -67,7 +76,7 @@ class MeasureStage(Stage):
                 context.projection,
                 context.clusters,
             ),
-            **self.params(context),
+            **self.settings(context),
             quantizer=DiskMemo(context.parts.quantizer, Quantization, memo, name="quantize"),
             classifier=DiskMemo(classifier_test, ClassifierTest, memo),
             workers=MEASURE_WORKERS,
