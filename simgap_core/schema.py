@@ -263,10 +263,14 @@ class RobustnessVariant(_Model):
 class Robustness(_Model):
     variants: list[RobustnessVariant]
     min_kendall_tau: float | None = None
-    # Whether every variant keeps the order of each pair of simulators that are not tied;
-    # `untied_pairs` of them (0: all tied, no order to check; None: a run from before).
+    # Whether every variant keeps the order of each pair of simulators that are not tied and
+    # that a re-quantization could reorder (`measure.verdicts.contested_pairs`): `untied_pairs`
+    # of them (0: nothing to check; None: a run from before), of `untied_pairs_all` untied
+    # pairs; `checked`: the simulators quantized again.
     ranking_holds: bool
     untied_pairs: int | None = None
+    untied_pairs_all: int | None = None
+    checked: list[str] | None = None
     map_ranking: list[str] | None = None
     map_agrees: bool | None = None
 

@@ -311,6 +311,19 @@ def test_robustness_line_names_the_variant_that_changes_the_ranking() -> None:
     assert verdicts(parse_metrics(document)).robustness.startswith(
         "The order of the 2 pairs of simulators that are not tied holds"
     )
+    # Only the pairs closest to changing were quantized again: said so, with the others.
+    document["robustness"]["untied_pairs_all"] = 3
+    assert verdicts(parse_metrics(document)).robustness.startswith(
+        "The order of the 2 pairs of simulators whose order is closest to changing (neighbours "
+        "in the ranking or less than an interval apart; the other 1 untied pair is farther "
+        "apart) holds"
+    )
+    # A variant that quantized only some simulators again is judged on those alone.
+    document["robustness"]["variants"][-1]["js"] = {"sim_b": 0.01, "sim_a": 0.02}
+    document["robustness"]["ranking_holds"] = False
+    assert "2k (sim_b, sim_a)" in verdicts(parse_metrics(document)).robustness
+    document["robustness"]["variants"][-1]["js"] = {"sim_a": 0.01, "sim_b": 0.02}
+    assert "order the simulators differently" not in verdicts(parse_metrics(document)).robustness
     assert steady.map_agreement == "The map clusters rank the simulators the same way."
     shaky = verdicts(parse_metrics(fixtures.unstable(fixtures.realistic())))
     assert "does not hold" in shaky.robustness

@@ -32,7 +32,7 @@ from simgap_core.behaviour.names import name_clusters
 from simgap_core.model import Corpus
 from simgap_core.untrusted import csv_text
 
-BEHAVIOUR_VERSION = "2"
+BEHAVIOUR_VERSION = "3"
 """Bump when a feature definition, the gap statistics or the naming rules change (2: rate
 ratios smooth only zero counts; names contrastive and distinct in content)."""
 

@@ -38,6 +38,9 @@ from simgap_core.present.formatting import format_whole_share
 NOISE = -1
 NOISE_NAME = "unclustered"
 MAX_NAME_WORDS = 8
+# A name may run to this many words where that is what keeps the cluster's top phrase in it
+# while telling it apart from the others (a longer name beats one without its defining trait).
+MAX_DISTINCT_NAME_WORDS = 11
 MIN_NAME_WORDS = 3
 NEAREST = 3  # the clusters a name is contrasted with
 CANDIDATE_PHRASES = 8  # a name is chosen from the cluster's top phrases, at most this many
@@ -275,15 +278,15 @@ def _written(phrases: list[str]) -> str:
     return SHORT_NAME_PREFIX + name if len(name.split()) < MIN_NAME_WORDS else name
 
 
-def _selections(pool: list[str]) -> list[list[str]]:
-    """Every selection of the first `CANDIDATE_PHRASES` of `pool` that fits in a name, higher-
-    ranked phrases preferred (one with the first phrase before any without it, and so on down
-    the ranking)."""
+def _selections(pool: list[str], limit: int = MAX_NAME_WORDS) -> list[list[str]]:
+    """Every selection of the first `CANDIDATE_PHRASES` of `pool` that fits in `limit` words,
+    higher-ranked phrases preferred (one with the first phrase before any without it, and so
+    on down the ranking)."""
     top = pool[:CANDIDATE_PHRASES]
     selections = []
     for mask in range(2 ** len(top) - 1, 0, -1):
         chosen = [p for i, p in enumerate(top) if mask >> (len(top) - 1 - i) & 1]
-        if len(_written(chosen).split()) <= MAX_NAME_WORDS:
+        if len(_written(chosen).split()) <= limit:
             selections.append(chosen)
     return selections
 
@@ -291,11 +294,14 @@ def _selections(pool: list[str]) -> list[list[str]]:
 def _choices(phrases: list[str], weaker: list[str]) -> list[list[str]]:
     """The phrase lists a name may be made of, preferred first: the top phrases as far as 8
     words go; then the selections that keep the top phrase (the cluster's most distinctive
-    trait), from `phrases`, then with the `weaker` phrases after them; then the others."""
+    trait), from `phrases`, then with the `weaker` phrases after them, within 8 words, then
+    within `MAX_DISTINCT_NAME_WORDS`; then the others, within 8 words."""
     pools = [phrases, phrases + weaker] if weaker else [phrases]
     every = [selection for pool in pools for selection in _selections(pool)]
+    longer = [s for pool in pools for s in _selections(pool, MAX_DISTINCT_NAME_WORDS)]
     ordered = [_greedy(phrases)]
     ordered += [chosen for chosen in every if chosen[0] == phrases[0]]
+    ordered += [chosen for chosen in longer if chosen[0] == phrases[0]]
     ordered += [chosen for chosen in every if chosen[0] != phrases[0]]
     unique = {tuple(chosen): chosen for chosen in ordered if chosen}
     return list(unique.values())

@@ -307,7 +307,7 @@ def robustness_sentence(metrics: Metrics) -> str | None:
         else ""
     )
     if robustness.ranking_holds:
-        pairs = robustness.untied_pairs
+        pairs, every = robustness.untied_pairs, robustness.untied_pairs_all
         which = (
             f"The order of the {pairs} pairs of simulators that are not tied"
             if pairs and pairs > 1
@@ -315,16 +315,22 @@ def robustness_sentence(metrics: Metrics) -> str | None:
             if pairs
             else "The ranking"
         )
+        if pairs and every and every > pairs:
+            which = (
+                f"The order of the {pairs} {'pair' if pairs == 1 else 'pairs'} of simulators "
+                f"whose order is closest to changing (neighbours in the ranking or less than "
+                f"an interval apart; the other {every - pairs} untied "
+                f"{'pair is' if every - pairs == 1 else 'pairs are'} farther apart)"
+            )
         return (
             f"{which} holds when the same conversations are quantized again with {over}{tau}: "
             "it does not hang on the k-means seed or k (a check of the quantization, not of "
             "sampling)."
         )
-    ranked = metrics.simulator_names
     changed = [
         f"{v.name} ({', '.join(_order(v.js))})"
         for v in robustness.variants
-        if [n for n in _order(v.js) if n in ranked] != ranked
+        if _order(v.js) != [n for n in metrics.simulator_names if n in v.js]
     ]
     where = f": {'; '.join(changed)} order the simulators differently" if changed else ""
     return f"The ranking does not hold in every variant of {over}{tau}{where}."
