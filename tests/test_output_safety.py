@@ -253,7 +253,7 @@ def test_a_real_sigint_prints_one_error_line_and_exits_130(tmp_path: Path) -> No
     try:
         assert process.stdout.readline().strip() == "ready"
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
+        _, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()

@@ -255,6 +255,7 @@ def test_stage_records_hold_inputs_parts_artifacts_and_facts(finished_run) -> No
         "min_cluster_size": 5,
         "min_samples": None,
         "method": "eom",
+        "stacks": "auto",
     }
     assert records["cluster"]["facts"]["min_cluster_size_used"] == 5
     assert records["cluster"]["artifacts"] == ["clusters.parquet", "cluster_mass.csv"]
