@@ -231,7 +231,10 @@ def test_ctrl_c_prints_one_error_line_and_exits_130(
 
 def test_a_real_sigint_prints_one_error_line_and_exits_130(tmp_path: Path) -> None:
     script = (
-        "import sys, time\n"
+        "import signal, sys, time\n"
+        # A suite started in the background (`cmd &`, nohup) hands its children SIGINT ignored,
+        # and Python then installs no handler; a user's terminal gives the default one.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import simgap_core.demo\n"
         "def slow(*a, **k):\n"
         "    print('ready', flush=True)\n"
@@ -253,7 +256,7 @@ def test_a_real_sigint_prints_one_error_line_and_exits_130(tmp_path: Path) -> No
     try:
         assert process.stdout.readline().strip() == "ready"
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=120)
+        _, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
