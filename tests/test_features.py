@@ -245,3 +245,27 @@ def test_endings_are_exclusive(last, ending):
 def test_conversation_without_user_turns_is_all_missing():
     f = features_of(("assistant", "Hello, how can I help?"))
     assert all(math.isnan(f[name]) for name in FEATURE_NAMES)
+
+
+def test_parallel_measure_matches_serial_in_order(monkeypatch):
+    """Above the size threshold conversations are measured on worker processes: same rows,
+    same order, same numbers as one process."""
+    from simgap_core.behaviour import features
+
+    turns = [
+        [("user", "word " * (i + 1) + "thanks!"), ANSWER, ("user", "why? " * i or "ok")]
+        for i in range(7)
+    ]
+    turns.append([])  # no user turn: every feature missing
+    languages = ["en"] * 7 + [""]
+    serial = features._measure_all(turns, languages, workers=1)
+    monkeypatch.setattr(features, "_PARALLEL_MIN_ROWS", 2)
+    parallel = features._measure_all(turns, languages, workers=2)
+    assert len(parallel) == len(serial) == 8
+    assert [row["user_turns"] for row in parallel][:7] == [2.0] * 7
+    for got, expected in zip(parallel, serial, strict=True):
+        assert got.keys() == expected.keys()
+        for name in FEATURE_NAMES:
+            assert got[name] == expected[name] or (
+                math.isnan(got[name]) and math.isnan(expected[name])
+            ), name
