@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -368,6 +368,14 @@ def load_demo(folder: Path, per_source: int) -> tuple[Any, np.ndarray] | None:
     return pd.read_parquet(folder / f"demo{per_source}.parquet"), np.load(target)
 
 
+def mapped_demos(folder: Path, per_sources: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(planted archetype per conversation, 5-d map coordinates) of each prepared demo size."""
+    for per_source in per_sources:
+        values = demo_map(folder, per_source)
+        if values is not None:
+            yield load_demo(folder, per_source)[0]["archetype"].to_numpy(), values["coords"]
+
+
 def demo_map(folder: Path, per_source: int, *, dedupe: bool = True) -> dict | None:
     """The default map of a prepared demo size (cached), with its CPU and wall seconds."""
     from simgap_core.map.layout import build_map
@@ -471,12 +479,7 @@ def hdbscan_bench(folder: Path, per_sources: list[int]) -> None:
         f"{'noise':>6} {'ARI':>6} {'ARI vs hdbscan':>14}"
     )
     fast_cluster(planted(500)[0][:, :5], min_cluster_size=10)  # compile or load its kernels
-    for per_source in per_sources:
-        values = demo_map(folder, per_source)
-        if values is None:
-            continue
-        truth = load_demo(folder, per_source)[0]["archetype"].to_numpy()
-        coords = values["coords"]
+    for truth, coords in mapped_demos(folder, per_sources):
         n = len(coords)
         size, samples = default_min_cluster_size(n), default_min_samples(n)
         fits = [
@@ -553,12 +556,7 @@ def defaults_bench(
         f"{'convs':>7} {'rule':<26} {'mcs':>5} {'ms':>5} {'noise':>6} {'clusters':>8} "
         f"{'ARI':>6} {'ARI*':>6} {'cpu s':>6}"
     )
-    for per_source in per_sources:
-        values = demo_map(folder, per_source)
-        if values is None:
-            continue
-        truth = load_demo(folder, per_source)[0]["archetype"].to_numpy()
-        coords = values["coords"]
+    for truth, coords in mapped_demos(folder, per_sources):
         n = len(coords)
         for name, rule in rules.items():
             size, samples = rule(n)
@@ -587,12 +585,7 @@ def stacks_bench(folder: Path, per_sources: list[int]) -> None:
         f"{'convs':>7} {'distinct':>8} {'stack cap':>9} {'rows':>7} {'noise':>6} "
         f"{'clusters':>8} {'ARI':>6} {'cpu s':>6}"
     )
-    for per_source in per_sources:
-        values = demo_map(folder, per_source)
-        if values is None:
-            continue
-        truth = load_demo(folder, per_source)[0]["archetype"].to_numpy()
-        coords = values["coords"]
+    for truth, coords in mapped_demos(folder, per_sources):
         copies = np.bincount(unique_rows(coords)[1])
         n, distinct = len(coords), len(copies)
         size = default_min_cluster_size(n, n_sources=4)

@@ -99,6 +99,23 @@ class Dashboard:
     runs: Path
 
 
+def wait_until_serving(process: subprocess.Popen, base: str, log: Path, what: str) -> None:
+    """Wait until the Streamlit server at `base` answers its health check; fail the test with
+    the end of `log` if `process` exits or 120 s pass (generous: a loaded machine starts it
+    slowly)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what} did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.25)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -131,17 +148,7 @@ def dashboard(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=output)
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120  # generous: a loaded machine starts it slowly
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=5) as answer:
-                        if answer.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.25)
+            wait_until_serving(process, base, log, "streamlit")
             yield Dashboard(base, runs)
         finally:
             process.terminate()

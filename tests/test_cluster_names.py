@@ -99,7 +99,8 @@ def test_demo_names_are_unique_readable_and_cover_every_cluster():
     assert names["name"].is_unique
     named = names[names["cluster"] != -1]
     words = named["name"].str.split().str.len()
-    assert words.between(3, MAX_DISTINCT_NAME_WORDS).all(), named[~words.between(3, MAX_DISTINCT_NAME_WORDS)]
+    readable = words.between(3, MAX_DISTINCT_NAME_WORDS)
+    assert readable.all(), named[~readable]
     assert names.set_index("cluster").loc[-1, "name"] == NOISE_NAME
 
 

@@ -8,13 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Dashboard, free_port
+from conftest import Dashboard, free_port, wait_until_serving
 
 from simgap_core.present.links import ViewLink, format_query, view_url
 from simgap_core.run import Run
@@ -112,17 +111,7 @@ def test_simgap_dashboard_opens_on_its_run_from_any_folder(
         process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=output, stderr=output)
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=5) as answer:
-                        if answer.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"simgap dashboard did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.25)
+            wait_until_serving(process, base, log, "simgap dashboard")
             page = _new_page(browser)
             try:
                 # The plain address, no query: the run comes from the command line.

@@ -161,47 +161,8 @@ def measure(
     signatures), e.g. memoized: neither depends on the map's clusters. `workers` processes
     measure the simulators side by side (`_measure_pairs`); the numbers do not depend on it.
     """
-    # Every matrix here is small (k bins, the pair's rows, a few dozen simulators): with BLAS
-    # on two threads of a busy 2-core machine, one mixture fit took 1.74 s instead of 0.08 s
-    # (and 30 times the CPU, in threads spinning); the PCA of a large pool takes its threads
-    # back (`quantize._fit_pca`).
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _measure(
-            embeddings,
-            sources,
-            map_labels,
-            reference=reference,
-            representation_texts=representation_texts,
-            user_texts=user_texts,
-            map_coords=map_coords,
-            pair_ids=pair_ids,
-            conversation_ids=conversation_ids,
-            quantizer=quantizer,
-            classifier=classifier,
-            workers=workers,
-            **settings,
-        )
-
-
-def _measure(
-    embeddings: np.ndarray,
-    sources: Sequence[str],
-    map_labels: np.ndarray,
-    *,
-    reference: str,
-    representation_texts: Sequence[str] | None,
-    user_texts: Sequence[str] | None,
-    map_coords: np.ndarray | None,
-    pair_ids: Sequence[str | None] | None,
-    conversation_ids: Sequence[str] | None,
-    quantizer: Callable[..., Quantization],
-    classifier: Callable[..., Any],
-    workers: int,
-    **settings: Any,
-) -> Measurement:
-    """`measure`, with BLAS on one thread."""
     try:
-        settings = MeasureSettings(**settings)
+        parsed = MeasureSettings(**settings)
     except TypeError as error:  # an unknown keyword: name the ones that exist
         known = ", ".join(f.name for f in fields(MeasureSettings))
         raise TypeError(f"measure: {error}; its settings are {known}") from None
@@ -216,6 +177,22 @@ def _measure(
         pair_ids=pair_ids,
         conversation_ids=conversation_ids,
     )
+    # Every matrix here is small (k bins, the pair's rows, a few dozen simulators): with BLAS
+    # on two threads of a busy 2-core machine, one mixture fit took 1.74 s instead of 0.08 s
+    # (and 30 times the CPU, in threads spinning); the PCA of a large pool takes its threads
+    # back (`quantize._fit_pca`).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _measure(rows, parsed, quantizer, classifier, workers)
+
+
+def _measure(
+    rows: MeasureRows,
+    settings: MeasureSettings,
+    quantizer: Callable[..., Quantization],
+    classifier: Callable[..., Any],
+    workers: int,
+) -> Measurement:
+    """`measure` on its checked rows and settings, with BLAS on one thread."""
     timer = Timer()
     skipped: list[dict[str, str]] = []
     bins = PairBins(rows, settings, quantizer, timer)
